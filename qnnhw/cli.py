@@ -1,0 +1,168 @@
+"""The ``python -m qnnhw`` command line: thin glue over the library.
+
+Expected problems (bad input, a design that does not fit, a failing tool) are
+:class:`~qnnhw.errors.QnnhwError`s: they print as one ``error:`` line and exit with status 2.
+Progress goes to stderr; results go to stdout (one JSON object with ``--json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import QnnhwError
+
+__all__ = ["main"]
+
+
+def progress(message: str) -> None:
+    print(f"[qnnhw] {message}", file=sys.stderr, flush=True)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, not {value}")
+    return value
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+
+
+def add_training_arguments(parser: argparse.ArgumentParser, *, m_default: int,
+                           data_default: str) -> None:
+    group = parser.add_argument_group("training")
+    group.add_argument("--data", default=data_default, metavar="planted|ionosphere|"
+                       "breast-cancer|PATH.csv",
+                       help=f"data set: the paper's planted generator, a bundled UCI set, or a "
+                            f"CSV file with a header row (default: {data_default})")
+    group.add_argument("--target", metavar="NAME",
+                       help="target column of a CSV file (default: the last column)")
+    group.add_argument("--m", type=_positive_int, default=m_default,
+                       help=f"number of hidden neurons (default: {m_default})")
+    group.add_argument("--beta", type=_float,
+                       help="regularisation β (default: the paper's, 1e-4 for squared loss, 10 "
+                            "for hinge)")
+    group.add_argument("--loss", choices=("squared", "hinge"),
+                       help="training loss (default: hinge for two classes, squared otherwise)")
+    group.add_argument("--seed", type=int, default=0,
+                       help="seed for the train/test split and the sampling (default: 0)")
+    group.add_argument("--test-fraction", type=_float, default=0.2, metavar="F",
+                       help="fraction of rows held out for testing, 0 allowed (default: 0.2)")
+    group.add_argument("--no-bias", dest="bias", action="store_false", default=None,
+                       help="do not append the constant feature (on by default for real data)")
+    group.add_argument("--no-standardize", dest="standardize", action="store_false",
+                       default=None, help="use features as they are (standardised by default "
+                                          "for real data, fitted on the training split)")
+    group.add_argument("--weight-levels", type=int, default=2, metavar="L",
+                       help="first-layer weight levels {−(L−1), …, L−1} by feature replication "
+                            "(default: 2, i.e. ±1)")
+    group.add_argument("--refit-alpha", action="store_true",
+                       help="use the least-squares α on the training set instead of the "
+                            "paper's ρ*π/(γm)")
+    group.add_argument("--solver", choices=("SCS", "CLARABEL"), default="SCS",
+                       help="conic solver for the SDP (default: SCS, as the paper)")
+
+
+def training_inputs(args: argparse.Namespace) -> tuple[Any, Any]:
+    from . import dataset
+    from .train import TrainConfig
+
+    data = dataset.load(args.data, args.target, args.test_fraction, args.seed)
+    config = TrainConfig(m=args.m, beta=args.beta, loss=args.loss, seed=args.seed,
+                         bias=args.bias, standardize=args.standardize,
+                         weight_levels=args.weight_levels, solver=args.solver,
+                         refit_alpha=args.refit_alpha)
+    return data, config
+
+
+def format_train_summary(report: dict[str, Any]) -> str:
+    lines = [f"trained a ±1 bilinear network: m={report['m']} neurons on d={report['d']} lifted "
+             f"features ({report['data']}, {report['loss']} loss, beta={report['beta']:g})"]
+    lower, value = report.get("lower_bound"), report["objective"]
+    if lower is not None:
+        lines.append(f"  SDP lower bound      {lower:.6g}")
+        relative = f", {100 * report['relative_gap']:.2f}% above" if lower > 0 else ""
+        lines.append(f"  objective (21)       {value:.6g}  (gap {value - lower:.4g}{relative})")
+    else:
+        lines.append(f"  objective (21)       {value:.6g}")
+    if report.get("alpha_paper") is not None:
+        lines.append(f"  alpha                {report['alpha']:.6g}  (paper {report['alpha_paper']:.6g}, "
+                     f"least-squares refit {report['alpha_refit']:.6g})")
+    if report.get("covariance_residual") is not None:
+        lines.append(f"  covariance residual  {report['covariance_residual']:.2e}  (Theorem 2: 0)")
+    if "train_accuracy" in report:
+        test = f"  test {report['test_accuracy']:.4f}" if "test_accuracy" in report else ""
+        lines.append(f"  accuracy             train {report['train_accuracy']:.4f}{test}")
+    if "train_loss" in report:
+        test = (f"  test {report['test_loss']:.6g} ({100 * report['test_relative_loss']:.2f}% of "
+                f"zero predictor)" if "test_loss" in report else "")
+        lines.append(f"  loss                 train {report['train_loss']:.6g} "
+                     f"({100 * report['train_relative_loss']:.2f}% of zero predictor){test}")
+    sdp_time = f"SDP {report['sdp_seconds']:.2f} s, " if report.get("sdp_seconds") else ""
+    lines.append(f"  time                 {sdp_time}total {report['total_seconds']:.2f} s")
+    return "\n".join(lines)
+
+
+def cmd_train(args: argparse.Namespace, start: float) -> int:
+    from .train import train
+
+    data, config = training_inputs(args)
+    model, report = train(data, config, progress)
+    model.save(args.output)
+    report["model"] = str(args.output)
+    report["total_seconds"] = time.perf_counter() - start
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(format_train_summary(report))
+        print(f"wrote {args.output}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m qnnhw",
+        description="Train provably near-optimal ±1 neural networks (Bartan & Pilanci, 2021) "
+                    "and put them on FPGAs.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train a ±1 bilinear network by the SDP method",
+                                description="Solve the SDP lower bound (22), sample a ±1 network "
+                                            "by Algorithm 1, write the model file.")
+    add_training_arguments(train, m_default=1000, data_default="ionosphere")
+    train.add_argument("-o", "--output", type=Path, default=Path("model.json"),
+                       help="model file to write (default: model.json)")
+    train.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    train.set_defaults(handler=cmd_train)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, start: float | None = None) -> int:
+    start = time.perf_counter() if start is None else start
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args, start))
+    except QnnhwError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+def console_main() -> None:
+    """Entry point of the ``qnnhw`` console script."""
+    sys.exit(main())

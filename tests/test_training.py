@@ -1,0 +1,173 @@
+"""The SDP lower bound, Algorithm 1 and Theorem 1, checked numerically."""
+
+import math
+
+import numpy as np
+import pytest
+
+from qnnhw import BinaryBilinearNetwork, dataset, sdp
+from qnnhw.model import Lifting
+from qnnhw.train import SDPTrainer, TrainConfig, objective
+
+SOLVER_TOLERANCE = 1e-3  # relative; SCS's default accuracy
+
+
+@pytest.fixture(scope="module")
+def planted_trainer():
+    return SDPTrainer(dataset.planted(seed=0), TrainConfig(loss="squared", beta=1e-4))
+
+
+@pytest.fixture(scope="module")
+def ionosphere_trainer():
+    data = dataset.load("ionosphere", seed=0)
+    return SDPTrainer(data, TrainConfig(loss="hinge", beta=10.0))
+
+
+@pytest.mark.parametrize("m", [1, 5, 50, 500])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_lower_bound_never_exceeds_a_sampled_network(planted_trainer, ionosphere_trainer, m,
+                                                     seed):
+    for trainer in (planted_trainer, ionosphere_trainer):
+        model = trainer.sample(m, seed=seed)
+        lower = model.training["lower_bound"]
+        assert lower <= model.training["objective"] * (1 + SOLVER_TOLERANCE) + 1e-6
+
+
+def test_lower_bound_holds_for_any_alpha_and_any_pm1_network(ionosphere_trainer):
+    """(21) ≥ (22) for every ±1 network, not only sampled ones: try random ones and
+    the best α for each."""
+    rng = np.random.default_rng(5)
+    X, y = ionosphere_trainer.lifted_train, ionosphere_trainer.dataset.y_train
+    lower = ionosphere_trainer.solution.lower_bound
+    d = X.shape[1]
+    for m in (1, 3, 30):
+        U = rng.choice([-1.0, 1.0], (m, d))
+        V = rng.choice([-1.0, 1.0], (m, d))
+        sums = np.sum((X @ U.T) * (X @ V.T), axis=1)
+        best = min(objective("hinge", 10.0, d, m, alpha, alpha * sums, y)
+                   for alpha in np.linspace(-1e-3, 1e-3, 2001))
+        assert lower <= best * (1 + SOLVER_TOLERANCE)
+
+
+def test_objective_falls_toward_the_bound_as_m_grows(planted_trainer):
+    """The paper's Fig. 1: on planted data the sampled network approaches the bound."""
+    zero_loss = 0.5 * np.sum(planted_trainer.dataset.y_train ** 2)
+    means = []
+    for m in (10, 100, 1000):
+        values = [planted_trainer.sample(m, seed=s).training["objective"] for s in range(4)]
+        means.append(np.mean(values) / zero_loss)
+    assert means[0] > means[1] > means[2]
+    assert means[2] < 0.03
+    assert planted_trainer.solution.lower_bound / zero_loss < 1e-3
+
+
+def test_covariance_shaping_meets_theorem_2(planted_trainer):
+    Q, residual = planted_trainer.Q, planted_trainer.residual
+    assert np.allclose(np.diag(Q), 1.0)
+    assert np.linalg.eigvalsh(Q).min() > -1e-9
+    assert residual < 1e-2
+    Q_sdp, residual_sdp = sdp.shape_covariance(planted_trainer.solution, "sdp")
+    assert residual_sdp < 1e-2
+    d = planted_trainer.d
+    assert np.abs(Q[:d, d:] - Q_sdp[:d, d:]).max() < 2e-2
+
+
+def test_sampling_matches_grothendieck_identity(planted_trainer):
+    """E[uvᵀ] = (2/π) arcsin(Q₁₂) = (2γ/π) Z*/ρ*: the mean of many samples."""
+    trainer = planted_trainer
+    U, V = sdp.sample_neurons(trainer.Q, 200_000, np.random.default_rng(1))
+    empirical = U.T.astype(float) @ V.astype(float) / len(U)
+    expected = 2 * sdp.GAMMA / math.pi * trainer.solution.Z / trainer.solution.rho
+    assert np.abs(empirical - expected).max() < 0.02
+
+
+def test_paper_alpha_and_refit(planted_trainer):
+    model = planted_trainer.sample(300, seed=2)
+    rho = planted_trainer.solution.rho
+    assert model.alpha == pytest.approx(rho * math.pi / (math.log(1 + math.sqrt(2)) * 300))
+    X, y = planted_trainer.lifted_train, planted_trainer.dataset.y_train
+    sums = model.neuron_sums(X)
+    refit = model.training["alpha_refit"]
+    for other in (refit * 0.99, refit * 1.01, model.alpha):
+        assert np.sum((refit * sums - y) ** 2) <= np.sum((other * sums - y) ** 2) + 1e-9
+
+
+def test_one_sdp_serves_every_m(planted_trainer):
+    small, large = planted_trainer.sample(10), planted_trainer.sample(2000)
+    assert small.training["lower_bound"] == large.training["lower_bound"]
+    assert small.m == 10 and large.m == 2000
+
+
+def test_sampling_is_reproducible(planted_trainer):
+    a, b = planted_trainer.sample(50, seed=7), planted_trainer.sample(50, seed=7)
+    assert np.array_equal(a.U, b.U) and np.array_equal(a.V, b.V)
+
+
+# -- Theorem 1 ----------------------------------------------------------------------------
+
+def test_symmetrisation_identity_7():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((6, 6))
+    A = A + A.T
+    u, v = rng.choice([-1, 1], 6), rng.choice([-1, 1], 6)
+    assert 2 * u @ A @ v == pytest.approx((u + v) @ A @ (u + v) - u @ A @ u - v @ A @ v)
+
+
+def test_polynomial_activation_network_equals_lifted_quadratic_network():
+    """(5): Σ σ(xᵀq)α with σ(t) = at² + bt + c and (M+1)-level q equals the ±1 network on the
+    lifted matrix [[a x̃x̃ᵀ, b/2 x̃], [b/2 x̃ᵀ, c]], x̃ = x ⊗ 1_M, weights [u; 1]."""
+    rng = np.random.default_rng(1)
+    d, M, m, a, b, c = 4, 3, 5, 0.7, -1.3, 0.4
+    x = rng.standard_normal(d)
+    U = rng.choice([-1, 1], (m, d * M))           # binary weights on replicated features
+    Q = U.reshape(m, d, M).sum(axis=2)            # the (M+1)-level weights they represent
+    assert set(np.unique(Q)) <= set(range(-M, M + 1, 2))
+    alphas = rng.standard_normal(m)
+    direct = sum(alpha * (a * (x @ q) ** 2 + b * (x @ q) + c) for q, alpha in zip(Q, alphas))
+    xt = np.kron(x, np.ones(M))
+    lifted = np.block([[a * np.outer(xt, xt), b / 2 * xt[:, None]], [b / 2 * xt[None, :], c]])
+    via_lifting = sum(alpha * np.append(u, 1) @ lifted @ np.append(u, 1)
+                      for u, alpha in zip(U, alphas))
+    assert via_lifting == pytest.approx(direct)
+
+
+def test_model_lifting_is_an_affine_multilevel_network():
+    """qnnhw's Lifting ([x, 1] ⊗ 1_M) makes each ±1 neuron (qᵀx + q₀)(pᵀx + p₀) with integer
+    q, p ∈ {−M, …, M}: a bilinear net with bias and (M+1)-level weights."""
+    rng = np.random.default_rng(2)
+    d, M, m = 3, 4, 7
+    lifting = Lifting(bias=True, replicas=M)
+    X = rng.standard_normal((10, d))
+    U = rng.choice([-1, 1], (m, lifting.lifted_dimension(d)))
+    V = rng.choice([-1, 1], (m, lifting.lifted_dimension(d)))
+    lifted = lifting.apply(X)
+    bilinear = np.sum((lifted @ U.T) * (lifted @ V.T), axis=1)
+    q, p = U.reshape(m, d + 1, M).sum(axis=2), V.reshape(m, d + 1, M).sum(axis=2)
+    affine = np.sum((X @ q[:, :d].T + q[:, d]) * (X @ p[:, :d].T + p[:, d]), axis=1)
+    assert np.allclose(bilinear, affine)
+
+
+def test_weight_levels_train_end_to_end():
+    data = dataset.load("ionosphere", seed=0)
+    trainer = SDPTrainer(data, TrainConfig(loss="hinge", beta=10.0, weight_levels=3))
+    model = trainer.sample(200)
+    assert model.d == 2 * (33 + 1)
+    assert model.training["lower_bound"] <= model.training["objective"]
+
+
+# -- the estimator ---------------------------------------------------------------------------
+
+def test_estimator_classifies_and_keeps_labels():
+    data = dataset.load("ionosphere", seed=0)
+    labels = np.where(data.y_train > 0, "good", "bad")
+    net = BinaryBilinearNetwork(m=500).fit(data.X_train, labels)
+    assert set(net.predict(data.X_test)) <= {"good", "bad"}
+    assert net.score(data.X_test, np.where(data.y_test > 0, "good", "bad")) > 0.8
+    assert net.lower_bound_ <= net.objective_
+
+
+def test_estimator_regresses():
+    data = dataset.planted(seed=1)
+    net = BinaryBilinearNetwork(m=1000, bias=False, standardize=False).fit(data.X_train,
+                                                                           data.y_train)
+    assert net.score(data.X_train, data.y_train) > 0.9
