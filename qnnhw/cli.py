@@ -132,6 +132,69 @@ def cmd_train(args: argparse.Namespace, start: float) -> int:
     return 0
 
 
+def add_hardware_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--parallel", type=_positive_int, metavar="P",
+                        help="neuron units P in 1..m; the m neurons take ⌈m/P⌉ cycles per "
+                             "vector (default: min(m, 8))")
+    parser.add_argument("--input-bits", type=_positive_int, metavar="B",
+                        help="bits per input feature (default: 8)")
+
+
+def load_hardware_inputs(args: argparse.Namespace):
+    from . import flow
+    from .model import BilinearModel
+
+    model = BilinearModel.load(args.model)
+    spec = flow.fixed_point(model, args.input_bits)
+    parallel = flow.check_parallel(model, args.parallel or min(model.m, 8))
+    return model, spec, parallel
+
+
+def cmd_verilog(args: argparse.Namespace, start: float) -> int:
+    from . import flow
+    from .model import atomic_write
+
+    model, spec, parallel = load_hardware_inputs(args)
+    component = flow.datapath(model, spec, parallel)
+    progress(f"elaborating m={model.m}, d={model.d}, P={parallel}")
+    text = flow.verilog_text(component, args.name)
+    atomic_write(args.output, text)
+    spec_path = args.output.with_suffix(".fixedpoint.json")
+    atomic_write(spec_path, spec.to_json())
+    print(f"wrote {args.output} ({len(text) // 1024} KiB, top module {args.name}) and "
+          f"{spec_path}")
+    print(f"  {component.initiation_interval} cycles per vector, latency {component.latency} "
+          f"cycles, input {spec.features} × {spec.input_bits} bits (F={spec.input_frac}), "
+          f"output {spec.output_width} bits (F={spec.output_frac})")
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace, start: float) -> int:
+    from . import flow
+    from .sim.runner import random_vectors, simulate_datapath
+
+    model, spec, parallel = load_hardware_inputs(args)
+    inputs = random_vectors(spec, args.vectors, args.seed)
+    result = simulate_datapath(model, spec, parallel, inputs,
+                               args.work_dir or flow.cache_dir() / "sim", seed=args.seed,
+                               stall_vectors=args.stall_vectors, progress=progress)
+    if args.dump:
+        flow.dump_vectors(args.dump, model, inputs, result.outputs, result.reference)
+    summary = result.summary()
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        verdict = "all equal to the reference" if not result.mismatches else (
+            f"{result.mismatches} MISMATCHES against the reference")
+        print(f"simulated {result.vectors} vectors on P={parallel} units: {verdict}")
+        print(f"  {result.cycles_per_vector:g} cycles per vector, latency "
+              f"{result.latency_cycles} cycles, {result.vectors_per_second:.1f} vectors/s "
+              f"simulated")
+        if args.dump:
+            print(f"wrote {args.dump}")
+    return 0 if result.mismatches == 0 else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m qnnhw",
@@ -147,6 +210,34 @@ def build_parser() -> argparse.ArgumentParser:
                        help="model file to write (default: model.json)")
     train.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     train.set_defaults(handler=cmd_train)
+
+    verilog = commands.add_parser("verilog", help="write the datapath of a model as Verilog",
+                                  description="Elaborate the streaming datapath of MODEL and "
+                                              "write it as Verilog, with its fixed-point spec.")
+    verilog.add_argument("model", type=Path, metavar="MODEL", help="model file from train")
+    verilog.add_argument("-o", "--output", type=Path, required=True, help="Verilog file")
+    verilog.add_argument("--name", default="qnnhw_datapath", help="top module name")
+    add_hardware_arguments(verilog)
+    verilog.set_defaults(handler=cmd_verilog)
+
+    simulate = commands.add_parser(
+        "simulate", help="simulate the datapath cycle-accurately against the reference",
+        description="Build the datapath with Verilator and run the cocotb bench: every output "
+                    "is compared bit for bit with the integer reference model.")
+    simulate.add_argument("model", type=Path, metavar="MODEL", help="model file from train")
+    simulate.add_argument("--vectors", type=_positive_int, default=100,
+                          help="input vectors: full-scale corners, then random (default: 100)")
+    simulate.add_argument("--stall-vectors", type=_positive_int, default=32, metavar="N",
+                          help="vectors also run with random input gaps and output "
+                               "backpressure (default: 32)")
+    simulate.add_argument("--seed", type=int, default=0, help="stimulus seed (default: 0)")
+    simulate.add_argument("--dump", type=Path, metavar="CSV",
+                          help="write integer inputs and hardware outputs to CSV")
+    simulate.add_argument("--work-dir", type=Path,
+                          help="build folder (default: ~/.cache/qnnhw/sim, reused between runs)")
+    simulate.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    add_hardware_arguments(simulate)
+    simulate.set_defaults(handler=cmd_simulate)
     return parser
 
 

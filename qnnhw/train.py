@@ -101,7 +101,10 @@ class SDPTrainer:
         assert self.config.bias is not None and self.config.standardize is not None
         self.standardizer = Standardizer.fit(dataset.X_train, self.config.standardize)
         self.lifting = Lifting(self.config.bias, self.config.weight_levels - 1)
-        self.lifted_train = self.lifting.apply(self.standardizer.apply(dataset.X_train))
+        features = self.standardizer.apply(dataset.X_train)
+        # The input fixed-point format is sized from this (qnnhw.fixedpoint).
+        self.feature_max_abs = float(np.abs(features).max())
+        self.lifted_train = self.lifting.apply(features)
         n, d = self.lifted_train.shape
         self.progress(f"solving the SDP (22): n={n}, d={d}, {self.config.loss} loss, "
                       f"beta={self.config.beta:g}, solver {self.config.solver}")
@@ -138,6 +141,7 @@ class SDPTrainer:
             "covariance_residual": self.residual, "covariance_shaping": config.shaping,
             "sdp_seconds": self.solution.seconds, "weight_levels": config.weight_levels,
             "standardize": config.standardize, "bias": config.bias,
+            "feature_max_abs": self.feature_max_abs,
         }
         return BilinearModel(U, V, alpha, self.dataset.encoder, self.standardizer, self.lifting,
                              self.dataset.task, self.dataset.target, self.dataset.label_names,

@@ -1,0 +1,74 @@
+"""Pipelined arithmetic building blocks shared by the datapaths.
+
+Each helper adds its registers to the ``sync`` domain of the module it is given and returns
+the number of register stages it inserted, so that callers can keep control signals aligned
+and compute latencies exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from amaranth.hdl import Const, Module, Signal, Value, signed
+
+__all__ = ["constant_multiply", "csd_digits", "delay", "pipelined_sum"]
+
+
+def pipelined_sum(m: Module, values: Sequence[Value], *, name: str) -> tuple[Value, int]:
+    """Sum ``values`` with a balanced adder tree, one register after every level.
+
+    Widths grow by one bit per level, the worst case for a two-input add, so no level can
+    overflow. Returns the sum and the number of register stages (⌈log₂ len(values)⌉).
+    """
+    if not values:
+        raise ValueError("Cannot sum an empty list of values")
+    level = list(values)
+    depth = 0
+    while len(level) > 1:
+        next_level = []
+        for index in range(0, len(level) - 1, 2):
+            total = level[index] + level[index + 1]
+            register = Signal(total.shape(), name=f"{name}_l{depth}_{index // 2}")
+            m.d.sync += register.eq(total)
+            next_level.append(register)
+        if len(level) % 2:
+            register = Signal(level[-1].shape(), name=f"{name}_l{depth}_pass")
+            m.d.sync += register.eq(level[-1])
+            next_level.append(register)
+        level = next_level
+        depth += 1
+    return level[0], depth
+
+
+def delay(m: Module, value: Value, cycles: int, *, name: str) -> Value:
+    """``value`` as it was ``cycles`` clock cycles ago (a shift register)."""
+    for stage in range(cycles):
+        register = Signal(value.shape(), name=f"{name}_d{stage}")
+        m.d.sync += register.eq(value)
+        value = register
+    return value
+
+
+def csd_digits(constant: int) -> list[tuple[int, int]]:
+    """Canonical signed-digit form of ``constant``: ``[(shift, ±1), …]`` with
+    ``constant == Σ sign · 2^shift`` and no two adjacent non-zero digits (fewest adders)."""
+    digits = []
+    shift = 0
+    while constant:
+        if constant & 1:
+            digit = 2 - (constant & 3)  # +1 if the low bits are 01, −1 if they are 11
+            digits.append((shift, digit))
+            constant -= digit
+        constant >>= 1
+        shift += 1
+    return digits
+
+
+def constant_multiply(m: Module, value: Value, constant: int, *, name: str
+                      ) -> tuple[Value, int]:
+    """``value · constant`` as a pipelined tree of shifted adds (no multiplier needed)."""
+    digits = csd_digits(constant)
+    if not digits:
+        return Const(0, signed(1)), 0
+    terms = [(value << shift) if sign > 0 else -(value << shift) for shift, sign in digits]
+    return pipelined_sum(m, terms, name=name)

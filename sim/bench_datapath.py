@@ -1,0 +1,110 @@
+"""cocotb test bench of the bilinear datapath (run by :mod:`qnnhw.sim.runner`).
+
+The host writes the stimulus and the reference outputs to the JSON file named by
+``QNNHW_BENCH``; each test appends what it measured to the JSON file named by
+``QNNHW_RESULTS``. Every output is compared bit for bit with the integer reference.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections import deque
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, RisingEdge
+
+from qnnhw.sim.stream import StreamDriver, StreamMonitor, pack_array
+
+PERIOD = 10  # ns per clock cycle
+
+
+def load_bench() -> dict:
+    with open(os.environ["QNNHW_BENCH"], encoding="utf-8") as file:
+        return json.load(file)
+
+
+def record(name: str, result: dict) -> None:
+    path = os.environ["QNNHW_RESULTS"]
+    results = {}
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as file:
+            results = json.load(file)
+    results[name] = result
+    with open(path, "w", encoding="utf-8") as file:
+        json.dump(results, file)
+
+
+class Scoreboard:
+    """Checks outputs in order against the reference; keeps every mismatch."""
+
+    def __init__(self, expected: list[int]):
+        self.expected = deque(enumerate(expected))
+        self.outputs: list[int] = []
+        self.cycles: list[int] = []
+        self.mismatches: list[dict] = []
+
+    def __call__(self, word: int, cycle: int) -> None:
+        index, expected = self.expected.popleft()
+        self.outputs.append(word)
+        self.cycles.append(cycle)
+        if word != expected:
+            self.mismatches.append({"vector": index, "hardware": word, "reference": expected})
+
+
+async def reset(dut) -> None:
+    Clock(dut.clk, PERIOD, unit="ns").start()
+    dut.rst.value = 1
+    dut.i__valid.value = 0
+    dut.o__ready.value = 0
+    await ClockCycles(dut.clk, 3)
+    dut.rst.value = 0
+    await RisingEdge(dut.clk)
+
+
+async def run(dut, name: str, idle: float, stall: float, count: int) -> None:
+    bench = load_bench()
+    await reset(dut)
+    words = [pack_array(vector, bench["input_bits"]) for vector in bench["inputs"][:count]]
+    scoreboard = Scoreboard(bench["expected"][:count])
+    rng = random.Random(bench["seed"])
+    driver = StreamDriver("i", dut, dut.clk, PERIOD, idle_probability=idle,
+                          rng=random.Random(rng.random()))
+    monitor = StreamMonitor("o", dut, dut.clk, PERIOD, scoreboard, stall_probability=stall,
+                            rng=random.Random(rng.random()))
+    receiving = cocotb.start_soon(monitor.receive(len(words)))
+    await driver.send(words)
+    await receiving
+    accepted = driver.accepted_cycles
+    record(name, {
+        "outputs": scoreboard.outputs,
+        "mismatches": scoreboard.mismatches,
+        "latencies": [out - into for into, out in zip(accepted, scoreboard.cycles)],
+        "intervals": [b - a for a, b in zip(accepted, accepted[1:])],
+        "cycles": scoreboard.cycles[-1] - accepted[0] if accepted else 0,
+    })
+    assert not scoreboard.mismatches, (
+        f"{len(scoreboard.mismatches)} outputs differ from the reference, first: "
+        f"{scoreboard.mismatches[0]}")
+
+
+@cocotb.test()
+async def full_rate(dut):
+    """Back-to-back vectors, consumer always ready: exact outputs, latency and interval."""
+    bench = load_bench()
+    await run(dut, "full_rate", 0.0, 0.0, len(bench["inputs"]))
+    with open(os.environ["QNNHW_RESULTS"], encoding="utf-8") as file:
+        measured = json.load(file)["full_rate"]
+    assert set(measured["latencies"]) == {bench["latency"]}, measured["latencies"][:10]
+    assert set(measured["intervals"]) <= {bench["initiation_interval"]}, \
+        measured["intervals"][:10]
+
+
+@cocotb.test()
+async def random_stalls(dut):
+    """Random gaps on the input and random backpressure on the output."""
+    bench = load_bench()
+    await run(dut, "random_stalls", bench["idle_probability"], bench["stall_probability"],
+              bench["stall_vectors"])

@@ -1,0 +1,171 @@
+"""Host side of the datapath simulation: Verilog out, Verilator build, cocotb run, results in.
+
+Builds are cached by the hash of the Verilog, so re-running the same design skips the C++
+compile (the slow part).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qnnhw.errors import QnnhwError
+from qnnhw.fixedpoint import FixedPointSpec
+from qnnhw.model import BilinearModel
+from qnnhw.reference import IntegerReference
+
+from .toolchain import verilator_environment
+
+__all__ = ["SimulationResult", "random_vectors", "run_cocotb", "simulate_datapath"]
+
+TOPLEVEL = "qnnhw_datapath"
+
+
+@dataclass
+class SimulationResult:
+    """What one simulation measured (every field is from the simulated hardware)."""
+
+    vectors: int
+    mismatches: int
+    latency_cycles: int
+    cycles_per_vector: float
+    parallel: int
+    inputs: np.ndarray
+    outputs: list[int]
+    reference: list[int]
+    seconds: float
+    build_seconds: float
+    tests: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def vectors_per_second(self) -> float:
+        return self.vectors / self.seconds if self.seconds > 0 else float("inf")
+
+    def summary(self) -> dict[str, Any]:
+        return {"vectors": self.vectors, "mismatches": self.mismatches,
+                "latency_cycles": self.latency_cycles,
+                "cycles_per_vector": self.cycles_per_vector, "parallel": self.parallel,
+                "simulation_seconds": self.seconds, "build_seconds": self.build_seconds,
+                "vectors_per_second": self.vectors_per_second}
+
+
+def random_vectors(spec: FixedPointSpec, count: int, seed: int = 0) -> np.ndarray:
+    """Full-scale corners first (all minimum, all maximum, alternating), then uniform ones."""
+    rng = np.random.default_rng(seed)
+    corners = [np.full(spec.features, spec.input_min), np.full(spec.features, spec.input_max),
+               np.where(np.arange(spec.features) % 2, spec.input_min, spec.input_max),
+               np.where(np.arange(spec.features) % 2, spec.input_max, spec.input_min)]
+    uniform = rng.integers(spec.input_min, spec.input_max + 1, size=(count, spec.features))
+    vectors = np.vstack([np.array(corners[:count]).reshape(-1, spec.features), uniform])
+    return vectors[:count].astype(np.int64)
+
+
+def run_cocotb(verilog: str, toplevel: str, test_module: str, bench: dict[str, Any],
+               work_dir: Path, progress: Callable[[str], None]) -> tuple[dict[str, Any], float]:
+    """Build ``verilog`` with Verilator (cached) and run the cocotb ``test_module`` on it.
+
+    Returns the results the tests recorded and the seconds spent building.
+    """
+    verilator_environment()
+    from cocotb_tools.runner import get_runner
+
+    digest = hashlib.sha256(verilog.encode()).hexdigest()[:16]
+    build_dir = work_dir / f"build-{digest}"
+    build_dir.mkdir(parents=True, exist_ok=True)
+    source = build_dir / f"{toplevel}.v"
+    source.write_text(verilog)
+    runner = get_runner("verilator")
+    start = time.perf_counter()
+    binary = build_dir / toplevel
+    if not binary.exists():
+        progress(f"building the Verilator model ({len(verilog) // 1024} KiB of Verilog)")
+    log = build_dir / "build.log"
+    try:
+        runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
+                     build_args=["-Wno-fatal", "-O2"], log_file=log)
+    except (SystemExit, Exception) as error:  # cocotb reports a failed build by SystemExit
+        raise QnnhwError(f"Verilator build failed ({error}); see {log}") from None
+    build_seconds = time.perf_counter() - start
+    bench_file = build_dir / "bench.json"
+    results_file = build_dir / "results.json"
+    bench_file.write_text(json.dumps(bench))
+    results_file.unlink(missing_ok=True)
+    progress(f"simulating {len(bench['inputs'])} vectors")
+    test_log = build_dir / "test.log"
+    xml = runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir,
+                      test_dir=build_dir, log_file=test_log,
+                      extra_env={"QNNHW_BENCH": str(bench_file),
+                                 "QNNHW_RESULTS": str(results_file),
+                                 "PYTHONPATH": os.pathsep.join(
+                                     [str(Path(__file__).resolve().parents[1])]
+                                     + os.environ.get("PYTHONPATH", "").split(os.pathsep))})
+    failures = _failures(Path(xml))
+    results = json.loads(results_file.read_text()) if results_file.exists() else {}
+    results["_failures"] = failures
+    return results, build_seconds
+
+
+def _failures(xml: Path) -> list[str]:
+    if not xml.exists():
+        raise QnnhwError(f"the simulation wrote no results ({xml}); see the test log beside it")
+    failures = []
+    for case in ElementTree.parse(xml).iter("testcase"):
+        for failure in list(case.iter("failure")) + list(case.iter("error")):
+            failures.append(f"{case.get('name')}: {failure.get('message') or failure.text}")
+    return failures
+
+
+def simulate_datapath(model: BilinearModel, spec: FixedPointSpec, parallel: int,
+                      inputs: np.ndarray, work_dir: Path, *, seed: int = 0,
+                      idle_probability: float = 0.3, stall_probability: float = 0.3,
+                      stall_vectors: int | None = None,
+                      progress: Callable[[str], None] = lambda message: None
+                      ) -> SimulationResult:
+    """Simulate the datapath on ``inputs`` and compare every output with the reference.
+
+    Two cocotb tests run: ``full_rate`` (all vectors back to back, the consumer always ready;
+    measures latency and cycles per vector) and ``random_stalls`` (the first
+    ``stall_vectors`` vectors with random gaps on the input and random backpressure).
+    """
+    from amaranth.back import verilog as amaranth_verilog
+
+    from qnnhw.hdl.bilinear import BilinearDatapath
+
+    start = time.perf_counter()
+    reference = [int(y) for y in IntegerReference(model, spec).outputs(inputs)]
+    dut = BilinearDatapath(spec, model.U, model.V, parallel)
+    progress(f"elaborating the datapath: m={spec.m}, d={spec.d}, P={parallel}, "
+             f"T={dut.initiation_interval} cycles per vector")
+    text = amaranth_verilog.convert(dut, name=TOPLEVEL, emit_src=False)
+    stall_count = len(inputs) if stall_vectors is None else min(stall_vectors, len(inputs))
+    bench = {"inputs": inputs.tolist(), "expected": reference, "input_bits": spec.input_bits,
+             "latency": dut.latency, "initiation_interval": dut.initiation_interval,
+             "idle_probability": idle_probability, "stall_probability": stall_probability,
+             "stall_vectors": stall_count, "seed": seed}
+    results, build_seconds = run_cocotb(text, TOPLEVEL, "qnnhw.sim.bench_datapath", bench,
+                                        work_dir, progress)
+    full = results.get("full_rate")
+    if full is None:
+        raise QnnhwError("the simulation did not run: " + "; ".join(results["_failures"]))
+    mismatches = len(full["mismatches"]) + len(results.get("random_stalls", {})
+                                                .get("mismatches", []))
+    if results["_failures"] and not mismatches:
+        raise QnnhwError("the simulation failed: " + "; ".join(results["_failures"]))
+    intervals = full["intervals"]
+    return SimulationResult(
+        vectors=len(inputs), mismatches=mismatches,
+        latency_cycles=max(full["latencies"]) if full["latencies"] else 0,
+        cycles_per_vector=float(np.mean(intervals)) if intervals else float(
+            dut.initiation_interval),
+        parallel=parallel, inputs=inputs, outputs=full["outputs"], reference=reference,
+        seconds=time.perf_counter() - start - build_seconds, build_seconds=build_seconds,
+        tests=results)
