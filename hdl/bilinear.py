@@ -83,10 +83,12 @@ class BilinearDatapath(wiring.Component):
         self._scale_depth = self._scaler_depth(spec.alpha_mantissa)
         pipeline = self._tree_depth + 1 + 1 + self._sum_depth + 1 + self._scale_depth + 1
         self.initiation_interval = self.groups
-        self.fifo_depth = math.ceil((self.groups + pipeline) / self.groups) + 2
         # The last group issues T cycles after the handshake; SyncFIFOBuffered shows a
         # written word on its read side two cycles after the write.
         self.latency = self.groups + pipeline + 2
+        # At full rate ⌈latency/T⌉ vectors are in flight; one more keeps the credit check
+        # from ever throttling a consumer that is always ready.
+        self.fifo_depth = math.ceil(self.latency / self.groups) + 1
         super().__init__({
             "i": In(stream.Signature(data.ArrayLayout(signed(spec.input_bits), spec.features))),
             "o": Out(stream.Signature(signed(spec.output_width))),

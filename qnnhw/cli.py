@@ -99,8 +99,9 @@ def format_train_summary(report: dict[str, Any]) -> str:
     else:
         lines.append(f"  objective (21)       {value:.6g}")
     if report.get("alpha_paper") is not None:
-        lines.append(f"  alpha                {report['alpha']:.6g}  (paper {report['alpha_paper']:.6g}, "
-                     f"least-squares refit {report['alpha_refit']:.6g})")
+        lines.append(f"  alpha                {report['alpha']:.6g}  (paper "
+                     f"{report['alpha_paper']:.6g}, least-squares refit "
+                     f"{report['alpha_refit']:.6g})")
     if report.get("covariance_residual") is not None:
         lines.append(f"  covariance residual  {report['covariance_residual']:.2e}  (Theorem 2: 0)")
     if "train_accuracy" in report:

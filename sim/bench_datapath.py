@@ -15,7 +15,6 @@ from collections import deque
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
-
 from qnnhw.sim.stream import StreamDriver, StreamMonitor, pack_array
 
 PERIOD = 10  # ns per clock cycle

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable
@@ -44,6 +43,8 @@ class SimulationResult:
     reference: list[int]
     seconds: float
     build_seconds: float
+    expected_latency: int
+    initiation_interval: int
     tests: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -101,14 +102,15 @@ def run_cocotb(verilog: str, toplevel: str, test_module: str, bench: dict[str, A
     results_file.unlink(missing_ok=True)
     progress(f"simulating {len(bench['inputs'])} vectors")
     test_log = build_dir / "test.log"
-    xml = runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir,
-                      test_dir=build_dir, log_file=test_log,
-                      extra_env={"QNNHW_BENCH": str(bench_file),
-                                 "QNNHW_RESULTS": str(results_file),
-                                 "PYTHONPATH": os.pathsep.join(
-                                     [str(Path(__file__).resolve().parents[1])]
-                                     + os.environ.get("PYTHONPATH", "").split(os.pathsep))})
-    failures = _failures(Path(xml))
+    xml = build_dir / "results.xml"
+    try:
+        runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir,
+                    test_dir=build_dir, log_file=test_log, results_xml=str(xml),
+                    extra_env={"QNNHW_BENCH": str(bench_file),
+                               "QNNHW_RESULTS": str(results_file)})
+    except SystemExit:
+        pass  # under pytest, failing tests end the runner this way; the XML says what failed
+    failures = _failures(xml)
     results = json.loads(results_file.read_text()) if results_file.exists() else {}
     results["_failures"] = failures
     return results, build_seconds
@@ -137,7 +139,6 @@ def simulate_datapath(model: BilinearModel, spec: FixedPointSpec, parallel: int,
     ``stall_vectors`` vectors with random gaps on the input and random backpressure).
     """
     from amaranth.back import verilog as amaranth_verilog
-
     from qnnhw.hdl.bilinear import BilinearDatapath
 
     start = time.perf_counter()
@@ -168,4 +169,5 @@ def simulate_datapath(model: BilinearModel, spec: FixedPointSpec, parallel: int,
             dut.initiation_interval),
         parallel=parallel, inputs=inputs, outputs=full["outputs"], reference=reference,
         seconds=time.perf_counter() - start - build_seconds, build_seconds=build_seconds,
+        expected_latency=dut.latency, initiation_interval=dut.initiation_interval,
         tests=results)

@@ -1,0 +1,146 @@
+"""Quick checks of the gateware with Amaranth's own simulator (async testbenches)."""
+
+import numpy as np
+import pytest
+from amaranth.hdl import ClockDomain, Module, Signal, signed
+from amaranth.sim import Simulator
+from qnnhw.hdl.arith import constant_multiply, pipelined_sum
+from qnnhw.hdl.bilinear import BilinearDatapath
+
+from qnnhw.fixedpoint import FixedPointSpec
+from qnnhw.reference import IntegerReference
+
+from .helpers import random_model
+
+# Components that are built to check their errors or ROM are never elaborated.
+pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+
+
+def run_datapath(dut, vectors, *, ready_pattern=None, max_cycles=20000):
+    """Drive ``vectors`` into ``dut``; return outputs and handshake cycles."""
+    outputs, accepted, emitted = [], [], []
+
+    async def testbench(ctx):
+        sent = 0
+        for cycle in range(max_cycles):
+            if len(outputs) == len(vectors):
+                return
+            ready = 1 if ready_pattern is None else ready_pattern(cycle)
+            ctx.set(dut.o.ready, ready)
+            ctx.set(dut.i.valid, int(sent < len(vectors)))
+            if sent < len(vectors):
+                ctx.set(dut.i.payload, [int(v) for v in vectors[sent]])
+            _, _, i_valid, i_ready, o_valid, o_ready, payload = await ctx.tick().sample(
+                dut.i.valid, dut.i.ready, dut.o.valid, dut.o.ready, dut.o.payload)
+            if i_valid and i_ready:
+                accepted.append(cycle)
+                sent += 1
+            if o_valid and o_ready:
+                outputs.append(payload)
+                emitted.append(cycle)
+        raise AssertionError("the datapath stopped producing outputs")
+
+    simulator = Simulator(dut)
+    simulator.add_clock(1e-8)
+    simulator.add_testbench(testbench)
+    simulator.run()
+    return outputs, accepted, emitted
+
+
+@pytest.mark.parametrize("features, m, parallel, bias, replicas", [
+    (1, 1, 1, False, 1),     # d = 1, m = 1
+    (5, 7, 3, True, 1),      # odd d, P does not divide m
+    (4, 6, 6, True, 1),      # P = m: constant weights, no ROM
+    (3, 5, 1, True, 2),      # P = 1, replicated features (3-level weights)
+])
+def test_datapath_is_bit_exact_with_exact_timing(features, m, parallel, bias, replicas):
+    model = random_model(features, m, bias=bias, replicas=replicas, seed=m)
+    spec = FixedPointSpec.for_model(model, input_bits=6)
+    rng = np.random.default_rng(1)
+    vectors = rng.integers(spec.input_min, spec.input_max + 1, (12, features))
+    vectors[0] = spec.input_min
+    vectors[1] = spec.input_max
+    dut = BilinearDatapath(spec, model.U, model.V, parallel)
+    outputs, accepted, emitted = run_datapath(dut, vectors)
+    assert outputs == IntegerReference(model, spec).outputs(vectors).tolist()
+    assert set(np.diff(accepted)) == {dut.initiation_interval}
+    assert {out - into for into, out in zip(accepted, emitted)} == {dut.latency}
+
+
+def test_backpressure_loses_nothing():
+    model = random_model(4, 5, seed=3)
+    spec = FixedPointSpec.for_model(model, input_bits=8)
+    dut = BilinearDatapath(spec, model.U, model.V, 5)
+    vectors = np.random.default_rng(2).integers(-128, 128, (40, 4))
+    # The consumer sleeps for 60 cycles, then takes one word every third cycle.
+    outputs, accepted, _ = run_datapath(
+        dut, vectors, ready_pattern=lambda cycle: int(cycle >= 60 and cycle % 3 == 0))
+    assert outputs == IntegerReference(model, spec).outputs(vectors).tolist()
+    # While the consumer sleeps, no more vectors enter than the FIFO can hold.
+    assert sum(1 for cycle in accepted if cycle < 60) == dut.fifo_depth
+
+
+def test_weight_rom_layout():
+    model = random_model(2, 5, bias=True, seed=4)
+    spec = FixedPointSpec.for_model(model)
+    dut = BilinearDatapath(spec, model.U, model.V, 2)
+    rows = dut.weight_rows()
+    assert len(rows) == 3
+    d = spec.d
+    for neuron in range(5):
+        word = rows[neuron // 2] >> (2 * d * (neuron % 2))
+        u = [1 if (word >> i) & 1 else -1 for i in range(d)]
+        v = [1 if (word >> (d + i)) & 1 else -1 for i in range(d)]
+        assert u == model.U[neuron].tolist() and v == model.V[neuron].tolist()
+    assert rows[2] >> (2 * d) == 0  # the padding unit of the last group
+
+
+def test_parallel_out_of_range_is_refused():
+    model = random_model(2, 4)
+    spec = FixedPointSpec.for_model(model)
+    with pytest.raises(ValueError, match=r"Parallel units must be between 1 and m=4, not 5"):
+        BilinearDatapath(spec, model.U, model.V, 5)
+    with pytest.raises(TypeError, match=r"Parallel units must be an integer, not 2.0"):
+        BilinearDatapath(spec, model.U, model.V, 2.0)
+    with pytest.raises(ValueError, match=r"Weights must be ±1"):
+        BilinearDatapath(spec, model.U * 0, model.V, 2)
+
+
+@pytest.mark.parametrize("constant", [0, 1, -1, 5, -77282, 131071])
+def test_constant_multiply(constant):
+    m = Module()
+    value = Signal(signed(12))
+    m.domains.sync = ClockDomain()
+    product, depth = constant_multiply(m, value, constant, name="k")
+    out = Signal(signed(32))
+    m.d.comb += out.eq(product)
+    samples = [-2048, -1, 0, 1, 2047, 1234]
+
+    async def testbench(ctx):
+        for sample in samples:
+            ctx.set(value, sample)
+            await ctx.tick().repeat(depth + 1)
+            assert ctx.get(out) == sample * constant
+
+    simulator = Simulator(m)
+    simulator.add_clock(1e-8)
+    simulator.add_testbench(testbench)
+    simulator.run()
+
+
+def test_pipelined_sum_depth_and_value():
+    m = Module()
+    values = [Signal(signed(8), name=f"v{i}") for i in range(7)]
+    total, depth = pipelined_sum(m, values, name="t")
+    assert depth == 3
+
+    async def testbench(ctx):
+        for index, signal in enumerate(values):
+            ctx.set(signal, -128 + 37 * index)
+        await ctx.tick().repeat(depth)
+        assert ctx.get(total) == sum(-128 + 37 * i for i in range(7))
+
+    simulator = Simulator(m)
+    simulator.add_clock(1e-8)
+    simulator.add_testbench(testbench)
+    simulator.run()
