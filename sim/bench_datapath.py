@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import time
 from collections import deque
 
 import cocotb
@@ -73,11 +74,13 @@ async def run(dut, name: str, idle: float, stall: float, count: int) -> None:
                           rng=random.Random(rng.random()))
     monitor = StreamMonitor("o", dut, dut.clk, PERIOD, scoreboard, stall_probability=stall,
                             rng=random.Random(rng.random()))
+    start = time.perf_counter()
     receiving = cocotb.start_soon(monitor.receive(len(words)))
     await driver.send(words)
     await receiving
     accepted = driver.accepted_cycles
     record(name, {
+        "seconds": time.perf_counter() - start,
         "outputs": scoreboard.outputs,
         "mismatches": scoreboard.mismatches,
         "latencies": [out - into for into, out in zip(accepted, scoreboard.cycles)],
