@@ -1,1 +1,1 @@
-"""placeholder"""
+"""Amaranth gateware: the streaming bilinear datapath, its arithmetic, UART and framing."""

@@ -136,7 +136,7 @@ def cmd_train(args: argparse.Namespace, start: float) -> int:
 def add_hardware_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--parallel", type=_positive_int, metavar="P",
                         help="neuron units P in 1..m; the m neurons take ⌈m/P⌉ cycles per "
-                             "vector (default: min(m, 8))")
+                             "vector (default: min(m, 8); build: the most that fit)")
     parser.add_argument("--input-bits", type=_positive_int, metavar="B",
                         help="bits per input feature (default: 8)")
 
@@ -196,6 +196,81 @@ def cmd_simulate(args: argparse.Namespace, start: float) -> int:
     return 0 if result.mismatches == 0 else 1
 
 
+def format_build_summary(report: dict[str, Any], out_dir: Path) -> str:
+    model = report["model"]
+    lines = [
+        f"built {out_dir / report['bitstream']} for {report['board']} ({report['board_title']}, "
+        f"{report['device']})",
+        f"  network        m={report['m']} neurons, d={report['d']} inputs, "
+        f"{report['input_bits']}-bit inputs, {report['output_bits']}-bit output",
+    ]
+    if model.get("lower_bound") is not None:
+        lines.append(f"  certificate    objective {model['objective']:.6g} vs SDP lower bound "
+                     f"{model['lower_bound']:.6g} ({100 * model['relative_gap']:.1f}% above)")
+    if "test_accuracy_hardware" in report:
+        lines.append(f"  accuracy       test {report['test_accuracy_hardware']:.4f} on hardware "
+                     f"integers, {report['test_accuracy_float']:.4f} in floating point")
+    lines += [
+        f"  logic          {report['lc_used']}/{report['lc_total']} cells, "
+        f"{report['dsp_used']}/{report['dsp_total']} DSPs, {report['ram_used']}/"
+        f"{report['ram_total']} RAM blocks",
+        f"  clock          {report['clock_mhz']:g} MHz (Fmax {report['fmax_mhz']:.1f} MHz)",
+        f"  throughput     P={report['parallel']} units, {report['cycles_per_vector']} cycles "
+        f"per vector: {report['inferences_per_second']:,.0f} inferences/s "
+        f"({100 * report['bound_ratio']:.0f}% of the multiplier bound), latency "
+        f"{report['latency_cycles']} cycles",
+        f"  serial link    {report['uart_baud']} baud: {report['uart_inferences_per_second']:,.0f} "
+        f"inferences/s over the UART",
+        f"  report         {out_dir / 'report.json'}",
+    ]
+    return "\n".join(lines)
+
+
+def cmd_build(args: argparse.Namespace, start: float) -> int:
+    from .boards import get_board
+    from .build import run_build
+    from .model import BilinearModel
+
+    board = get_board(args.board)
+    if args.board != board.name:
+        progress(f"board {args.board!r} means {board.name}: {board.title} ({board.device.name})")
+    out_dir = args.output or Path("build") / board.name
+    trainer = data = None
+    if args.model:
+        model = BilinearModel.load(args.model)
+    else:
+        from .train import SDPTrainer
+
+        data, config = training_inputs(args)
+        trainer = SDPTrainer(data, config, progress)
+        model = trainer.sample(trainer.config.m)
+    report = run_build(board, model, out_dir, trainer=trainer, data=data,
+                       parallel=args.parallel, input_bits=args.input_bits, progress=progress)
+    report["total_seconds"] = time.perf_counter() - start
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(format_build_summary(report, out_dir))
+    return 0
+
+
+def cmd_boards(args: argparse.Namespace, start: float) -> int:
+    from .boards import ALIASES, BOARDS
+
+    aliases = {target: name for name, target in ALIASES.items()}
+    rows = [("board", "device", "LCs", "DSPs", "RAM", "clock", "serial port")]
+    for board in BOARDS.values():
+        device = board.device
+        name = board.name + (f" ({aliases[board.name]})" if board.name in aliases else "")
+        rows.append((name, device.name, str(device.lcs), str(device.dsps),
+                     f"{device.ram_blocks} × {device.ram_block_bits // 1024} kbit",
+                     f"{board.clock_mhz:g} MHz", board.serial))
+    widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m qnnhw",
@@ -239,6 +314,24 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     add_hardware_arguments(simulate)
     simulate.set_defaults(handler=cmd_simulate)
+
+    build = commands.add_parser(
+        "build", help="train (or load) a network and build a bitstream for a board",
+        description="Train on the bundled ionosphere data with the paper's Fig. 3 settings "
+                    "(or load --model), fit the design to the board, synthesise, place and "
+                    "route, and write the bitstream, Verilog, model and report.json.")
+    build.add_argument("--board", default="ice40",
+                       help="board name (default: ice40, the iCEBreaker; see 'boards')")
+    build.add_argument("--model", type=Path, help="use this model file instead of training")
+    build.add_argument("-o", "--output", type=Path, metavar="DIR",
+                       help="output folder (default: build/BOARD)")
+    build.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_hardware_arguments(build)
+    add_training_arguments(build, m_default=2500, data_default="ionosphere")
+    build.set_defaults(handler=cmd_build)
+
+    boards = commands.add_parser("boards", help="list the supported boards")
+    boards.set_defaults(handler=cmd_boards)
     return parser
 
 

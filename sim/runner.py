@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from amaranth.back import verilog as amaranth_verilog
 
 from qnnhw.errors import QnnhwError
 from qnnhw.fixedpoint import FixedPointSpec
@@ -24,7 +25,8 @@ from qnnhw.reference import IntegerReference
 
 from .toolchain import verilator_environment
 
-__all__ = ["SimulationResult", "random_vectors", "run_cocotb", "simulate_datapath"]
+__all__ = ["SimulationResult", "random_vectors", "run_cocotb", "simulate_datapath",
+           "simulate_serial"]
 
 TOPLEVEL = "qnnhw_datapath"
 
@@ -173,3 +175,25 @@ def simulate_datapath(model: BilinearModel, spec: FixedPointSpec, parallel: int,
         seconds=time.perf_counter() - start - build_seconds, build_seconds=build_seconds,
         expected_latency=dut.latency, initiation_interval=dut.initiation_interval,
         tests=results)
+
+
+def simulate_serial(model: BilinearModel, spec: FixedPointSpec, parallel: int,
+                    inputs: np.ndarray, work_dir: Path, *, divisor: int = 8,
+                    progress: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
+    """Run the board design (UART, framing, datapath) end to end in Verilator.
+
+    The cocotb bench sends request frames bit by bit on ``rx``, decodes ``tx`` with the host's
+    protocol code and checks every prediction against the reference; it also corrupts, drops
+    and pads bytes and expects the link to recover. Returns the test results.
+    """
+    from qnnhw.hdl.bilinear import BilinearDatapath
+    from qnnhw.hdl.serial import SerialInference
+
+    reference = [int(y) for y in IntegerReference(model, spec).outputs(inputs)]
+    top = SerialInference(BilinearDatapath(spec, model.U, model.V, parallel), divisor)
+    text = amaranth_verilog.convert(top, name="qnnhw_serial", emit_src=False)
+    bench = {"inputs": inputs.tolist(), "expected": reference, "input_bits": spec.input_bits,
+             "output_bits": spec.output_width, "divisor": divisor}
+    results, _ = run_cocotb(text, "qnnhw_serial", "qnnhw.sim.bench_serial", bench, work_dir,
+                            progress)
+    return results

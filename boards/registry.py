@@ -1,0 +1,149 @@
+"""The boards qnnhw builds for: one table, the single source of every device fact.
+
+A board is chosen by name (``--board``); ``ice40`` is an alias for the iCEBreaker. Resource
+counts are the device data sheets' figures: logic cells (LUT4 + flip-flop), hard multipliers,
+and block RAMs that the bitstream can initialise (the weights ROM must live there; iCE40
+SPRAM cannot be initialised and is not counted).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from qnnhw.errors import QnnhwError
+
+__all__ = ["ALIASES", "BOARDS", "Board", "Device", "get_board"]
+
+
+@dataclass(frozen=True)
+class Device:
+    """An FPGA and what a design may use of it."""
+
+    name: str
+    family: str                   # "ice40" or "ecp5"
+    lcs: int                      # logic cells (iCE40) or LUT4s (ECP5)
+    dsps: int                     # SB_MAC16 (iCE40) or MULT18X18D (ECP5)
+    dsp_width: int                # widest signed multiply one DSP does
+    ram_blocks: int
+    ram_modes: tuple[tuple[int, int], ...]   # (width, depth) configurations of one block
+
+    @property
+    def ram_block_bits(self) -> int:
+        return max(width * depth for width, depth in self.ram_modes)
+
+    @property
+    def ram_bits(self) -> int:
+        return self.ram_blocks * self.ram_block_bits
+
+    def rom_blocks(self, width: int, depth: int) -> int:
+        """Blocks a ROM of ``depth`` words of ``width`` bits needs, in its best mode."""
+        return min(math.ceil(width / mode_width) * math.ceil(depth / mode_depth)
+                   for mode_width, mode_depth in self.ram_modes)
+
+
+_EBR = ((16, 256), (8, 512), (4, 1024), (2, 2048))                        # iCE40 SB_RAM40_4K
+_DP16KD = ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))  # ECP5
+
+DEVICES = {
+    "iCE40UP5K": Device("iCE40UP5K", "ice40", 5280, 8, 16, 30, _EBR),
+    "iCE40HX8K": Device("iCE40HX8K", "ice40", 7680, 0, 0, 32, _EBR),
+    "iCE40HX1K": Device("iCE40HX1K", "ice40", 1280, 0, 0, 16, _EBR),
+    "LFE5U-85F": Device("LFE5U-85F", "ecp5", 83640, 156, 18, 208, _DP16KD),
+    "LFE5U-25F": Device("LFE5U-25F", "ecp5", 24288, 28, 18, 56, _DP16KD),
+}
+
+
+def _icebreaker():
+    from amaranth_boards.icebreaker import ICEBreakerPlatform
+    return ICEBreakerPlatform()
+
+
+def _upduino3():
+    from amaranth_boards.upduino_v3 import UpduinoV3Platform
+    platform = UpduinoV3Platform()
+    platform.hfosc_div = 2   # SB_HFOSC 48 MHz ÷ 4 = 12 MHz
+    return platform
+
+
+def _hx8k():
+    from amaranth_boards.ice40_hx8k_b_evn import ICE40HX8KBEVNPlatform
+    return ICE40HX8KBEVNPlatform()
+
+
+def _icestick():
+    from amaranth_boards.icestick import ICEStickPlatform
+    return ICEStickPlatform()
+
+
+def _ulx3s():
+    from amaranth_boards.ulx3s import ULX3S_85F_Platform
+    return ULX3S_85F_Platform()
+
+
+def _orangecrab():
+    from amaranth_boards.orangecrab_r0_2 import OrangeCrabR0_2Platform
+    return OrangeCrabR0_2Platform()
+
+
+@dataclass(frozen=True)
+class Board:
+    """A board: its platform, device, clock and where its serial port is."""
+
+    name: str
+    title: str
+    make_platform: Callable[[], Any]
+    device: Device
+    clock_hz: float
+    serial: str
+    #: (rx, tx, connector) for boards whose USB port is no UART: pins on a header.
+    header_uart: tuple[str, str, tuple[str, int]] | None = field(default=None)
+
+    @property
+    def clock_mhz(self) -> float:
+        return self.clock_hz / 1e6
+
+    def platform(self):
+        platform = self.make_platform()
+        if self.header_uart is not None:
+            from amaranth.build import Attrs
+            from amaranth_boards.resources import UARTResource
+
+            rx, tx, connector = self.header_uart
+            attrs = (Attrs(IO_STANDARD="SB_LVCMOS") if self.device.family == "ice40"
+                     else Attrs(IO_TYPE="LVCMOS33"))
+            platform.add_resources([UARTResource(0, rx=rx, tx=tx, conn=connector,
+                                                 attrs=attrs)])
+        return platform
+
+
+BOARDS: dict[str, Board] = {board.name: board for board in (
+    Board("icebreaker", "1BitSquared iCEBreaker", _icebreaker, DEVICES["iCE40UP5K"], 12e6,
+          "USB (FTDI channel B)"),
+    Board("upduino3", "tinyVision UPduino v3", _upduino3, DEVICES["iCE40UP5K"], 12e6,
+          "3.3 V USB-serial adapter: FPGA rx on pin 2, tx on pin 46",
+          header_uart=("2", "46", ("j", 1))),
+    Board("ice40-hx8k", "Lattice iCE40-HX8K-B-EVN", _hx8k, DEVICES["iCE40HX8K"], 12e6,
+          "USB (FTDI channel B)"),
+    Board("icestick", "Lattice iCEstick (HX1K)", _icestick, DEVICES["iCE40HX1K"], 12e6,
+          "USB (FTDI channel B)"),
+    Board("ulx3s", "Radiona ULX3S (85F)", _ulx3s, DEVICES["LFE5U-85F"], 25e6, "USB (FTDI)"),
+    Board("orangecrab", "OrangeCrab r0.2 (25F)", _orangecrab, DEVICES["LFE5U-25F"], 48e6,
+          "3.3 V USB-serial adapter on the Feather pins: rx on 0, tx on 1",
+          header_uart=("0", "1", ("io", 0))),
+)}
+
+#: Short names that stand for a board.
+ALIASES = {"ice40": "icebreaker", "ecp5": "ulx3s"}
+
+
+def get_board(name: str) -> Board:
+    if name in ALIASES:
+        name = ALIASES[name]
+    if name not in BOARDS:
+        names = ", ".join([*BOARDS, *ALIASES])
+        raise QnnhwError(f"unknown board {name!r}; choose one of {names} "
+                         f"(python -m qnnhw boards lists them)")
+    return BOARDS[name]

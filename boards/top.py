@@ -1,0 +1,26 @@
+"""Top level for a board: the serial inference engine on the board's UART pins."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Elaboratable, Module
+
+from qnnhw.hdl.serial import SerialInference
+
+__all__ = ["BoardTop"]
+
+
+class BoardTop(Elaboratable):
+    """Puts a :class:`~qnnhw.hdl.serial.SerialInference` on the platform's ``uart`` 0.
+
+    The design runs in the platform's default clock domain.
+    """
+
+    def __init__(self, engine: SerialInference):
+        self.engine = engine
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.engine = engine = self.engine
+        uart = platform.request("uart", 0)
+        m.d.comb += [engine.rx.eq(uart.rx.i), uart.tx.o.eq(engine.tx)]
+        return m
