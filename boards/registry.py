@@ -98,8 +98,8 @@ class Board:
     device: Device
     clock_hz: float
     serial: str
-    #: (rx, tx, connector) for boards whose USB port is no UART: pins on a header.
-    header_uart: tuple[str, str, tuple[str, int]] | None = field(default=None)
+    #: (rx, tx, connector or None) for boards whose USB port is no UART: header pins.
+    header_uart: tuple[str, str, tuple[str, int] | None] | None = field(default=None)
 
     @property
     def clock_mhz(self) -> float:
@@ -123,8 +123,8 @@ BOARDS: dict[str, Board] = {board.name: board for board in (
     Board("icebreaker", "1BitSquared iCEBreaker", _icebreaker, DEVICES["iCE40UP5K"], 12e6,
           "USB (FTDI channel B)"),
     Board("upduino3", "tinyVision UPduino v3", _upduino3, DEVICES["iCE40UP5K"], 12e6,
-          "3.3 V USB-serial adapter: FPGA rx on pin 2, tx on pin 46",
-          header_uart=("2", "46", ("j", 1))),
+          "3.3 V USB-serial adapter: FPGA rx on pin 2, tx on pin 46 (header J6)",
+          header_uart=("2", "46", None)),
     Board("ice40-hx8k", "Lattice iCE40-HX8K-B-EVN", _hx8k, DEVICES["iCE40HX8K"], 12e6,
           "USB (FTDI channel B)"),
     Board("icestick", "Lattice iCEstick (HX1K)", _icestick, DEVICES["iCE40HX1K"], 12e6,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from amaranth.hdl import Elaboratable, Module
-
+from amaranth.lib import io
 from qnnhw.hdl.serial import SerialInference
 
 __all__ = ["BoardTop"]
@@ -21,6 +21,8 @@ class BoardTop(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         m.submodules.engine = engine = self.engine
-        uart = platform.request("uart", 0)
-        m.d.comb += [engine.rx.eq(uart.rx.i), uart.tx.o.eq(engine.tx)]
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.rx = rx = io.Buffer("i", uart.rx)
+        m.submodules.tx = tx = io.Buffer("o", uart.tx)
+        m.d.comb += [engine.rx.eq(rx.i), tx.o.eq(engine.tx)]
         return m

@@ -155,8 +155,10 @@ class BilinearDatapath(wiring.Component):
 
         word_width = 2 * d * P
         if T > 1:
+            # In block RAM even when small: logic cells are the scarcer resource.
             m.submodules.weights = weights = memory.Memory(
-                shape=unsigned(word_width), depth=T, init=self.weight_rows())
+                shape=unsigned(word_width), depth=T, init=self.weight_rows(),
+                attrs={"ram_style": "block"})
             read = weights.read_port(domain="sync")
             m.d.comb += read.addr.eq(next_group)  # word g is on read.data while group == g
             word = read.data

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import QnnhwError
+from .protocol import DEFAULT_BAUD
 
 __all__ = ["main"]
 
@@ -61,8 +62,12 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, m_default: int,
                        help="seed for the train/test split and the sampling (default: 0)")
     group.add_argument("--test-fraction", type=_float, default=0.2, metavar="F",
                        help="fraction of rows held out for testing, 0 allowed (default: 0.2)")
-    group.add_argument("--no-bias", dest="bias", action="store_false", default=None,
-                       help="do not append the constant feature (on by default for real data)")
+    bias = group.add_mutually_exclusive_group()
+    bias.add_argument("--bias", dest="bias", action="store_true", default=None,
+                      help="append the constant feature 1 (Theorem 1's lifting; the default "
+                           "for CSV data, not for planted data)")
+    bias.add_argument("--no-bias", dest="bias", action="store_false",
+                      help="do not append the constant feature")
     group.add_argument("--no-standardize", dest="standardize", action="store_false",
                        default=None, help="use features as they are (standardised by default "
                                           "for real data, fitted on the training split)")
@@ -271,6 +276,63 @@ def cmd_boards(args: argparse.Namespace, start: float) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace, start: float) -> int:
+    import csv as csv_module
+
+    from . import dataset
+    from .client import BoardClient
+    from .fixedpoint import FixedPointSpec
+    from .model import BilinearModel
+    from .reference import IntegerReference
+
+    model = BilinearModel.load(args.build / "model.json")
+    spec_path = args.build / "fixedpoint.json"
+    try:
+        spec = FixedPointSpec.from_dict(json.loads(spec_path.read_text()))
+    except FileNotFoundError:
+        raise QnnhwError(f"{spec_path}: missing; give the folder written by 'build' with "
+                         f"--build") from None
+    except json.JSONDecodeError:
+        raise QnnhwError(f"{spec_path}: corrupt JSON; rebuild") from None
+    reference = IntegerReference(model, spec)
+    source = args.data or model.training.get("data")
+    if source in dataset.BUNDLED:
+        header, rows = dataset.read_csv_table(source, dataset.bundled_text(source))
+    elif source and Path(source).is_file():
+        header, rows = dataset.read_csv_table(source)
+    else:
+        raise QnnhwError("give the rows to send with --data CSV")
+    X = model.encoder.encode_rows(header, rows)
+    targets = ([row[header.index(model.target)] for row in rows] if model.target in header
+               else None)
+    inputs = reference.quantize(X)
+    expected = reference.outputs(inputs)
+    client = BoardClient.open(args.port, args.baud, spec.input_bits, spec.output_width)
+    progress(f"sending {len(inputs)} vectors to {args.port} at {args.baud} baud")
+    writer = csv_module.writer(sys.stdout)
+    writer.writerow(["row", "prediction", "y_board", "y_reference"]
+                    + (["target"] if targets else []))
+    mismatches = correct = 0
+    began = time.perf_counter()
+    for index, vector in enumerate(inputs.tolist()):
+        y = client.infer(vector)
+        mismatches += y != int(expected[index])
+        if model.task == "classification":
+            prediction = model.label_of(1.0 if y > 0 else -1.0)
+        else:
+            prediction = f"{spec.output_to_real(y):.6g}"
+        correct += bool(targets) and prediction == targets[index]
+        writer.writerow([index + 2, prediction, y, int(expected[index])]
+                        + ([targets[index]] if targets else []))
+    seconds = time.perf_counter() - began
+    summary = (f"{len(inputs)} vectors in {seconds:.2f} s ({len(inputs) / seconds:.0f}/s), "
+               f"{mismatches} differ from the reference, {client.resent} resent")
+    if targets and model.task == "classification":
+        summary += f", accuracy {correct / len(inputs):.4f}"
+    progress(summary)
+    return 0 if mismatches == 0 else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m qnnhw",
@@ -329,6 +391,21 @@ def build_parser() -> argparse.ArgumentParser:
     add_hardware_arguments(build)
     add_training_arguments(build, m_default=2500, data_default="ionosphere")
     build.set_defaults(handler=cmd_build)
+
+    run = commands.add_parser(
+        "run", help="send data to a board running a qnnhw bitstream and print predictions",
+        description="Quantise each CSV row as the hardware expects, send it over the serial "
+                    "port, print the board's prediction beside the reference model's.")
+    run.add_argument("--port", required=True,
+                     help="serial port of the board (for example /dev/ttyUSB1), or a pyserial "
+                          "URL")
+    run.add_argument("--build", type=Path, default=Path("build/icebreaker"), metavar="DIR",
+                     help="folder written by 'build' (default: build/icebreaker)")
+    run.add_argument("--data", metavar="CSV",
+                     help="rows to send (default: the model's bundled training data)")
+    run.add_argument("--baud", type=_positive_int, default=DEFAULT_BAUD,
+                     help=f"baud rate (default: {DEFAULT_BAUD}, as built)")
+    run.set_defaults(handler=cmd_run)
 
     boards = commands.add_parser("boards", help="list the supported boards")
     boards.set_defaults(handler=cmd_boards)

@@ -214,3 +214,17 @@ class FixedPointSpec:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FixedPointSpec:
+        """Rebuild a spec from :meth:`to_dict` output; the derived fields must agree."""
+        try:
+            spec = cls(**{name: data[name] for name in cls.__dataclass_fields__})
+        except (KeyError, TypeError) as error:
+            raise QnnhwError(f"malformed fixed-point spec ({error}); rebuild") from None
+        derived = spec.to_dict()
+        for name, value in data.items():
+            if derived.get(name, value) != value:
+                raise QnnhwError(f"fixed-point spec field {name!r} is {value!r}, but the other "
+                                 f"fields give {derived[name]!r}; rebuild")
+        return spec

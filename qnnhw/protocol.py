@@ -26,10 +26,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["FRAME_TIMEOUT_BYTES", "REQUEST_SYNC", "RESPONSE_SYNC", "Response",
+__all__ = ["DEFAULT_BAUD", "FRAME_TIMEOUT_BYTES", "REQUEST_SYNC", "RESPONSE_SYNC", "Response",
            "ResponseDecoder", "crc8", "decode_request", "encode_request", "encode_response",
            "value_bytes"]
 
+#: The baud rate every board design is built for.
+DEFAULT_BAUD = 115200
 REQUEST_SYNC = 0xA5
 RESPONSE_SYNC = 0x5A
 CRC_POLYNOMIAL = 0x07

@@ -13,9 +13,9 @@ import os
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, with_timeout
+from qnnhw.sim.uart import UARTSink, UARTSource
 
 from qnnhw import protocol
-from qnnhw.sim.uart import UARTSink, UARTSource
 
 PERIOD = 10  # ns
 

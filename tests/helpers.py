@@ -39,3 +39,59 @@ def random_model(features: int, m: int, *, bias: bool = True, replicas: int = 1,
     labels = ("neg", "pos") if task == "classification" else None
     return BilinearModel(U, V, alpha, encoder, standardizer, lifting, task, "y", labels,
                          {"method": "random", "loss": "hinge", "feature_max_abs": 3.0})
+
+
+class EmulatedBoard:
+    """A board stand-in on a pseudo-terminal: answers request frames with the reference
+    model's outputs, through qnnhw.protocol. ``faults`` lists what to do with the first
+    requests: "nak" answers with a NAK, "drop" does not answer."""
+
+    def __init__(self, model, spec, faults=()):
+        import os
+        import pty
+        import threading
+
+        from qnnhw.reference import IntegerReference
+
+        self.reference = IntegerReference(model, spec)
+        self.spec = spec
+        self.faults = list(faults)
+        self.master, slave = pty.openpty()
+        self.port = os.ttyname(slave)
+        self.requests = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        import os
+        import select
+        import tty
+
+        from qnnhw import protocol
+
+        tty.setraw(self.master)
+        size = self.spec.features * protocol.value_bytes(self.spec.input_bits) + 3
+        buffer = bytearray()
+        while not self._stop.is_set():
+            if not select.select([self.master], [], [], 0.05)[0]:
+                continue
+            buffer += os.read(self.master, 4096)
+            while True:
+                start = buffer.find(protocol.REQUEST_SYNC)
+                if start < 0 or len(buffer) - start < size:
+                    break
+                frame, buffer = bytes(buffer[start:start + size]), buffer[start + size:]
+                vector = protocol.decode_request(frame, self.spec.features,
+                                                 self.spec.input_bits)
+                self.requests += 1
+                fault = self.faults.pop(0) if self.faults else None
+                if fault == "drop":
+                    continue
+                value = None if vector is None or fault == "nak" else int(
+                    self.reference.outputs([vector])[0])
+                os.write(self.master, protocol.encode_response(value, self.spec.output_width))
+
+    def close(self):
+        self._stop.set()
+        self._thread.join()

@@ -1,0 +1,56 @@
+"""Issue #4's figures: the paper's three models built for three boards.
+
+    python bench/boards.py [--boards icebreaker ice40-hx8k ulx3s] [--models planted ...]
+
+Each row is one real `python -m qnnhw build` (yosys + nextpnr from YoWASP). m is the model's
+width after fitting the board's block RAM (the SDP is solved once; Algorithm 1 samples the
+largest m that fits). The bound is the multiplier bound P × clock ÷ m.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+MODELS = {
+    "planted": ["--data", "planted", "--bias", "--m", "1000", "--loss", "squared",
+                "--beta", "1e-4"],
+    "breast-cancer": ["--data", "breast-cancer", "--m", "250", "--beta", "0.1"],
+    "ionosphere": ["--data", "ionosphere", "--m", "2500", "--beta", "10"],
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--boards", nargs="+", default=["icebreaker", "ice40-hx8k", "ulx3s"])
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    args = parser.parse_args()
+    print("| board | model | d | m | P | LCs | DSPs | RAM | Fmax MHz | clock MHz | "
+          "inferences/s | ÷ bound | LC estimate | seconds |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for board in args.boards:
+        for name in args.models:
+            with tempfile.TemporaryDirectory() as folder:
+                result = subprocess.run(
+                    [sys.executable, "-m", "qnnhw", "build", "--board", board, *MODELS[name],
+                     "-o", str(Path(folder) / "out"), "--json"],
+                    capture_output=True, text=True)
+            if result.returncode != 0:
+                error = (result.stderr.strip().splitlines() or ["?"])[-1]
+                print(f"| {board} | {name} | | | | | | | | | | | | {error} |", flush=True)
+                continue
+            r = json.loads(result.stdout)
+            print(f"| {board} | {name} | {r['d']} | {r['m']} | {r['parallel']} | "
+                  f"{r['lc_used']}/{r['lc_total']} | {r['dsp_used']}/{r['dsp_total']} | "
+                  f"{r['ram_used']}/{r['ram_total']} | {r['fmax_mhz']:.1f} | "
+                  f"{r['clock_mhz']:g} | {r['inferences_per_second']:,.0f} | "
+                  f"{r['bound_ratio']:.3f} | {r['estimated_lcs']} | {r['seconds']:.0f} |",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()

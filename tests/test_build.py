@@ -1,0 +1,135 @@
+"""Boards, fitting the design to a device, and the build flow."""
+
+import json
+
+import pytest
+from qnnhw.boards import BOARDS, get_board
+
+from qnnhw import build as build_flow
+from qnnhw.errors import QnnhwError
+from qnnhw.fixedpoint import FixedPointSpec
+
+from .helpers import assert_one_line_error, random_model, run_cli
+
+
+def test_unknown_board_lists_the_valid_ones():
+    with pytest.raises(QnnhwError, match="unknown board 'de0'; choose one of icebreaker, "
+                                         "upduino3, ice40-hx8k, icestick, ulx3s, orangecrab"):
+        get_board("de0")
+    assert get_board("ice40") is BOARDS["icebreaker"]
+
+
+def test_cli_boards_and_unknown_board():
+    result = run_cli("boards")
+    assert result.returncode == 0
+    for name in BOARDS:
+        assert name in result.stdout
+    assert "iCE40UP5K" in result.stdout and "LFE5U-85F" in result.stdout
+    assert_one_line_error(run_cli("build", "--board", "nope"), "unknown board 'nope'")
+
+
+def test_every_board_elaborates_its_platform_with_a_uart():
+    for board in BOARDS.values():
+        platform = board.platform()
+        assert platform.device == board.device.name
+        assert platform.request("uart", 0, dir="-") is not None
+
+
+def test_rom_blocks_use_the_best_mode():
+    device = BOARDS["icebreaker"].device
+    assert device.rom_blocks(16, 256) == 1
+    assert device.rom_blocks(68, 768) == 15   # 16-bit × 256 mode: 5 wide, 3 deep
+    assert device.rom_blocks(2, 2048) == 1 and device.rom_blocks(32, 300) == 4
+
+
+def test_choose_parallel_maximises_throughput_within_the_device():
+    model = random_model(33, 1500, seed=1)
+    spec = FixedPointSpec.for_model(model)
+    for name in ("icebreaker", "ice40-hx8k", "ulx3s"):
+        device = BOARDS[name].device
+        chosen = build_flow.choose_parallel(device, spec)
+        assert chosen is not None and chosen.fits(device)
+        better = build_flow.estimate(device, spec, chosen.parallel + 1)
+        groups = -(-spec.m // chosen.parallel)
+        assert not better.fits(device) or -(-spec.m // better.parallel) == groups
+    assert build_flow.choose_parallel(BOARDS["icestick"].device, spec) is None
+
+
+def test_largest_m_fills_but_does_not_overflow_the_ram():
+    model = random_model(33, 2500, seed=1)
+    spec = FixedPointSpec.for_model(model)
+    device = BOARDS["icebreaker"].device
+    from dataclasses import replace
+    m = build_flow.largest_m(device, lambda m: replace(spec, m=m), 2500)
+    assert build_flow.rom_blocks(device, replace(spec, m=m), 1) <= device.ram_blocks
+    assert build_flow.rom_blocks(device, replace(spec, m=m + 1), 1) > device.ram_blocks
+
+
+def test_a_model_too_big_for_the_ram_is_refused_with_the_way_out(tmp_path):
+    random_model(33, 2500, seed=1).save(tmp_path / "model.json")
+    result = run_cli("build", "--board", "icebreaker", "--model", str(tmp_path / "model.json"),
+                     "-o", str(tmp_path / "out"))
+    assert_one_line_error(result, "RAM blocks", "retrain with --m", "ulx3s")
+    assert not (tmp_path / "out" / "qnnhw.bin").exists()
+
+
+def test_a_design_too_big_for_the_logic_is_refused(tmp_path):
+    random_model(33, 100, seed=1).save(tmp_path / "model.json")
+    result = run_cli("build", "--board", "icestick", "--model", str(tmp_path / "model.json"),
+                     "-o", str(tmp_path / "out"))
+    assert_one_line_error(result, "does not fit icestick", "logic cells")
+
+
+def test_parse_nextpnr_log():
+    text = """Info: Device utilisation:
+Info: 	         ICESTORM_LC:    4984/   5280    94%
+Info: 	        ICESTORM_RAM:      26/     30    86%
+Info: 	        ICESTORM_DSP:       2/      8    25%
+Info: Max frequency for clock 'cd_sync.clk': 30.00 MHz (PASS at 12.00 MHz)
+Info: Max frequency for clock 'cd_sync.clk': 37.70 MHz (PASS at 12.00 MHz)
+"""
+    implementation = build_flow.parse_nextpnr_log(text, "ice40")
+    assert (implementation.lcs, implementation.ram_blocks, implementation.dsps) == (4984, 26, 2)
+    assert implementation.fmax_mhz == 37.70
+
+
+def fake_place_and_route(fmax, fail_above=None, calls=None):
+    def place_and_route(board, top, folder, progress, name="qnnhw"):
+        parallel = top.engine.datapath.parallel
+        if calls is not None:
+            calls.append(parallel)
+        if fail_above is not None and parallel > fail_above:
+            raise build_flow._DoesNotFit("ICESTORM_LC used 6000 of 5280")
+        (folder / "qnnhw.bin").write_bytes(b"bitstream")
+        (folder / "qnnhw.debug.v").write_text("module qnnhw; endmodule\n")
+        (folder / "qnnhw.tim").write_text("log\n")
+        return build_flow.Implementation(lcs=100, dsps=1, ram_blocks=2, fmax_mhz=fmax, log="")
+    return place_and_route
+
+
+def test_failing_timing_stops_and_leaves_no_bitstream(tmp_path, monkeypatch):
+    monkeypatch.setattr(build_flow, "place_and_route", fake_place_and_route(fmax=9.5))
+    model = random_model(4, 8)
+    with pytest.raises(QnnhwError, match=r"fails timing: Fmax 9.5 MHz < the 12 MHz board "
+                                         r"clock; try .*; logs in .*failed"):
+        build_flow.run_build(BOARDS["icebreaker"], model, tmp_path / "out",
+                             progress=lambda message: None)
+    assert not (tmp_path / "out" / "qnnhw.bin").exists()
+    assert not (tmp_path / "out" / "report.json").exists()
+    assert not list((tmp_path / "out" / "failed").glob("qnnhw.bin"))
+    assert (tmp_path / "out" / "failed" / "qnnhw.tim").exists()
+
+
+def test_a_place_failure_retries_with_fewer_units(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(build_flow, "place_and_route",
+                        fake_place_and_route(fmax=50.0, fail_above=4, calls=calls))
+    model = random_model(4, 8)
+    report = build_flow.run_build(BOARDS["icebreaker"], model, tmp_path / "out", parallel=8,
+                                  progress=lambda message: None)
+    assert calls == [8, 5, 3]
+    assert report["parallel"] == 3 and report["cycles_per_vector"] == 3
+    saved = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert saved["parallel"] == 3
+    assert (tmp_path / "out" / "qnnhw.bin").read_bytes() == b"bitstream"
+    assert not (tmp_path / "out" / ".staging").exists()

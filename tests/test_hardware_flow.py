@@ -1,0 +1,48 @@
+"""End to end on the real tools: the UART design in Verilator, a bitstream from yosys and
+nextpnr. These take minutes; CI runs them."""
+
+import json
+
+import pytest
+from qnnhw.sim.runner import random_vectors, simulate_serial
+
+from qnnhw.fixedpoint import FixedPointSpec
+from qnnhw.model import BilinearModel
+
+from .helpers import random_model, run_cli
+
+pytestmark = pytest.mark.slow
+
+
+def test_serial_link_end_to_end(tmp_path):
+    """Bytes through the UART pins; every prediction checked; line errors recovered."""
+    model = random_model(5, 6, seed=3)
+    spec = FixedPointSpec.for_model(model)
+    results = simulate_serial(model, spec, 4, random_vectors(spec, 12), tmp_path)
+    assert results["_failures"] == []
+    xml = next(tmp_path.glob("build-*/results.xml")).read_text()
+    assert xml.count("<testcase") == 2
+    assert "answers_every_request" in xml and "recovers_from_line_errors" in xml
+
+
+def test_build_for_ice40_from_the_command_line(tmp_path):
+    out = tmp_path / "out"
+    result = run_cli("build", "--board", "ice40", "--data", "breast-cancer", "--m", "24",
+                     "--beta", "0.1", "-o", str(out), "--json", timeout=1800)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "means icebreaker" in result.stderr and "synthesis" in result.stderr
+    report = json.loads(result.stdout)
+    for key in ("board", "device", "lc_used", "lc_total", "dsp_used", "dsp_total", "ram_used",
+                "ram_total", "fmax_mhz", "clock_mhz", "parallel", "cycles_per_vector",
+                "latency_cycles", "inferences_per_second"):
+        assert key in report
+    assert report["board"] == "icebreaker" and report["device"] == "iCE40UP5K"
+    assert 0 < report["lc_used"] <= report["lc_total"] == 5280
+    assert report["fmax_mhz"] >= report["clock_mhz"] == 12
+    assert report["inferences_per_second"] == 12e6 / report["cycles_per_vector"]
+    assert (out / "qnnhw.bin").stat().st_size > 100_000
+    assert json.loads((out / "report.json").read_text()) == {
+        key: value for key, value in report.items() if key != "total_seconds"}
+    assert BilinearModel.load(out / "model.json").m == 24
+    assert "module" in (out / "qnnhw.v").read_text()
+    assert (out / "logs" / "qnnhw.tim").exists()
