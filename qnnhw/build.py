@@ -194,7 +194,7 @@ def place_and_route(board: Board, top: Any, folder: Path, progress: Progress,
     options: dict[str, Any] = {"nextpnr_opts": "--timing-allow-fail"}
     if board.device.family == "ice40" and board.device.dsps:
         options["synth_opts"] = "-dsp"
-    plan = platform.build(top, name=name, do_build=False, **options)
+    plan = platform.build(top, name=name, do_build=False, debug_verilog=True, **options)
     plan.extract(str(folder))
     env = toolchain_environment(board)
     stop = threading.Event()
@@ -210,8 +210,9 @@ def place_and_route(board: Board, top: Any, folder: Path, progress: Progress,
     timing_log = folder / f"{name}.tim"
     text = timing_log.read_text() if timing_log.exists() else ""
     if result.returncode != 0:
-        overuse = re.search(r"(\w+) used (\d+) of (\d+)|Unable to place|"
-                            r"Design requires (\d+) (\w+) cells?, but device only has (\d+)",
+        overuse = re.search(r"Failed to expand region .* of \d+ \w+|Unable to place cell|"
+                            r"\w+ used \d+ of \d+|"
+                            r"Design requires \d+ \w+ cells?, but device only has \d+",
                             text + (folder / "toolchain.log").read_text())
         if overuse:
             raise _DoesNotFit(overuse.group(0))
