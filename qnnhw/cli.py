@@ -79,6 +79,12 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, m_default: int,
                             "paper's ρ*π/(γm)")
     group.add_argument("--solver", choices=("SCS", "CLARABEL"), default="SCS",
                        help="conic solver for the SDP (default: SCS, as the paper)")
+    group.add_argument("--method", choices=("sdp", "backprop", "ste"), default="sdp",
+                       help="sdp: the SDP and Algorithm 1 (default); backprop: SGD on a real "
+                            "network, then sign() and one scale; ste: BinaryConnect with the "
+                            "straight-through estimator. Every method reports the SDP bound")
+    group.add_argument("--epochs", type=_positive_int, default=200,
+                       help="training epochs of the backprop and ste methods (default: 200)")
 
 
 def training_inputs(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -86,16 +92,17 @@ def training_inputs(args: argparse.Namespace) -> tuple[Any, Any]:
     from .train import TrainConfig
 
     data = dataset.load(args.data, args.target, args.test_fraction, args.seed)
-    config = TrainConfig(m=args.m, beta=args.beta, loss=args.loss, seed=args.seed,
-                         bias=args.bias, standardize=args.standardize,
+    config = TrainConfig(method=args.method, m=args.m, beta=args.beta, loss=args.loss,
+                         seed=args.seed, bias=args.bias, standardize=args.standardize,
                          weight_levels=args.weight_levels, solver=args.solver,
-                         refit_alpha=args.refit_alpha)
+                         refit_alpha=args.refit_alpha, epochs=args.epochs)
     return data, config
 
 
 def format_train_summary(report: dict[str, Any]) -> str:
-    lines = [f"trained a ±1 bilinear network: m={report['m']} neurons on d={report['d']} lifted "
-             f"features ({report['data']}, {report['loss']} loss, beta={report['beta']:g})"]
+    lines = [f"trained a ±1 bilinear network by {report['method']}: m={report['m']} neurons on "
+             f"d={report['d']} lifted features ({report['data']}, {report['loss']} loss, "
+             f"beta={report['beta']:g})"]
     lower, value = report.get("lower_bound"), report["objective"]
     if lower is not None:
         lines.append(f"  SDP lower bound      {lower:.6g}")
@@ -248,7 +255,11 @@ def cmd_build(args: argparse.Namespace, start: float) -> int:
 
         data, config = training_inputs(args)
         trainer = SDPTrainer(data, config, progress)
-        model = trainer.sample(trainer.config.m)
+        if config.method == "sdp":
+            model = trainer.sample(trainer.config.m)
+        else:
+            model, _ = trainer.baseline(config.method, trainer.config.m)
+            trainer = None   # a baseline cannot be resampled to fit the device
     report = run_build(board, model, out_dir, trainer=trainer, data=data,
                        parallel=args.parallel, input_bits=args.input_bits, progress=progress)
     report["total_seconds"] = time.perf_counter() - start

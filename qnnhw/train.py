@@ -14,13 +14,16 @@ from typing import Any
 
 import numpy as np
 
-from . import sdp
+from . import baselines, sdp
 from .dataset import Dataset
 from .errors import QnnhwError
 from .losses import DEFAULT_BETA, check_loss, loss_value
 from .model import BilinearModel, Lifting, Standardizer
 
-__all__ = ["SDPTrainer", "TrainConfig", "evaluate", "train"]
+__all__ = ["METHODS", "SDPTrainer", "TrainConfig", "evaluate", "train"]
+
+#: Training methods: the SDP and Algorithm 1, and the two baselines of qnnhw.baselines.
+METHODS = ("sdp", "backprop", "ste")
 
 Progress = Callable[[str], None]
 
@@ -40,6 +43,7 @@ class TrainConfig:
     solver: str = "SCS"
     refit_alpha: bool = False
     shaping: str = "krivine"
+    epochs: int = 200
 
     def resolved(self, dataset: Dataset) -> TrainConfig:
         """A copy with every ``None`` replaced by its default for ``dataset``."""
@@ -58,7 +62,7 @@ class TrainConfig:
             standardize=(dataset.standardize_default if self.standardize is None
                          else self.standardize),
             weight_levels=self.weight_levels, solver=self.solver,
-            refit_alpha=self.refit_alpha, shaping=self.shaping)
+            refit_alpha=self.refit_alpha, shaping=self.shaping, epochs=self.epochs)
 
 
 def objective(loss: str, beta: float, d: int, m: int, alpha: float, prediction: np.ndarray,
@@ -92,7 +96,11 @@ def evaluate(model: BilinearModel, dataset: Dataset) -> dict[str, float]:
 
 
 class SDPTrainer:
-    """Solve the SDP (22) once for a data set; sample networks of any width from it."""
+    """Solve the SDP (22) once for a data set; sample networks of any width from it.
+
+    The baselines train through it too: they share its preprocessing, and its lower bound is
+    the certificate their networks are measured against.
+    """
 
     def __init__(self, dataset: Dataset, config: TrainConfig, progress: Progress | None = None):
         self.dataset = dataset
@@ -128,20 +136,46 @@ class SDPTrainer:
         alpha_paper = sdp.paper_alpha(self.solution.rho, m)
         alpha_refit = least_squares_alpha(sums, self.dataset.y_train)
         alpha = alpha_refit if config.refit_alpha else alpha_paper
+        return self._model(U, V, alpha, seed, {
+            "method": "sdp", "rho": self.solution.rho, "alpha_paper": alpha_paper,
+            "alpha_refit": alpha_refit, "alpha_used": "refit" if config.refit_alpha else "paper",
+            "covariance_residual": self.residual, "covariance_shaping": config.shaping})
+
+    def baseline(self, method: str, m: int, seed: int | None = None,
+                 evaluate: Any = None) -> tuple[BilinearModel, baselines.TrainingTrace]:
+        """A ±1 network of m neurons by backprop + PTQ or by STE, with this SDP's bound."""
+        config = self.config
+        seed = config.seed if seed is None else seed
+        sgd = baselines.SGDConfig(epochs=config.epochs, seed=seed)
+        X, y = self.lifted_train, self.dataset.y_train
+        loss, beta = str(config.loss), float(config.beta)
+        self.progress(f"training {m} neurons by {method} ({config.epochs} epochs)")
+        if method == "backprop":
+            U, V, alpha, trace, _ = baselines.backprop_ptq(X, y, m, loss, beta, sgd, evaluate)
+        elif method == "ste":
+            U, V, alpha, trace = baselines.ste_binaryconnect(X, y, m, loss, beta, sgd, evaluate)
+        else:
+            raise QnnhwError(f"unknown training method {method!r}; choose one of "
+                             f"{', '.join(METHODS)}")
+        return self._model(U, V, alpha, seed, {
+            "method": method, "epochs": config.epochs, "step_size": trace.step_size}), trace
+
+    def _model(self, U: np.ndarray, V: np.ndarray, alpha: float, seed: int,
+               details: dict[str, Any]) -> BilinearModel:
+        """The model file's content for weights U, V and scale α, with the certificate."""
+        config, m = self.config, len(U)
+        sums = np.sum((self.lifted_train @ U.T) * (self.lifted_train @ V.T), axis=1)
         value = objective(str(config.loss), float(config.beta), self.d, m, alpha,
                           alpha * sums, self.dataset.y_train)
         lower = self.solution.lower_bound
         training = {
-            "method": "sdp", "loss": config.loss, "beta": config.beta, "m": m, "seed": seed,
-            "data": self.dataset.source, "solver": config.solver,
+            "method": details["method"], "loss": config.loss, "beta": config.beta, "m": m,
+            "seed": seed, "data": self.dataset.source, "solver": config.solver,
             "sdp_status": self.solution.status, "lower_bound": lower, "objective": value,
             "gap": value - lower, "relative_gap": (value - lower) / max(abs(lower), 1e-300),
-            "rho": self.solution.rho, "alpha_paper": alpha_paper, "alpha_refit": alpha_refit,
-            "alpha_used": "refit" if config.refit_alpha else "paper",
-            "covariance_residual": self.residual, "covariance_shaping": config.shaping,
             "sdp_seconds": self.solution.seconds, "weight_levels": config.weight_levels,
             "standardize": config.standardize, "bias": config.bias,
-            "feature_max_abs": self.feature_max_abs,
+            "feature_max_abs": self.feature_max_abs, **details,
         }
         return BilinearModel(U, V, alpha, self.dataset.encoder, self.standardizer, self.lifting,
                              self.dataset.task, self.dataset.target, self.dataset.label_names,
@@ -152,10 +186,14 @@ def train(dataset: Dataset, config: TrainConfig, progress: Progress | None = Non
           ) -> tuple[BilinearModel, dict[str, Any]]:
     """Train by ``config.method`` and return the model and a flat report."""
     start = time.perf_counter()
-    if config.method != "sdp":
-        raise QnnhwError(f"unknown training method {config.method!r}; choose sdp")
+    if config.method not in METHODS:
+        raise QnnhwError(f"unknown training method {config.method!r}; choose one of "
+                         f"{', '.join(METHODS)}")
     trainer = SDPTrainer(dataset, config, progress)
-    model = trainer.sample(trainer.config.m)
+    if config.method == "sdp":
+        model = trainer.sample(trainer.config.m)
+    else:
+        model, _ = trainer.baseline(config.method, trainer.config.m)
     return model, report(model, dataset, time.perf_counter() - start)
 
 

@@ -1,0 +1,220 @@
+"""The two usual ways to a ±1 network, to compare the SDP method against (NumPy only).
+
+* **Backprop + post-training quantisation** (the paper's §5): SGD with momentum on a real
+  bilinear network f(x) = (1/m) Σⱼ (uⱼᵀx)(vⱼᵀx) (second layer fixed at 1/m, weight decay β on
+  U and V), then U, V ← sign(U), sign(V) and one scale c = ⟨Ẑ, Z⟩/⟨Ẑ, Ẑ⟩, the least-squares
+  fit of Ẑ = Σ sign(uⱼ)sign(vⱼ)ᵀ to Z = (1/m) Σ uⱼvⱼᵀ (DESIGN.md explains why not the
+  paper's printed ⟨Z, Z⟩ denominator).
+* **STE / BinaryConnect**: the ±1 network itself, f(x) = α Σⱼ (ûⱼᵀx)(v̂ⱼᵀx) with
+  û = sign(w), trained through latent real weights w that are clipped to [−1, 1] after every
+  step; the gradient with respect to û passes straight through to w. α is trained with them,
+  under the objective's penalty βdm|α|.
+
+Both minimise the mean loss over minibatches plus the regulariser divided by n (the same
+optimum as the paper's summed objective). Backprop uses SGD with momentum 0.9, as the paper;
+STE uses Adam, as BinaryConnect's successors do, since its straight-through gradients have no
+natural scale. Each picks its step size from a short trial of a few candidates (the paper
+tuned backprop's offline; here it is part of the run).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["SGDConfig", "TrainingTrace", "backprop_ptq", "ste_binaryconnect"]
+
+Evaluate = Callable[[np.ndarray, np.ndarray, float], dict[str, float]]
+
+
+@dataclass
+class SGDConfig:
+    epochs: int = 200
+    batch_size: int = 32
+    momentum: float = 0.9
+    #: Candidates for SGD, relative to 1/E‖x‖² (backprop), and for Adam (STE).
+    step_sizes: tuple[float, ...] = (0.3, 0.1, 0.03, 0.01)
+    adam_step_sizes: tuple[float, ...] = (0.03, 0.01, 0.003, 0.001)
+    trial_epochs: int = 20
+    seed: int = 0
+
+
+@dataclass
+class TrainingTrace:
+    """What training went through: wall time and metrics after each recorded epoch."""
+
+    seconds: list[float] = field(default_factory=list)
+    metrics: list[dict[str, float]] = field(default_factory=list)
+    step_size: float = 0.0
+
+
+def _loss_gradient(loss: str, prediction: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """∂ℓ/∂ŷ per sample for the mean loss over a batch."""
+    if loss == "squared":
+        return (prediction - y) / len(y)
+    return np.where(y * prediction < 1.0, -y, 0.0) / len(y)
+
+
+def _objective(loss: str, prediction: np.ndarray, y: np.ndarray) -> float:
+    if loss == "squared":
+        return float(0.5 * np.mean((prediction - y) ** 2))
+    return float(np.mean(np.maximum(0.0, 1.0 - y * prediction)))
+
+
+def _sgd(X: np.ndarray, y: np.ndarray, config: SGDConfig, epochs: int, step: float,
+         init: Callable[[np.random.Generator], list[np.ndarray]],
+         gradient: Callable[[list[np.ndarray], np.ndarray, np.ndarray], list[np.ndarray]],
+         project: Callable[[list[np.ndarray]], None], adam: bool = False,
+         record: Callable[[list[np.ndarray]], None] | None = None) -> list[np.ndarray]:
+    """Minibatch SGD with momentum (or Adam) over ``epochs`` passes."""
+    rng = np.random.default_rng(config.seed)
+    params = init(rng)
+    first = [np.zeros_like(p) for p in params]
+    second = [np.zeros_like(p) for p in params]
+    steps = 0
+    for _ in range(epochs):
+        order = rng.permutation(len(y))
+        for start in range(0, len(y), config.batch_size):
+            batch = order[start:start + config.batch_size]
+            grads = gradient(params, X[batch], y[batch])
+            steps += 1
+            for p, v, w, g in zip(params, first, second, grads):
+                if adam:
+                    v *= 0.9
+                    v += 0.1 * g
+                    w *= 0.999
+                    w += 0.001 * g * g
+                    p -= step * (v / (1 - 0.9 ** steps)) / (
+                        np.sqrt(w / (1 - 0.999 ** steps)) + 1e-8)
+                else:
+                    v *= config.momentum
+                    v -= step * g
+                    p += v
+            project(params)
+        if record is not None:
+            record(params)
+        if not all(np.all(np.isfinite(p)) for p in params):
+            break
+    return params
+
+
+def _tuned(X: np.ndarray, y: np.ndarray, loss: str, config: SGDConfig,
+           forward: Callable[[list[np.ndarray], np.ndarray], np.ndarray], adam: bool,
+           **kwargs) -> float:
+    """The candidate step size with the lowest training loss after a short trial."""
+    if adam:
+        candidates = list(config.adam_step_sizes)
+    else:
+        scale = 1.0 / float(np.mean(np.sum(X ** 2, axis=1)))
+        candidates = [step * scale for step in config.step_sizes]
+    best, best_value = candidates[-1], np.inf
+    for candidate in candidates:
+        with np.errstate(over="ignore", invalid="ignore"):   # a too-large step diverges
+            params = _sgd(X, y, config, config.trial_epochs, candidate, adam=adam, **kwargs)
+        if all(np.all(np.isfinite(p)) for p in params):
+            value = _objective(loss, forward(params, X), y)
+            if np.isfinite(value) and value < best_value:
+                best, best_value = candidate, value
+    return best
+
+
+def backprop_ptq(X: np.ndarray, y: np.ndarray, m: int, loss: str, beta: float,
+                 config: SGDConfig, evaluate: Evaluate | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, float, TrainingTrace, np.ndarray]:
+    """Train the real bilinear network, then quantise it.
+
+    Returns sign(U), sign(V) as int8 ±1, the scale c, the trace (metrics of the real network
+    during training) and the real Z = (1/m) Σ uⱼvⱼᵀ.
+    """
+    d = X.shape[1]
+
+    def forward(params, X_):
+        U, V = params
+        return np.sum((X_ @ U.T) * (X_ @ V.T), axis=1) / m
+
+    def gradient(params, X_, y_):
+        U, V = params
+        a, b = X_ @ U.T, X_ @ V.T
+        g = _loss_gradient(loss, np.sum(a * b, axis=1) / m, y_)
+        decay = beta / len(y)
+        return [(g[:, None] * b).T @ X_ / m + decay * U, (g[:, None] * a).T @ X_ / m + decay * V]
+
+    def init(rng):
+        return [rng.standard_normal((m, d)), rng.standard_normal((m, d))]
+
+    kwargs = {"init": init, "gradient": gradient, "project": lambda params: None}
+    trace = TrainingTrace()
+    trace.step_size = _tuned(X, y, loss, config, forward, adam=False, **kwargs)
+    start = time.perf_counter()
+
+    def record(params):
+        if evaluate is not None:
+            U, V = params
+            trace.seconds.append(time.perf_counter() - start)
+            trace.metrics.append(evaluate(U, V, 1.0 / m))
+
+    U, V = _sgd(X, y, config, config.epochs, trace.step_size, record=record, **kwargs)
+    Z = U.T @ V / m
+    U_sign = np.where(U >= 0, 1, -1).astype(np.int8)
+    V_sign = np.where(V >= 0, 1, -1).astype(np.int8)
+    Z_hat = U_sign.T.astype(float) @ V_sign.astype(float)
+    scale = float(np.sum(Z_hat * Z) / np.sum(Z_hat * Z_hat))
+    return U_sign, V_sign, scale, trace, Z
+
+
+def ste_binaryconnect(X: np.ndarray, y: np.ndarray, m: int, loss: str, beta: float,
+                      config: SGDConfig, evaluate: Evaluate | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, float, TrainingTrace]:
+    """Train the ±1 network with latent weights in [−1, 1] and straight-through gradients.
+
+    Returns the ±1 U, V (int8), α and the trace (metrics of the ±1 network).
+    """
+    d = X.shape[1]
+    penalty = beta * d * m / len(y)
+
+    def signs(params):
+        return np.where(params[0] >= 0, 1.0, -1.0), np.where(params[1] >= 0, 1.0, -1.0)
+
+    def forward(params, X_):
+        U, V = signs(params)
+        return params[2][0] * np.sum((X_ @ U.T) * (X_ @ V.T), axis=1)
+
+    def gradient(params, X_, y_):
+        U, V = signs(params)
+        alpha = params[2][0]
+        a, b = X_ @ U.T, X_ @ V.T
+        sums = np.sum(a * b, axis=1)
+        g = _loss_gradient(loss, alpha * sums, y_)
+        # Straight through: ∂f/∂û is used as ∂f/∂w.
+        return [alpha * (g[:, None] * b).T @ X_, alpha * (g[:, None] * a).T @ X_,
+                np.array([g @ sums + penalty * np.sign(alpha)])]
+
+    def init(rng):
+        U = rng.uniform(-1, 1, (m, d))
+        V = rng.uniform(-1, 1, (m, d))
+        sums = np.sum((X @ np.sign(U).T) * (X @ np.sign(V).T), axis=1)
+        alpha = float(sums @ y / (sums @ sums)) if sums @ sums > 0 else 1e-3
+        return [U, V, np.array([alpha])]
+
+    def project(params):
+        np.clip(params[0], -1.0, 1.0, out=params[0])
+        np.clip(params[1], -1.0, 1.0, out=params[1])
+
+    kwargs = {"init": init, "gradient": gradient, "project": project}
+    trace = TrainingTrace()
+    trace.step_size = _tuned(X, y, loss, config, forward, adam=True, **kwargs)
+    start = time.perf_counter()
+
+    def record(params):
+        if evaluate is not None:
+            U, V = signs(params)
+            trace.seconds.append(time.perf_counter() - start)
+            trace.metrics.append(evaluate(U, V, float(params[2][0])))
+
+    params = _sgd(X, y, config, config.epochs, trace.step_size, adam=True, record=record,
+                  **kwargs)
+    U, V = signs(params)
+    return U.astype(np.int8), V.astype(np.int8), float(params[2][0]), trace
