@@ -1,13 +1,13 @@
 # Two commands do all set-up on a fresh machine (both create .venv when it is missing):
 #   make build   train on the bundled default data and build for the default board
+#                (build/icebreaker/; BOARD=ulx3s make build for another board)
 #   make test    run the test suite
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 BOARD ?= ice40
-OUT ?= build/$(BOARD)
 
-.PHONY: build test lint bench clean
+.PHONY: build test lint clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 build: $(VENV)/.installed
-	$(PY) -m qnnhw build --board $(BOARD) -o $(OUT)
+	$(PY) -m qnnhw build --board $(BOARD)
 
 test: $(VENV)/.installed
 	$(PY) -m pytest
