@@ -19,7 +19,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from qnnhw import dataset  # noqa: E402
-from qnnhw.losses import loss_value  # noqa: E402
 from qnnhw.train import SDPTrainer, TrainConfig, objective  # noqa: E402
 
 PLANTED_M = (10, 30, 100, 300, 1000, 3000, 5000)
@@ -94,7 +93,7 @@ def accuracy_against_time(name: str, m: int, beta_sdp: float, beta_backprop: flo
     for seed in seeds:
         data = dataset.load(name, test_fraction=fraction, seed=seed)
 
-        def evaluator(trainer):
+        def evaluator(trainer, data):
             test = trainer.lifting.apply(trainer.standardizer.apply(data.X_test))
             train = trainer.lifted_train
 
@@ -115,7 +114,7 @@ def accuracy_against_time(name: str, m: int, beta_sdp: float, beta_backprop: flo
             else:
                 # Timed from here: the SDP above only gives the baseline its certificate.
                 begin = time.perf_counter()
-                model, trace = trainer.baseline(method, m, evaluate=evaluator(trainer))
+                model, trace = trainer.baseline(method, m, evaluate=evaluator(trainer, data))
                 seconds = time.perf_counter() - begin
                 key = "backprop (real)" if method == "backprop" else "ste"
                 curves[key].append((trace.seconds, [metric["test"] for metric in trace.metrics]))

@@ -28,7 +28,7 @@ from amaranth.lib.wiring import In, Out
 
 from qnnhw.fixedpoint import FixedPointSpec
 
-from .arith import constant_multiply, delay, pipelined_sum
+from .arith import constant_multiply, csd_digits, delay, pipelined_sum
 
 __all__ = ["BilinearDatapath"]
 
@@ -96,8 +96,6 @@ class BilinearDatapath(wiring.Component):
 
     @staticmethod
     def _scaler_depth(mantissa: int) -> int:
-        from .arith import csd_digits
-
         terms = len(csd_digits(abs(mantissa)))
         return math.ceil(math.log2(terms)) if terms > 1 else 0
 
