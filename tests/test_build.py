@@ -11,6 +11,9 @@ from qnnhw.fixedpoint import FixedPointSpec
 
 from .helpers import assert_one_line_error, random_model, run_cli
 
+# The fake place-and-route below never elaborates the designs it is handed.
+pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+
 
 def test_unknown_board_lists_the_valid_ones():
     with pytest.raises(QnnhwError, match="unknown board 'de0'; choose one of icebreaker, "
