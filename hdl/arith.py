@@ -7,11 +7,13 @@ and compute latencies exactly.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
-from amaranth.hdl import Const, Module, Signal, Value, signed
+from amaranth.hdl import Const, Module, Mux, Signal, Value, signed
 
-__all__ = ["constant_multiply", "csd_digits", "delay", "pipelined_sum"]
+__all__ = ["constant_multiply", "csd_digits", "delay", "pack_rows", "pipelined_sum",
+           "signed_binary_dot", "tree_depth"]
 
 
 def pipelined_sum(m: Module, values: Sequence[Value], *, name: str) -> tuple[Value, int]:
@@ -72,3 +74,38 @@ def constant_multiply(m: Module, value: Value, constant: int, *, name: str
         return Const(0, signed(1)), 0
     terms = [(value << shift) if sign > 0 else -(value << shift) for shift, sign in digits]
     return pipelined_sum(m, terms, name=name)
+
+
+def tree_depth(leaves: int) -> int:
+    """Register stages of :func:`pipelined_sum` over ``leaves`` values."""
+    return math.ceil(math.log2(leaves)) if leaves > 1 else 0
+
+
+def signed_binary_dot(m: Module, values: Sequence[Value], mask: Value, total: Value,
+                      width: int, *, name: str) -> Value:
+    """h·x for h ∈ {−1, +1}ᵈ given as ``mask`` (bit i set for hᵢ = +1), with no multiplier:
+    2·Σ_{hᵢ=+1} xᵢ − Σᵢ xᵢ, where ``total`` = Σᵢ xᵢ arrives as late as the masked sum.
+
+    Returns a ``width``-bit register (the caller's worst case), :func:`tree_depth` + 1
+    stages after ``values``.
+    """
+    masked = [Mux(mask[index], value, 0) for index, value in enumerate(values)]
+    selected, _ = pipelined_sum(m, masked, name=f"{name}_tree")
+    register = Signal(signed(width), name=name)
+    m.d.sync += register.eq((selected << 1) - total)
+    return register
+
+
+def pack_rows(rows: Sequence[Sequence[int]], parallel: int, bits: int) -> list[int]:
+    """ROM words of folded weights: word g holds rows gP … gP+P−1, row p's entry i in bits
+    [(p·len(row) + i)·bits, … + bits), two's complement. Missing rows past the end are 0."""
+    words = []
+    for start in range(0, len(rows), parallel):
+        word, offset = 0, 0
+        for unit in range(parallel):
+            row = rows[start + unit] if start + unit < len(rows) else [0] * len(rows[0])
+            for entry in row:
+                word |= (int(entry) & ((1 << bits) - 1)) << offset
+                offset += bits
+        words.append(word)
+    return words

@@ -19,21 +19,19 @@ stalled consumer stops the input and never loses a result.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, fifo, memory, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.hdl import Module, Signal, signed
 
 from qnnhw.fixedpoint import FixedPointSpec
 
-from .arith import constant_multiply, csd_digits, delay, pipelined_sum
+from .arith import (constant_multiply, csd_digits, delay, pack_rows, pipelined_sum,
+                    signed_binary_dot, tree_depth)
+from .folding import FoldedDatapath
 
 __all__ = ["BilinearDatapath"]
 
 
-class BilinearDatapath(wiring.Component):
+class BilinearDatapath(FoldedDatapath):
     """Streaming inference of f(x) = α Σⱼ (uⱼᵀx̃)(vⱼᵀx̃) with ±1 weights, in exact integers.
 
     Parameters
@@ -68,127 +66,43 @@ class BilinearDatapath(wiring.Component):
                              f"{V.shape}")
         if not (np.isin(U, (-1, 1)).all() and np.isin(V, (-1, 1)).all()):
             raise ValueError("Weights must be ±1")
-        if not isinstance(parallel, int) or isinstance(parallel, bool):
-            raise TypeError(f"Parallel units must be an integer, not {parallel!r}")
-        if not 1 <= parallel <= spec.m:
-            raise ValueError(f"Parallel units must be between 1 and m={spec.m}, not {parallel}")
-        self.spec = spec
-        self.parallel = parallel
-        self.groups = math.ceil(spec.m / parallel)
+        self.check_parallel(spec, parallel)
         self._U, self._V = U, V
-        # Register stages after the issue stage, in order (see elaborate); kept in one place
-        # so that latency and the hardware cannot disagree.
-        self._tree_depth = math.ceil(math.log2(spec.d)) if spec.d > 1 else 0
-        self._sum_depth = math.ceil(math.log2(parallel)) if parallel > 1 else 0
-        self._scale_depth = self._scaler_depth(spec.alpha_mantissa)
-        pipeline = self._tree_depth + 1 + 1 + self._sum_depth + 1 + self._scale_depth + 1
-        self.initiation_interval = self.groups
-        # The last group issues T cycles after the handshake; SyncFIFOBuffered shows a
-        # written word on its read side two cycles after the write.
-        self.latency = self.groups + pipeline + 2
-        # At full rate ⌈latency/T⌉ vectors are in flight; one more keeps the credit check
-        # from ever throttling a consumer that is always ready.
-        self.fifo_depth = math.ceil(self.latency / self.groups) + 1
-        super().__init__({
-            "i": In(stream.Signature(data.ArrayLayout(signed(spec.input_bits), spec.features))),
-            "o": Out(stream.Signature(signed(spec.output_width))),
-        })
-
-    @staticmethod
-    def _scaler_depth(mantissa: int) -> int:
-        terms = len(csd_digits(abs(mantissa)))
-        return math.ceil(math.log2(terms)) if terms > 1 else 0
+        # Register stages after the issue stage, in order (see elaborate).
+        self._tree_depth = tree_depth(spec.d)
+        self._sum_depth = tree_depth(parallel)
+        self._scale_depth = tree_depth(len(csd_digits(abs(spec.alpha_mantissa))))
+        super().__init__(spec, parallel, self._tree_depth + 1 + 1 + self._sum_depth + 1
+                         + self._scale_depth + 1)
 
     def weight_rows(self) -> list[int]:
         """ROM contents: word g holds, for unit p, u of neuron gP+p in bits [2dp, 2dp+d) and v
         in bits [2dp+d, 2dp+2d), bit set for +1. Padding neurons beyond m are all zero."""
-        d, P = self.spec.d, self.parallel
-        rows = []
-        for group in range(self.groups):
-            word = 0
-            for unit in range(P):
-                neuron = group * P + unit
-                if neuron >= self.spec.m:
-                    continue
-                bits = np.concatenate([self._U[neuron] > 0, self._V[neuron] > 0])
-                for index, bit in enumerate(bits):
-                    word |= int(bit) << (2 * d * unit + index)
-            rows.append(word)
-        return rows
+        return pack_rows([np.concatenate([self._U[k] > 0, self._V[k] > 0]).astype(int)
+                          for k in range(self.spec.m)], self.parallel, 1)
 
     def elaborate(self, platform):
         m = Module()
         spec, P, T = self.spec, self.parallel, self.groups
         d = spec.d
-
-        # -- issue stage: hold the vector for T cycles, step through the weight groups -------
-        x = Signal(data.ArrayLayout(signed(spec.input_bits), spec.features))
-        busy = Signal()
-        group = Signal(range(T))
-        next_group = Signal(range(T))
-        in_flight = Signal(range(self.fifo_depth + 1))
-        accept = Signal()
-        emit = Signal()
-
-        last_group = group == T - 1
-        m.d.comb += [
-            self.i.ready.eq((~busy | last_group) & (in_flight < self.fifo_depth)),
-            accept.eq(self.i.valid & self.i.ready),
-            emit.eq(self.o.valid & self.o.ready),
-        ]
-        m.d.comb += next_group.eq(group)
-        with m.If(accept):
-            m.d.comb += next_group.eq(0)
-        with m.Elif(busy & ~last_group):
-            m.d.comb += next_group.eq(group + 1)
-        m.d.sync += group.eq(next_group)
-        with m.If(accept):
-            m.d.sync += [x.eq(self.i.payload), busy.eq(1)]
-        with m.Elif(last_group):
-            m.d.sync += busy.eq(0)
-        with m.If(accept & ~emit):
-            m.d.sync += in_flight.eq(in_flight + 1)
-        with m.Elif(emit & ~accept):
-            m.d.sync += in_flight.eq(in_flight - 1)
-
-        word_width = 2 * d * P
-        if T > 1:
-            # In block RAM even when small: logic cells are the scarcer resource.
-            m.submodules.weights = weights = memory.Memory(
-                shape=unsigned(word_width), depth=T, init=self.weight_rows(),
-                attrs={"ram_style": "block"})
-            read = weights.read_port(domain="sync")
-            m.d.comb += read.addr.eq(next_group)  # word g is on read.data while group == g
-            word = read.data
-        else:
-            word = Const(self.weight_rows()[0], unsigned(word_width))
-
-        valid = busy
-        first = group == 0
-        last = last_group
+        issue = self.issue_stage(m)
+        word = self.rom(m, "weights", self.weight_rows(), 2 * d * P, issue.next_group)
 
         # -- hidden layer: per unit, a = 2 Σ_{u=+1} x̃ − Σ x̃ (likewise b) --------------------
-        lifted = []
-        for feature in list(x) + ([Const(spec.bias_value, signed(spec.input_bits + 1))]
-                                  if spec.bias else []):
-            lifted += [feature] * spec.replicas
-        total, tree_depth = pipelined_sum(m, lifted, name="xsum")
-        assert tree_depth == self._tree_depth
+        lifted = self.lifted(issue.x, spec.replicas)
+        total, depth = pipelined_sum(m, lifted, name="xsum")
+        assert depth == self._tree_depth
         neurons = []
         for unit in range(P):
             pair = []
-            for half, label in ((0, "u"), (1, "v")):
+            for half, label in ((0, "a"), (1, "b")):
                 base = 2 * d * unit + d * half
-                masked = [Mux(word[base + index], feature, 0)
-                          for index, feature in enumerate(lifted)]
-                selected, _ = pipelined_sum(m, masked, name=f"{label}{unit}")
-                register = Signal(signed(spec.neuron_width), name=f"{'ab'[half]}{unit}")
-                m.d.sync += register.eq((selected << 1) - total)
-                pair.append(register)
+                pair.append(signed_binary_dot(m, lifted, word[base:base + d], total,
+                                              spec.neuron_width, name=f"{label}{unit}"))
             neurons.append(pair)
 
         # -- P multipliers; padding units in the last group contribute zero -----------------
-        last_at_product = delay(m, last, self._tree_depth + 1, name="last_p")
+        last_at_product = delay(m, issue.last, self._tree_depth + 1, name="last_p")
         products = []
         active_in_last = spec.m - (T - 1) * P
         for unit, (a, b) in enumerate(neurons):
@@ -204,18 +118,8 @@ class BilinearDatapath(wiring.Component):
         assert sum_depth == self._sum_depth
 
         # -- accumulate over the T groups of one vector --------------------------------------
-        to_accumulate = self._tree_depth + 2 + self._sum_depth
-        valid_a = delay(m, valid, to_accumulate, name="valid_a")
-        first_a = delay(m, first, to_accumulate, name="first_a")
-        last_a = delay(m, last, to_accumulate, name="last_a")
-        accumulator = Signal(signed(spec.sum_width))
-        s = Signal(signed(spec.sum_width))
-        s_valid = Signal()
-        running = Signal(signed(spec.sum_width))
-        m.d.comb += running.eq(group_sum + Mux(first_a, 0, accumulator))
-        with m.If(valid_a):
-            m.d.sync += accumulator.eq(running)
-        m.d.sync += [s.eq(running), s_valid.eq(valid_a & last_a)]
+        s, s_valid = self.accumulate(m, group_sum, issue, self._tree_depth + 2 + sum_depth,
+                                     spec.sum_width)
 
         # -- output scaler y = round_half_up(s·A / 2^k) ---------------------------------------
         scaled, scale_depth = constant_multiply(m, s, spec.alpha_mantissa, name="scale")
@@ -226,14 +130,5 @@ class BilinearDatapath(wiring.Component):
         k = spec.alpha_shift
         rounded = (scaled + (1 << (k - 1))) >> k if k > 0 else scaled << -k
         m.d.sync += [y.eq(rounded), y_valid.eq(scaled_valid)]
-
-        m.submodules.output = output = fifo.SyncFIFOBuffered(width=spec.output_width,
-                                                             depth=self.fifo_depth)
-        m.d.comb += [
-            output.w_data.eq(y),
-            output.w_en.eq(y_valid),
-            self.o.payload.eq(output.r_data),
-            self.o.valid.eq(output.r_rdy),
-            output.r_en.eq(self.o.ready),
-        ]
+        self.output(m, y, y_valid)
         return m

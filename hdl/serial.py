@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from qnnhw.protocol import FRAME_TIMEOUT_BYTES
 
-from .bilinear import BilinearDatapath
+from .folding import FoldedDatapath
 from .framing import FrameReceiver, FrameTransmitter
 from .uart import UARTReceiver, UARTTransmitter
 
@@ -16,14 +16,14 @@ __all__ = ["SerialInference"]
 
 
 class SerialInference(wiring.Component):
-    """A :class:`BilinearDatapath` that takes request frames on ``rx`` and answers on ``tx``.
+    """A datapath (bilinear or threshold) that takes request frames on ``rx`` and answers on ``tx``.
 
     rx → UART receiver → frame receiver → datapath → frame transmitter → UART transmitter → tx.
     Frames that fail their check are answered with a NAK.
 
     Parameters
     ----------
-    datapath : BilinearDatapath
+    datapath : FoldedDatapath
     divisor : int
         Clock cycles per UART bit (clock frequency ÷ baud rate).
 
@@ -33,7 +33,7 @@ class SerialInference(wiring.Component):
     tx : Out(1)
     """
 
-    def __init__(self, datapath: BilinearDatapath, divisor: int):
+    def __init__(self, datapath: FoldedDatapath, divisor: int):
         self.datapath = datapath
         self.divisor = divisor
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1)})

@@ -25,6 +25,15 @@ Classification reads the sign: label +1 exactly when y > 0.
 Widths come from worst-case bounds: with Xmax = max |x̃ᵢ| summed over the lifted inputs
 (``Amax = Σᵢ max|x̃ᵢ|``), |aⱼ|, |bⱼ| ≤ Amax, |aⱼbⱼ| ≤ Amax², |s| ≤ m·Amax², and every partial
 sum of the accumulator is bounded by the same m·Amax².
+
+Threshold networks (:class:`ThresholdSpec`)
+    Inputs as above. Hidden layer exact: ``zₖ = hₖ·x̃`` in integers (hₖ ±1 or small signed
+    integers) and the neuron is active exactly when ``zₖ ≥ 0`` — the sign bit of zₖ.
+    Output weights and bias are rounded once, offline, like inputs:
+    ``Wₖ = clamp(round_half_even(wₖ·2^F_out), ±(2^(weight_bits−1) − 1))``, likewise C for the
+    bias c, with ``F_out = max(0, weight_bits − 1 − ceil(log2 max(|w|, |c|)))``. The output
+    ``y = C + Σₖ 1[zₖ ≥ 0]·Wₖ`` is exact, no rounding and no saturation: its width is that of
+    [C + Σ min(Wₖ, 0), C + Σ max(Wₖ, 0)]. ŷ ≈ y / 2^F_out.
 """
 
 from __future__ import annotations
@@ -37,13 +46,16 @@ from typing import Any
 import numpy as np
 
 from .errors import QnnhwError
-from .model import BilinearModel
+from .model import BilinearModel, ThresholdModel
 
-__all__ = ["FixedPointSpec", "quantize_inputs", "round_shift", "signed_width"]
+__all__ = ["FixedPointSpec", "ThresholdSpec", "quantize_inputs", "round_shift", "signed_width",
+           "spec_for_model"]
 
 DEFAULT_INPUT_BITS = 8
 DEFAULT_ALPHA_BITS = 18
 DEFAULT_OUTPUT_FRAC = 16
+#: Width of a threshold network's rounded output weights Wₖ and bias C.
+DEFAULT_WEIGHT_BITS = 12
 
 
 def signed_width(low: int, high: int) -> int:
@@ -68,6 +80,12 @@ def quantize_inputs(features: np.ndarray, bits: int, frac: int) -> np.ndarray:
     return np.clip(scaled, low, high).astype(np.int64)
 
 
+def _check_input_bits(input_bits: int) -> None:
+    if isinstance(input_bits, bool) or not (isinstance(input_bits, int)
+                                            and 2 <= input_bits <= 24):
+        raise QnnhwError(f"--input-bits must be an integer from 2 to 24, not {input_bits}")
+
+
 def choose_input_frac(bits: int, max_abs: float) -> int:
     """Fractional bits so that ``max_abs`` fits in a signed ``bits``-bit integer."""
     integer_bits = max(0, math.ceil(math.log2(max_abs))) if max_abs > 0 else 0
@@ -76,8 +94,39 @@ def choose_input_frac(bits: int, max_abs: float) -> int:
     return max(0, bits - 1 - integer_bits)
 
 
+class _InputFormat:
+    """The input and output rules both families share (fields ``features``, ``bias``,
+    ``input_bits``, ``input_frac``, ``output_frac``)."""
+
+    features: int
+    bias: bool
+    input_bits: int
+    input_frac: int
+    output_frac: int
+
+    @property
+    def input_min(self) -> int:
+        return -(1 << (self.input_bits - 1))
+
+    @property
+    def input_max(self) -> int:
+        return (1 << (self.input_bits - 1)) - 1
+
+    @property
+    def bias_value(self) -> int:
+        """The integer of the constant feature 1.0: 2^F."""
+        return 1 << self.input_frac
+
+    def quantize(self, features: np.ndarray) -> np.ndarray:
+        return quantize_inputs(features, self.input_bits, self.input_frac)
+
+    def output_to_real(self, y: np.ndarray) -> np.ndarray:
+        """Hardware output → the real value it stands for (F_out fractional bits)."""
+        return np.asarray(y, dtype=float) / 2.0 ** self.output_frac
+
+
 @dataclass(frozen=True)
-class FixedPointSpec:
+class FixedPointSpec(_InputFormat):
     """Every number the datapath needs, and the widths that follow from them.
 
     Parameters
@@ -115,8 +164,7 @@ class FixedPointSpec:
     def for_model(cls, model: BilinearModel, input_bits: int = DEFAULT_INPUT_BITS,
                   alpha_bits: int = DEFAULT_ALPHA_BITS, output_frac: int = DEFAULT_OUTPUT_FRAC,
                   input_frac: int | None = None) -> FixedPointSpec:
-        if not (isinstance(input_bits, int) and 2 <= input_bits <= 24):
-            raise QnnhwError(f"--input-bits must be an integer from 2 to 24, not {input_bits}")
+        _check_input_bits(input_bits)
         if input_frac is None:
             max_abs = float(model.training.get("feature_max_abs", 4.0))
             input_frac = choose_input_frac(input_bits, max_abs)
@@ -141,19 +189,6 @@ class FixedPointSpec:
     def d(self) -> int:
         """Lifted dimension seen by the hidden layer."""
         return (self.features + int(self.bias)) * self.replicas
-
-    @property
-    def input_min(self) -> int:
-        return -(1 << (self.input_bits - 1))
-
-    @property
-    def input_max(self) -> int:
-        return (1 << (self.input_bits - 1)) - 1
-
-    @property
-    def bias_value(self) -> int:
-        """The integer of the constant feature 1.0: 2^F."""
-        return 1 << self.input_frac
 
     @property
     def neuron_bound(self) -> int:
@@ -199,12 +234,6 @@ class FixedPointSpec:
 
     # -- the float ↔ integer boundary --------------------------------------------------------
 
-    def quantize(self, features: np.ndarray) -> np.ndarray:
-        return quantize_inputs(features, self.input_bits, self.input_frac)
-
-    def output_to_real(self, y: np.ndarray) -> np.ndarray:
-        return np.asarray(y, dtype=float) / 2.0 ** self.output_frac
-
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.update(d=self.d, bias_value=self.bias_value, neuron_width=self.neuron_width,
@@ -216,15 +245,145 @@ class FixedPointSpec:
         return json.dumps(self.to_dict(), indent=1) + "\n"
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FixedPointSpec:
+    def from_dict(cls, data: dict[str, Any]) -> FixedPointSpec | ThresholdSpec:
         """Rebuild a spec from :meth:`to_dict` output; the derived fields must agree."""
-        try:
-            spec = cls(**{name: data[name] for name in cls.__dataclass_fields__})
-        except (KeyError, TypeError) as error:
-            raise QnnhwError(f"malformed fixed-point spec ({error}); rebuild") from None
-        derived = spec.to_dict()
-        for name, value in data.items():
-            if derived.get(name, value) != value:
-                raise QnnhwError(f"fixed-point spec field {name!r} is {value!r}, but the other "
-                                 f"fields give {derived[name]!r}; rebuild")
-        return spec
+        return spec_from_dict(data)
+
+
+@dataclass(frozen=True)
+class ThresholdSpec(_InputFormat):
+    """Every number the threshold datapath needs, and the widths that follow from them.
+
+    Parameters
+    ----------
+    features : int
+        Features sent to the hardware per vector (standardised, before lifting).
+    bias : bool
+        Whether the constant feature 2^F is appended.
+    neurons : int
+        Number of neurons K.
+    hidden_bits : int
+        1 for ±1 hidden weights, else the width of the signed integer hidden weights.
+    input_bits, input_frac : int
+        B and F of the input format.
+    weight_bits : int
+        Width of the rounded output weights Wₖ and bias C.
+    output_frac : int
+        F_out: fractional bits of Wₖ, C and y.
+    output_weights : tuple of int
+        W₀ … W_{K−1}.
+    output_bias : int
+        C.
+    """
+
+    features: int
+    bias: bool
+    neurons: int
+    hidden_bits: int
+    input_bits: int
+    input_frac: int
+    weight_bits: int
+    output_frac: int
+    output_weights: tuple[int, ...]
+    output_bias: int
+
+    @classmethod
+    def for_model(cls, model: ThresholdModel, input_bits: int = DEFAULT_INPUT_BITS,
+                  weight_bits: int = DEFAULT_WEIGHT_BITS, input_frac: int | None = None
+                  ) -> ThresholdSpec:
+        _check_input_bits(input_bits)
+        if model.lifting.replicas != 1:
+            raise QnnhwError("threshold networks take no feature replication")
+        if input_frac is None:
+            input_frac = choose_input_frac(input_bits,
+                                           float(model.training.get("feature_max_abs", 4.0)))
+        largest = max(float(np.abs(model.w).max()), abs(model.bias))
+        output_frac = choose_input_frac(weight_bits, largest)
+        top = (1 << (weight_bits - 1)) - 1
+        rounded = np.clip(np.rint(np.append(model.w, model.bias) * 2.0 ** output_frac),
+                          -top, top).astype(np.int64)
+        return cls(features=len(model.feature_names), bias=model.lifting.bias,
+                   neurons=model.m, hidden_bits=model.hidden_bits, input_bits=input_bits,
+                   input_frac=input_frac, weight_bits=weight_bits, output_frac=output_frac,
+                   output_weights=tuple(int(v) for v in rounded[:-1]),
+                   output_bias=int(rounded[-1]))
+
+    @property
+    def m(self) -> int:
+        return self.neurons
+
+    @property
+    def d(self) -> int:
+        return self.features + int(self.bias)
+
+    @property
+    def hidden_max(self) -> int:
+        """Largest |hₖᵢ|."""
+        return 1 if self.hidden_bits == 1 else (1 << (self.hidden_bits - 1)) - 1
+
+    @property
+    def input_sum_bound(self) -> int:
+        """Largest |Σᵢ x̃ᵢ| over any subset of the lifted inputs."""
+        return self.features * (1 << (self.input_bits - 1)) + int(self.bias) * self.bias_value
+
+    @property
+    def hidden_width(self) -> int:
+        """Width of zₖ = hₖ·x̃."""
+        bound = self.hidden_max * self.input_sum_bound
+        return signed_width(-bound, bound)
+
+    @property
+    def output_low(self) -> int:
+        return self.output_bias + sum(min(w, 0) for w in self.output_weights)
+
+    @property
+    def output_high(self) -> int:
+        return self.output_bias + sum(max(w, 0) for w in self.output_weights)
+
+    @property
+    def sum_width(self) -> int:
+        """Width of every partial sum of Σₖ 1[zₖ ≥ 0]·Wₖ (the bias comes last)."""
+        return signed_width(sum(min(w, 0) for w in self.output_weights),
+                            sum(max(w, 0) for w in self.output_weights))
+
+    @property
+    def output_width(self) -> int:
+        return signed_width(min(self.output_low, 0), max(self.output_high, 0))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(family="threshold", output_weights=list(self.output_weights), d=self.d,
+                    bias_value=self.bias_value, hidden_width=self.hidden_width,
+                    sum_width=self.sum_width, output_width=self.output_width)
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1) + "\n"
+
+
+def spec_from_dict(data: dict[str, Any]) -> FixedPointSpec | ThresholdSpec:
+    """Rebuild a spec of either family from its ``to_dict``; the derived fields must agree."""
+    if not isinstance(data, dict):
+        raise QnnhwError("malformed fixed-point spec (not a JSON object); rebuild")
+    kind: Any = ThresholdSpec if data.get("family") == "threshold" else FixedPointSpec
+    values = dict(data)
+    if kind is ThresholdSpec and isinstance(values.get("output_weights"), list):
+        values["output_weights"] = tuple(values["output_weights"])
+    try:
+        spec = kind(**{name: values[name] for name in kind.__dataclass_fields__})
+    except (KeyError, TypeError) as error:
+        raise QnnhwError(f"malformed fixed-point spec ({error}); rebuild") from None
+    derived = spec.to_dict()
+    for name, value in data.items():
+        if derived.get(name, value) != value:
+            raise QnnhwError(f"fixed-point spec field {name!r} is {value!r}, but the other "
+                             f"fields give {derived[name]!r}; rebuild")
+    return spec
+
+
+def spec_for_model(model: BilinearModel | ThresholdModel, input_bits: int = DEFAULT_INPUT_BITS
+                   ) -> FixedPointSpec | ThresholdSpec:
+    """The fixed-point spec of a model of either family, with default widths."""
+    if isinstance(model, ThresholdModel):
+        return ThresholdSpec.for_model(model, input_bits)
+    return FixedPointSpec.for_model(model, input_bits)

@@ -14,8 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from .errors import QnnhwError
-from .fixedpoint import DEFAULT_INPUT_BITS, FixedPointSpec
-from .model import BilinearModel, atomic_write
+from .fixedpoint import DEFAULT_INPUT_BITS, FixedPointSpec, ThresholdSpec, spec_for_model
+from .model import BilinearModel, ThresholdModel, atomic_write
+
+Model = BilinearModel | ThresholdModel
+Spec = FixedPointSpec | ThresholdSpec
 
 __all__ = ["cache_dir", "check_parallel", "datapath", "dump_vectors", "fixed_point",
            "verilog_text"]
@@ -27,21 +30,26 @@ def cache_dir() -> Path:
     return Path(base) / "qnnhw"
 
 
-def fixed_point(model: BilinearModel, input_bits: int | None = None) -> FixedPointSpec:
-    return FixedPointSpec.for_model(model, DEFAULT_INPUT_BITS if input_bits is None
-                                    else input_bits)
+def fixed_point(model: Model, input_bits: int | None = None) -> Spec:
+    return spec_for_model(model, DEFAULT_INPUT_BITS if input_bits is None else input_bits)
 
 
-def check_parallel(model: BilinearModel, parallel: int) -> int:
+def check_parallel(model: Model, parallel: int) -> int:
     if not 1 <= parallel <= model.m:
         raise QnnhwError(f"--parallel must be between 1 and m={model.m}, not {parallel}")
     return parallel
 
 
-def datapath(model: BilinearModel, spec: FixedPointSpec, parallel: int):
+def datapath(model: Model, spec: Spec, parallel: int):
+    """The streaming datapath of ``model``'s family (an Amaranth component)."""
+    check_parallel(model, parallel)
+    if isinstance(model, ThresholdModel):
+        from .hdl.threshold import ThresholdDatapath
+
+        return ThresholdDatapath(spec, model.H, parallel)  # type: ignore[arg-type]
     from .hdl.bilinear import BilinearDatapath
 
-    return BilinearDatapath(spec, model.U, model.V, check_parallel(model, parallel))
+    return BilinearDatapath(spec, model.U, model.V, parallel)  # type: ignore[arg-type]
 
 
 def verilog_text(component, name: str) -> str:
@@ -50,7 +58,7 @@ def verilog_text(component, name: str) -> str:
     return verilog.convert(component, name=name, emit_src=False)
 
 
-def dump_vectors(path: Path, model: BilinearModel, inputs: np.ndarray, hardware: list[int],
+def dump_vectors(path: Path, model: Model, inputs: np.ndarray, hardware: list[int],
                  reference: list[int]) -> None:
     """CSV of integer inputs and outputs, enough for anyone to recheck every result."""
     buffer = io.StringIO()

@@ -1,9 +1,10 @@
-"""The NumPy integer reference model: the oracle every hardware output must equal bit for bit.
+"""The NumPy integer reference models: the oracles every hardware output must equal bit for bit.
 
-It follows :mod:`qnnhw.fixedpoint` literally: integer inputs in, the exact integer sum
-s = Σⱼ (uⱼ·x̃)(vⱼ·x̃), then y = round_half_up(s·A / 2^k). Python integers take over from
+They follow :mod:`qnnhw.fixedpoint` literally. Bilinear: integer inputs in, the exact integer
+sum s = Σⱼ (uⱼ·x̃)(vⱼ·x̃), then y = round_half_up(s·A / 2^k); Python integers take over from
 int64 wherever a worst-case bound needs more than 62 bits, so the result is exact for every
-configuration.
+configuration. Threshold: zₖ = hₖ·x̃, then y = C + Σₖ 1[zₖ ≥ 0]·Wₖ (always within int64:
+the spec limits every width far below that).
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import QnnhwError
-from .fixedpoint import FixedPointSpec, round_shift
-from .model import BilinearModel
+from .fixedpoint import FixedPointSpec, ThresholdSpec, round_shift
+from .model import BilinearModel, ThresholdModel
 
-__all__ = ["IntegerReference", "ReferenceResult"]
+__all__ = ["IntegerReference", "ReferenceResult", "ThresholdReference", "reference_for"]
 
 
 @dataclass
@@ -29,17 +30,17 @@ class ReferenceResult:
     y: np.ndarray   # (n,):   the datapath output
 
 
-class IntegerReference:
-    """Bit-exact model of the datapath for one network and one fixed-point spec."""
+class _Reference:
+    """Input handling both families share: quantise, check, lift."""
 
-    def __init__(self, model: BilinearModel, spec: FixedPointSpec):
+    model: BilinearModel | ThresholdModel
+    spec: FixedPointSpec | ThresholdSpec
+
+    def _check_shapes(self) -> None:
+        model, spec = self.model, self.spec
         if (model.m, model.d) != (spec.m, spec.d):
             raise QnnhwError(f"the fixed-point spec is for m={spec.m}, d={spec.d}, the model "
                              f"has m={model.m}, d={model.d}")
-        self.model = model
-        self.spec = spec
-        self._U = model.U.astype(np.int64)
-        self._V = model.V.astype(np.int64)
 
     def lift(self, x: np.ndarray) -> np.ndarray:
         """Integer inputs (n, features) → lifted integer vectors (n, d)."""
@@ -53,7 +54,28 @@ class IntegerReference:
         x = x.astype(np.int64)
         if spec.bias:
             x = np.hstack([x, np.full((len(x), 1), spec.bias_value, dtype=np.int64)])
-        return np.repeat(x, spec.replicas, axis=1)
+        return np.repeat(x, self.model.lifting.replicas, axis=1)
+
+    def outputs(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict_signs(self, x: np.ndarray) -> np.ndarray:
+        return np.where(self.outputs(x) > 0, 1.0, -1.0)
+
+    def quantize(self, X_encoded: np.ndarray) -> np.ndarray:
+        """Encoded input columns → the integer vectors the hardware receives."""
+        return self.spec.quantize(self.model.features(X_encoded))
+
+
+class IntegerReference(_Reference):
+    """Bit-exact model of the bilinear datapath for one network and one fixed-point spec."""
+
+    def __init__(self, model: BilinearModel, spec: FixedPointSpec):
+        self.model = model
+        self.spec = spec
+        self._check_shapes()
+        self._U = model.U.astype(np.int64)
+        self._V = model.V.astype(np.int64)
 
     def run(self, x: np.ndarray) -> ReferenceResult:
         spec = self.spec
@@ -70,13 +92,6 @@ class IntegerReference:
 
     def outputs(self, x: np.ndarray) -> np.ndarray:
         return self.run(x).y
-
-    def predict_signs(self, x: np.ndarray) -> np.ndarray:
-        return np.where(self.outputs(x) > 0, 1.0, -1.0)
-
-    def quantize(self, X_encoded: np.ndarray) -> np.ndarray:
-        """Encoded input columns → the integer vectors the hardware receives."""
-        return self.spec.quantize(self.model.features(X_encoded))
 
     def error_bound(self, X_encoded: np.ndarray) -> np.ndarray:
         """Per row, a bound on |y/2^F_out − f(x)| between this model and the float network.
@@ -100,3 +115,32 @@ class IntegerReference:
         return (2.0 ** (-spec.output_frac - 1) + abs(spec.alpha_value - model.alpha) * np.abs(s_q)
                 + abs(model.alpha) * ((np.abs(a) + np.abs(b)).sum(axis=1) * delta
                                       + model.m * delta ** 2))
+
+
+class ThresholdReference(_Reference):
+    """Bit-exact model of the threshold datapath for one network and one fixed-point spec."""
+
+    def __init__(self, model: ThresholdModel, spec: ThresholdSpec):
+        self.model = model
+        self.spec = spec
+        self._check_shapes()
+        self._H = model.H.astype(np.int64)
+        self._W = np.array(spec.output_weights, dtype=np.int64)
+
+    def hidden(self, x: np.ndarray) -> np.ndarray:
+        """zₖ = hₖ·x̃, shape (n, K)."""
+        return self.lift(x) @ self._H.T
+
+    def outputs(self, x: np.ndarray) -> np.ndarray:
+        active = self.hidden(x) >= 0
+        return self.spec.output_bias + active.astype(np.int64) @ self._W
+
+
+def reference_for(model: BilinearModel | ThresholdModel, spec: FixedPointSpec | ThresholdSpec
+                  ) -> IntegerReference | ThresholdReference:
+    """The integer reference of a model of either family."""
+    if isinstance(model, ThresholdModel) != isinstance(spec, ThresholdSpec):
+        raise QnnhwError(f"the fixed-point spec is not for a {model.FAMILY} model; rebuild")
+    if isinstance(model, ThresholdModel):
+        return ThresholdReference(model, spec)  # type: ignore[arg-type]
+    return IntegerReference(model, spec)  # type: ignore[arg-type]

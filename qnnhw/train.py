@@ -1,7 +1,8 @@
-"""Training: data set in, :class:`~qnnhw.model.BilinearModel` and a report out.
+"""Training: data set in, a model (bilinear or threshold) and a report out.
 
-:class:`SDPTrainer` solves the SDP once and can then sample networks of any width m; this is
-what lets the build flow choose the largest m that fits a device without solving again.
+:class:`SDPTrainer` solves the SDP once and can then sample bilinear networks of any width m;
+this is what lets the build flow choose the largest m that fits a device without solving
+again. :class:`ThresholdTrainer` trains a threshold network by the Lasso (or a baseline).
 """
 
 from __future__ import annotations
@@ -9,21 +10,31 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from . import baselines, sdp
+from . import baselines, sdp, threshold
 from .dataset import Dataset
 from .errors import QnnhwError
+from .lasso import LASSO_SOLVERS
 from .losses import DEFAULT_BETA, check_loss, loss_value
-from .model import BilinearModel, Lifting, Standardizer
+from .model import BilinearModel, Lifting, Standardizer, ThresholdModel
 
-__all__ = ["METHODS", "SDPTrainer", "TrainConfig", "evaluate", "train"]
+__all__ = ["FAMILY_METHODS", "METHODS", "SDPTrainer", "ThresholdTrainer", "TrainConfig",
+           "evaluate", "train"]
 
 #: Training methods: the SDP and Algorithm 1, and the two baselines of qnnhw.baselines.
 METHODS = ("sdp", "backprop", "ste")
+#: Methods of each model family; the first is the default.
+FAMILY_METHODS = {"bilinear": METHODS, "threshold": threshold.THRESHOLD_METHODS}
+#: β of the threshold Lasso when none is given (ionosphere's validation choice, docs/results.md).
+DEFAULT_LASSO_BETA = 5.0
+#: Hyperplanes sampled for the Lasso, and the width of a baseline threshold network.
+DEFAULT_HYPERPLANES, DEFAULT_STE_NEURONS = 2000, 64
+#: Bits of the integer hidden weights: rounded Gaussian hyperplanes, and baseline networks.
+DEFAULT_GAUSSIAN_BITS, DEFAULT_STE_BITS = 4, 8
 
 Progress = Callable[[str], None]
 
@@ -32,7 +43,8 @@ Progress = Callable[[str], None]
 class TrainConfig:
     """Every training choice; ``None`` means the default for the data set or loss."""
 
-    method: str = "sdp"
+    family: str = "bilinear"
+    method: str | None = None
     m: int = 1000
     beta: float | None = None
     loss: str | None = None
@@ -40,13 +52,29 @@ class TrainConfig:
     bias: bool | None = None
     standardize: bool | None = None
     weight_levels: int = 2
-    solver: str = "SCS"
+    solver: str | None = None
     refit_alpha: bool = False
     shaping: str = "krivine"
     epochs: int = 200
+    neurons: int | None = None
+    hyperplanes: str = "binary"
+    hidden_bits: int | None = None
 
     def resolved(self, dataset: Dataset) -> TrainConfig:
         """A copy with every ``None`` replaced by its default for ``dataset``."""
+        if self.family not in FAMILY_METHODS:
+            raise QnnhwError(f"unknown model family {self.family!r}; choose one of "
+                             f"{', '.join(FAMILY_METHODS)}")
+        methods = FAMILY_METHODS[self.family]
+        method = self.method or methods[0]
+        if method not in methods:
+            raise QnnhwError(f"method {method!r} does not train a {self.family} network; "
+                             f"choose one of {', '.join(methods)}")
+        if self.family == "threshold":
+            return self._resolved_threshold(dataset, method)
+        if self.solver not in (None, *sdp.SOLVERS):
+            raise QnnhwError(f"unknown SDP solver {self.solver!r}; choose one of "
+                             f"{', '.join(sdp.SOLVERS)}")
         loss = self.loss or ("hinge" if dataset.task == "classification" else "squared")
         check_loss(loss, dataset.task)
         beta = DEFAULT_BETA[loss] if self.beta is None else self.beta
@@ -56,13 +84,48 @@ class TrainConfig:
             raise QnnhwError(f"--beta must be a finite number ≥ 0, not {beta}")
         if not (isinstance(self.weight_levels, int) and self.weight_levels >= 2):
             raise QnnhwError(f"--weight-levels must be an integer ≥ 2, not {self.weight_levels}")
-        return TrainConfig(
-            method=self.method, m=self.m, beta=beta, loss=loss, seed=self.seed,
-            bias=dataset.bias_default if self.bias is None else self.bias,
-            standardize=(dataset.standardize_default if self.standardize is None
-                         else self.standardize),
-            weight_levels=self.weight_levels, solver=self.solver,
-            refit_alpha=self.refit_alpha, shaping=self.shaping, epochs=self.epochs)
+        return replace(self, method=method, beta=beta, loss=loss,
+                       bias=dataset.bias_default if self.bias is None else self.bias,
+                       standardize=(dataset.standardize_default if self.standardize is None
+                                    else self.standardize),
+                       solver=self.solver or sdp.SOLVERS[0])
+
+    def _resolved_threshold(self, dataset: Dataset, method: str) -> TrainConfig:
+        if self.loss not in (None, "squared"):
+            raise QnnhwError("threshold networks are trained with the squared loss (the "
+                             "Lasso); drop --loss hinge")
+        if self.weight_levels != 2:
+            raise QnnhwError("--weight-levels is for bilinear networks; a threshold network "
+                             "takes --hyperplanes gaussian --hidden-bits B for wider weights")
+        if self.solver not in (None, *LASSO_SOLVERS):
+            raise QnnhwError(f"unknown Lasso solver {self.solver!r}; choose one of "
+                             f"{', '.join(LASSO_SOLVERS)}")
+        if self.hyperplanes not in threshold.HYPERPLANES:
+            raise QnnhwError(f"unknown --hyperplanes {self.hyperplanes!r}; choose one of "
+                             f"{', '.join(threshold.HYPERPLANES)}")
+        beta = DEFAULT_LASSO_BETA if self.beta is None else self.beta
+        if not (math.isfinite(beta) and beta >= 0):
+            raise QnnhwError(f"--beta must be a finite number ≥ 0, not {beta}")
+        neurons = self.neurons or (DEFAULT_HYPERPLANES if method == "lasso"
+                                   else DEFAULT_STE_NEURONS)
+        if method != "lasso":
+            bits = self.hidden_bits or DEFAULT_STE_BITS
+        elif self.hyperplanes == "gaussian":
+            bits = self.hidden_bits or DEFAULT_GAUSSIAN_BITS
+        else:
+            if self.hidden_bits not in (None, 1):
+                raise QnnhwError("--hidden-bits is for --hyperplanes gaussian; binary "
+                                 "hyperplanes have ±1 weights")
+            bits = 1
+        if method != "lasso" or self.hyperplanes == "gaussian":
+            if not 2 <= bits <= 16:
+                raise QnnhwError(f"--hidden-bits must be from 2 to 16, not {bits}")
+        return replace(self, method=method, beta=beta, loss="squared", neurons=neurons,
+                       hidden_bits=bits,
+                       bias=dataset.bias_default if self.bias is None else self.bias,
+                       standardize=(dataset.standardize_default if self.standardize is None
+                                    else self.standardize),
+                       solver=self.solver or LASSO_SOLVERS[0])
 
 
 def objective(loss: str, beta: float, d: int, m: int, alpha: float, prediction: np.ndarray,
@@ -77,7 +140,7 @@ def least_squares_alpha(sums: np.ndarray, y: np.ndarray) -> float:
     return float(sums @ y) / denominator if denominator > 0 else 0.0
 
 
-def evaluate(model: BilinearModel, dataset: Dataset) -> dict[str, float]:
+def evaluate(model: BilinearModel | ThresholdModel, dataset: Dataset) -> dict[str, float]:
     """Accuracy (classification) or loss (regression) on both splits."""
     out: dict[str, float] = {}
     loss = model.training.get("loss", "squared")
@@ -95,6 +158,18 @@ def evaluate(model: BilinearModel, dataset: Dataset) -> dict[str, float]:
     return out
 
 
+def _prepare(trainer: SDPTrainer | ThresholdTrainer, dataset: Dataset) -> None:
+    """The input pipeline every trainer shares: standardise, then lift."""
+    config = trainer.config
+    assert config.bias is not None and config.standardize is not None
+    trainer.standardizer = Standardizer.fit(dataset.X_train, config.standardize)
+    trainer.lifting = Lifting(config.bias, config.weight_levels - 1)
+    features = trainer.standardizer.apply(dataset.X_train)
+    # The input fixed-point format is sized from this (qnnhw.fixedpoint).
+    trainer.feature_max_abs = float(np.abs(features).max())
+    trainer.lifted_train = trainer.lifting.apply(features)
+
+
 class SDPTrainer:
     """Solve the SDP (22) once for a data set; sample networks of any width from it.
 
@@ -106,13 +181,7 @@ class SDPTrainer:
         self.dataset = dataset
         self.config = config.resolved(dataset)
         self.progress = progress or (lambda message: None)
-        assert self.config.bias is not None and self.config.standardize is not None
-        self.standardizer = Standardizer.fit(dataset.X_train, self.config.standardize)
-        self.lifting = Lifting(self.config.bias, self.config.weight_levels - 1)
-        features = self.standardizer.apply(dataset.X_train)
-        # The input fixed-point format is sized from this (qnnhw.fixedpoint).
-        self.feature_max_abs = float(np.abs(features).max())
-        self.lifted_train = self.lifting.apply(features)
+        _prepare(self, dataset)
         n, d = self.lifted_train.shape
         self.progress(f"solving the SDP (22): n={n}, d={d}, {self.config.loss} loss, "
                       f"beta={self.config.beta:g}, solver {self.config.solver}")
@@ -182,35 +251,93 @@ class SDPTrainer:
                              training)
 
 
+class ThresholdTrainer:
+    """Train a threshold network by the Lasso (or a baseline) on a data set's training split."""
+
+    standardizer: Standardizer
+    lifting: Lifting
+    feature_max_abs: float
+    lifted_train: np.ndarray
+
+    def __init__(self, dataset: Dataset, config: TrainConfig, progress: Progress | None = None):
+        self.dataset = dataset
+        self.config = replace(config, family="threshold").resolved(dataset)
+        self.progress = progress or (lambda message: None)
+        _prepare(self, dataset)
+
+    def train(self, seed: int | None = None) -> ThresholdModel:
+        config = self.config
+        seed = config.seed if seed is None else seed
+        X, y = self.lifted_train, self.dataset.y_train
+        assert config.neurons is not None and config.hidden_bits is not None
+        if config.method == "lasso":
+            network = threshold.train_lasso_network(
+                X, y, beta=float(config.beta), hyperplanes=config.neurons,
+                kind=config.hyperplanes, hidden_bits=config.hidden_bits,
+                solver=str(config.solver), seed=seed, progress=self.progress)
+            hidden = config.hyperplanes
+        else:
+            network = threshold.train_ste(
+                X, y, neurons=config.neurons, variant=str(config.method),
+                beta=float(config.beta), hidden_bits=config.hidden_bits,
+                sgd=baselines.SGDConfig(epochs=config.epochs, seed=seed),
+                progress=self.progress)
+            hidden = "real, rounded to integers"
+        bits = 1 if hidden == "binary" else config.hidden_bits
+        model = ThresholdModel(network.H, network.w, network.bias, bits, self.dataset.encoder,
+                               self.standardizer, self.lifting, self.dataset.task,
+                               self.dataset.target, self.dataset.label_names)
+        prediction = model.bias + model.activations(X) @ model.w
+        value = lasso_objective(float(config.beta), model.w, prediction, y)
+        model.training = {
+            "method": config.method, "family": "threshold", "loss": "squared",
+            "beta": config.beta, "m": model.m, "seed": seed, "data": self.dataset.source,
+            "hidden_weights": hidden, "hidden_bits": bits, "objective": value,
+            "standardize": config.standardize, "bias": config.bias,
+            "feature_max_abs": self.feature_max_abs, **network.details}
+        return model
+
+
+def lasso_objective(beta: float, w: np.ndarray, prediction: np.ndarray, y: np.ndarray
+                    ) -> float:
+    """½‖f(X) − y‖² + β‖w‖₁: the Lasso's objective, for a threshold network of any origin."""
+    return loss_value("squared", prediction, y) + beta * float(np.abs(w).sum())
+
+
 def train(dataset: Dataset, config: TrainConfig, progress: Progress | None = None
-          ) -> tuple[BilinearModel, dict[str, Any]]:
-    """Train by ``config.method`` and return the model and a flat report."""
+          ) -> tuple[BilinearModel | ThresholdModel, dict[str, Any]]:
+    """Train by ``config.family`` and ``config.method``; return the model and a flat report."""
     start = time.perf_counter()
-    if config.method not in METHODS:
-        raise QnnhwError(f"unknown training method {config.method!r}; choose one of "
-                         f"{', '.join(METHODS)}")
-    trainer = SDPTrainer(dataset, config, progress)
-    if config.method == "sdp":
-        model = trainer.sample(trainer.config.m)
+    model: BilinearModel | ThresholdModel
+    if config.family == "threshold":
+        model = ThresholdTrainer(dataset, config, progress).train()
     else:
-        model, _ = trainer.baseline(config.method, trainer.config.m)
+        trainer = SDPTrainer(dataset, config, progress)
+        if trainer.config.method == "sdp":
+            model = trainer.sample(trainer.config.m)
+        else:
+            model, _ = trainer.baseline(str(trainer.config.method), trainer.config.m)
     return model, report(model, dataset, time.perf_counter() - start)
 
 
-def report(model: BilinearModel, dataset: Dataset, seconds: float) -> dict[str, Any]:
+def report(model: BilinearModel | ThresholdModel, dataset: Dataset, seconds: float
+           ) -> dict[str, Any]:
     """The flat summary printed by ``train --json``."""
     training = model.training
     out: dict[str, Any] = {
-        "method": training["method"], "task": model.task, "data": dataset.source,
-        "n_train": len(dataset.y_train), "n_test": len(dataset.y_test),
+        "family": model.FAMILY, "method": training["method"], "task": model.task,
+        "data": dataset.source, "n_train": len(dataset.y_train), "n_test": len(dataset.y_test),
         "m": model.m, "d": model.d, "loss": training["loss"], "beta": training["beta"],
-        "seed": training["seed"], "alpha": model.alpha,
-        "lower_bound": training.get("lower_bound"), "objective": training["objective"],
-        "gap": training.get("gap"), "relative_gap": training.get("relative_gap"),
-        "alpha_paper": training.get("alpha_paper"), "alpha_refit": training.get("alpha_refit"),
-        "covariance_residual": training.get("covariance_residual"),
-        "sdp_seconds": training.get("sdp_seconds"), "train_seconds": seconds,
+        "seed": training["seed"], "objective": training["objective"], "train_seconds": seconds,
     }
+    if isinstance(model, BilinearModel):
+        out.update({key: training.get(key) for key in (
+            "lower_bound", "gap", "relative_gap", "alpha_paper", "alpha_refit",
+            "covariance_residual", "sdp_seconds")}, alpha=model.alpha)
+    else:
+        out.update({key: training.get(key) for key in (
+            "hidden_weights", "hidden_bits", "hyperplanes", "patterns", "lasso_objective",
+            "lasso_gap", "lasso_lower_bound", "lasso_seconds", "lasso_iterations")},
+            neurons=model.m, output_bias=model.bias)
     out.update(evaluate(model, dataset))
     return out
-

@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 from amaranth.back import verilog as amaranth_verilog
 
+from qnnhw import flow
 from qnnhw.errors import QnnhwError
-from qnnhw.fixedpoint import FixedPointSpec
-from qnnhw.model import BilinearModel
-from qnnhw.reference import IntegerReference
+from qnnhw.flow import Model, Spec
+from qnnhw.reference import reference_for
 
 from .toolchain import verilator_environment
 
@@ -63,7 +63,7 @@ class SimulationResult:
                 "vectors_per_second": self.vectors_per_second}
 
 
-def random_vectors(spec: FixedPointSpec, count: int, seed: int = 0) -> np.ndarray:
+def random_vectors(spec: Spec, count: int, seed: int = 0) -> np.ndarray:
     """Full-scale corners first (all minimum, all maximum, alternating), then uniform ones."""
     rng = np.random.default_rng(seed)
     corners = [np.full(spec.features, spec.input_min), np.full(spec.features, spec.input_max),
@@ -130,7 +130,7 @@ def _failures(xml: Path) -> list[str]:
     return failures
 
 
-def simulate_datapath(model: BilinearModel, spec: FixedPointSpec, parallel: int,
+def simulate_datapath(model: Model, spec: Spec, parallel: int,
                       inputs: np.ndarray, work_dir: Path, *, seed: int = 0,
                       idle_probability: float = 0.3, stall_probability: float = 0.3,
                       stall_vectors: int | None = None,
@@ -142,13 +142,10 @@ def simulate_datapath(model: BilinearModel, spec: FixedPointSpec, parallel: int,
     measures latency and cycles per vector) and ``random_stalls`` (the first
     ``stall_vectors`` vectors with random gaps on the input and random backpressure).
     """
-    from amaranth.back import verilog as amaranth_verilog
-    from qnnhw.hdl.bilinear import BilinearDatapath
-
     start = time.perf_counter()
-    reference = [int(y) for y in IntegerReference(model, spec).outputs(inputs)]
-    dut = BilinearDatapath(spec, model.U, model.V, parallel)
-    progress(f"elaborating the datapath: m={spec.m}, d={spec.d}, P={parallel}, "
+    reference = [int(y) for y in reference_for(model, spec).outputs(inputs)]
+    dut = flow.datapath(model, spec, parallel)
+    progress(f"elaborating the {model.FAMILY} datapath: m={spec.m}, d={spec.d}, P={parallel}, "
              f"T={dut.initiation_interval} cycles per vector")
     text = amaranth_verilog.convert(dut, name=TOPLEVEL, emit_src=False)
     stall_count = len(inputs) if stall_vectors is None else min(stall_vectors, len(inputs))
@@ -177,7 +174,7 @@ def simulate_datapath(model: BilinearModel, spec: FixedPointSpec, parallel: int,
         tests=results)
 
 
-def simulate_serial(model: BilinearModel, spec: FixedPointSpec, parallel: int,
+def simulate_serial(model: Model, spec: Spec, parallel: int,
                     inputs: np.ndarray, work_dir: Path, *, divisor: int = 8,
                     progress: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
     """Run the board design (UART, framing, datapath) end to end in Verilator.
@@ -186,11 +183,10 @@ def simulate_serial(model: BilinearModel, spec: FixedPointSpec, parallel: int,
     protocol code and checks every prediction against the reference; it also corrupts, drops
     and pads bytes and expects the link to recover. Returns the test results.
     """
-    from qnnhw.hdl.bilinear import BilinearDatapath
     from qnnhw.hdl.serial import SerialInference
 
-    reference = [int(y) for y in IntegerReference(model, spec).outputs(inputs)]
-    top = SerialInference(BilinearDatapath(spec, model.U, model.V, parallel), divisor)
+    reference = [int(y) for y in reference_for(model, spec).outputs(inputs)]
+    top = SerialInference(flow.datapath(model, spec, parallel), divisor)
     text = amaranth_verilog.convert(top, name="qnnhw_serial", emit_src=False)
     bench = {"inputs": inputs.tolist(), "expected": reference, "input_bits": spec.input_bits,
              "output_bits": spec.output_width, "divisor": divisor}

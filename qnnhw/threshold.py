@@ -1,0 +1,174 @@
+"""Two-layer threshold networks: convex training by the Lasso, and the STE baselines.
+
+The network is f(x) = c + Σₖ wₖ·1[hₖᵀx̃ ≥ 0] on the lifted input x̃ (the constant feature
+carries the hidden biases). Ergen, Gulluk, Lacotte & Pilanci (ICLR 2023) show that its
+weight-decay training problem is the Lasso over the hyperplane arrangement patterns of the
+training data (:mod:`qnnhw.lasso`). "Convex-Lasso" in practice, as here:
+
+1. sample N hyperplanes hₖ — ±1 vectors (``binary``: the hidden layer needs no multiplier)
+   or Gaussian directions rounded to signed integers of ``hidden_bits`` bits (``gaussian``);
+2. keep one hyperplane for each distinct pattern 1[X̃hₖ ≥ 0] (a repeated column adds nothing
+   to the Lasso, a constant column only duplicates the bias);
+3. solve the Lasso and keep the neurons with wₖ ≠ 0.
+
+Since only the sign of hₖᵀx̃ matters, rounding a Gaussian direction to integers changes the
+hyperplane slightly but nothing else: the patterns, the Lasso and the hardware all use the
+integer hₖ, so the model file is exact.
+
+The baselines train the same network directly by SGD, with the threshold's zero gradient
+replaced in the backward pass by that of the identity (STE), a ReLU, a leaky ReLU or a
+clipped ReLU (the paper's Nonconvex-STE/ReLU/LReLU/CReLU).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .baselines import SGDConfig
+from .errors import QnnhwError
+from .lasso import solve_lasso
+
+__all__ = ["HYPERPLANES", "STE_VARIANTS", "THRESHOLD_METHODS", "distinct_patterns",
+           "integer_directions", "sample_hyperplanes", "train_lasso_network", "train_ste"]
+
+HYPERPLANES = ("binary", "gaussian")
+#: Backward-pass surrogates of the threshold's derivative, by method name.
+STE_VARIANTS = ("ste", "ste-relu", "ste-lrelu", "ste-crelu")
+THRESHOLD_METHODS = ("lasso", *STE_VARIANTS)
+#: Slope of the leaky ReLU surrogate for negative inputs.
+LEAKY_SLOPE = 0.01
+
+Progress = Callable[[str], None]
+
+
+def integer_directions(directions: np.ndarray, bits: int) -> np.ndarray:
+    """Scale each row so its largest |entry| is 2^(bits−1) − 1, then round half to even.
+
+    The row's direction is kept as well as ``bits`` allow (bits ≥ 2); its length does not
+    matter to a threshold. The range is symmetric, so −2^(bits−1) never occurs.
+    """
+    largest = np.abs(directions).max(axis=1, keepdims=True)
+    top = (1 << (bits - 1)) - 1
+    scaled = directions * (top / np.where(largest > 0, largest, 1.0))
+    return np.clip(np.rint(scaled), -top, top).astype(np.int32)
+
+
+def sample_hyperplanes(rng: np.random.Generator, count: int, d: int, kind: str,
+                       hidden_bits: int) -> np.ndarray:
+    """``count`` hidden weight vectors: ±1 entries, or Gaussian rounded to integers."""
+    if kind == "binary":
+        return rng.choice(np.array([-1, 1], dtype=np.int32), size=(count, d))
+    if kind == "gaussian":
+        return integer_directions(rng.standard_normal((count, d)), hidden_bits)
+    raise QnnhwError(f"unknown hyperplanes {kind!r}; choose one of {', '.join(HYPERPLANES)}")
+
+
+def distinct_patterns(X: np.ndarray, H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The columns 1[X hₖ ≥ 0] that are distinct and not constant, with the row of H that
+    first produced each (in sampling order)."""
+    patterns = (X @ H.T.astype(float) >= 0)
+    _, first = np.unique(patterns, axis=1, return_index=True)
+    first = np.sort(first)
+    varying = patterns[:, first].any(axis=0) & ~patterns[:, first].all(axis=0)
+    keep = first[varying]
+    return patterns[:, keep].astype(float), keep
+
+
+@dataclass
+class LassoNetwork:
+    """What the convex training produced, before it becomes a model file."""
+
+    H: np.ndarray
+    w: np.ndarray
+    bias: float
+    details: dict[str, float | int | str] = field(default_factory=dict)
+
+
+def train_lasso_network(X: np.ndarray, y: np.ndarray, *, beta: float, hyperplanes: int,
+                        kind: str, hidden_bits: int, solver: str, seed: int,
+                        progress: Progress) -> LassoNetwork:
+    """Convex-Lasso: sample, keep distinct patterns, solve, keep the non-zero neurons."""
+    rng = np.random.default_rng(seed)
+    start = time.perf_counter()
+    H = sample_hyperplanes(rng, hyperplanes, X.shape[1], kind, hidden_bits)
+    D, rows = distinct_patterns(X, H)
+    pattern_seconds = time.perf_counter() - start
+    progress(f"{hyperplanes} {kind} hyperplanes give {len(rows)} distinct arrangement "
+             f"patterns on n={len(y)} rows; solving the Lasso (beta={beta:g}, {solver})")
+    solution = solve_lasso(D, y, beta, solver=solver, progress=progress)
+    active = np.flatnonzero(solution.w)
+    progress(f"Lasso solved in {solution.seconds:.2f} s: objective {solution.objective:.6g}, "
+             f"duality gap {solution.gap:.2e}, {len(active)} active neurons")
+    if len(active) == 0:
+        raise QnnhwError(f"beta={beta:g} is so large that the Lasso keeps no neuron; use a "
+                         f"smaller --beta")
+    return LassoNetwork(H[rows[active]], solution.w[active], solution.bias, {
+        "hyperplanes": hyperplanes, "patterns": len(rows), "solver": solver,
+        "lasso_objective": solution.objective, "lasso_gap": solution.gap,
+        "lasso_lower_bound": solution.lower_bound, "lasso_seconds": solution.seconds,
+        "lasso_iterations": solution.iterations, "pattern_seconds": pattern_seconds})
+
+
+def _surrogate(variant: str, z: np.ndarray) -> np.ndarray:
+    """The derivative that replaces the threshold's in the backward pass."""
+    if variant == "ste":
+        return np.ones_like(z)
+    if variant == "ste-relu":
+        return (z >= 0).astype(float)
+    if variant == "ste-lrelu":
+        return np.where(z >= 0, 1.0, LEAKY_SLOPE)
+    if variant == "ste-crelu":
+        return ((z >= 0) & (z <= 1)).astype(float)
+    raise QnnhwError(f"unknown method {variant!r}; choose one of {', '.join(THRESHOLD_METHODS)}")
+
+
+def train_ste(X: np.ndarray, y: np.ndarray, *, neurons: int, variant: str, beta: float,
+              hidden_bits: int, sgd: SGDConfig, progress: Progress) -> LassoNetwork:
+    """The non-convex network trained by Adam with a surrogate gradient (the baselines).
+
+    Minimises the mean of ½(f(x) − y)² plus (β/2n)(‖H‖² + ‖w‖²) (weight decay, the
+    objective the Lasso is equivalent to). The hidden weights are then rounded to integers of
+    ``hidden_bits`` bits, row by row, so that the hardware can run the network; the reported
+    metrics are those of the rounded network.
+    """
+    _surrogate(variant, np.zeros(1))   # reject an unknown variant before training
+    n, d = X.shape
+    rng = np.random.default_rng(sgd.seed)
+    H = rng.standard_normal((neurons, d)) / np.sqrt(d)
+    w = rng.standard_normal(neurons) / np.sqrt(neurons)
+    c = np.array(float(y.mean()))
+    params = [H, w, c]
+    first = [np.zeros_like(p) for p in params]
+    second = [np.zeros_like(p) for p in params]
+    step, decay = sgd.adam_step_sizes[1], beta / n
+    steps = 0
+    progress(f"training a {neurons}-neuron threshold network by {variant} "
+             f"({sgd.epochs} epochs)")
+    for _ in range(sgd.epochs):
+        order = rng.permutation(n)
+        for begin in range(0, n, sgd.batch_size):
+            batch = order[begin:begin + sgd.batch_size]
+            xb, yb = X[batch], y[batch]
+            z = xb @ H.T
+            active = (z >= 0).astype(float)
+            error = (c + active @ w - yb) / len(batch)
+            grad_w = active.T @ error + decay * w
+            grad_z = np.outer(error, w) * _surrogate(variant, z)
+            grad_H = grad_z.T @ xb + decay * H
+            grads = [grad_H, grad_w, np.array(error.sum())]
+            steps += 1
+            for p, m1, m2, g in zip(params, first, second, grads):
+                m1 *= 0.9
+                m1 += 0.1 * g
+                m2 *= 0.999
+                m2 += 0.001 * g * g
+                p -= step * (m1 / (1 - 0.9 ** steps)) / (np.sqrt(m2 / (1 - 0.999 ** steps))
+                                                          + 1e-8)
+    H_integer = integer_directions(H, hidden_bits)
+    keep = np.flatnonzero(np.abs(H_integer).sum(axis=1) > 0)
+    return LassoNetwork(H_integer[keep], w[keep], float(c), {"epochs": sgd.epochs,
+                                                             "step_size": step})
