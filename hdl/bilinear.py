@@ -24,8 +24,15 @@ from amaranth.hdl import Module, Signal, signed
 
 from qnnhw.fixedpoint import FixedPointSpec
 
-from .arith import (constant_multiply, csd_digits, delay, pack_rows, pipelined_sum,
-                    signed_binary_dot, tree_depth)
+from .arith import (
+    constant_multiply,
+    csd_digits,
+    delay,
+    pack_rows,
+    pipelined_sum,
+    signed_binary_dot,
+    tree_depth,
+)
 from .folding import FoldedDatapath
 
 __all__ = ["BilinearDatapath"]

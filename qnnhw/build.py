@@ -2,8 +2,10 @@
 
 Fitting comes first, from estimates (:func:`estimate`): the weights ROM must fit the block RAM
 that the bitstream initialises, the neuron units the logic cells and the multipliers the
-DSPs. When qnnhw trains the model itself it can shrink m to fit (one SDP serves every m);
-then it picks the folding P with the highest throughput that fits with margin. After place
+DSPs. When qnnhw trains a bilinear model itself it can shrink m to fit (one SDP serves every
+m); then it picks the folding P with the highest throughput that fits with margin. Threshold
+networks are fitted the same way, with their own cell counts: no multiplier, one adder tree
+per unit and weight bit-plane. After place
 and route the real numbers replace the estimates: a design that does not fit is retried
 with fewer units, and one that fails timing stops with an error, never a bitstream.
 """
@@ -26,9 +28,9 @@ from typing import Any
 
 from .boards.registry import Board, Device
 from .errors import QnnhwError
-from .fixedpoint import FixedPointSpec
+from .fixedpoint import FixedPointSpec, ThresholdSpec
 from .hdl.arith import csd_digits
-from .model import BilinearModel, atomic_write
+from .model import BilinearModel, ThresholdModel, atomic_write
 from .protocol import DEFAULT_BAUD
 
 __all__ = ["Estimate", "choose_parallel", "estimate", "largest_m", "place_and_route"]
@@ -67,15 +69,51 @@ def _tree_cells(leaves: int, width: int) -> int:
     return cells
 
 
-def rom_blocks(device: Device, spec: FixedPointSpec, parallel: int) -> int:
+def _rom_widths(spec: FixedPointSpec | ThresholdSpec, parallel: int) -> list[int]:
+    """Word widths of the weight ROMs (see the datapaths' ``*_rows`` methods)."""
+    if isinstance(spec, ThresholdSpec):
+        return [spec.d * spec.hidden_bits * parallel, spec.weight_bits * parallel]
+    return [2 * spec.d * parallel]
+
+
+def rom_blocks(device: Device, spec: FixedPointSpec | ThresholdSpec, parallel: int) -> int:
     groups = math.ceil(spec.m / parallel)
-    weights = device.rom_blocks(2 * spec.d * parallel, groups) if groups > 1 else 0
+    weights = sum(device.rom_blocks(width, groups) for width in _rom_widths(spec, parallel)
+                  ) if groups > 1 else 0
     fifo = device.rom_blocks(spec.output_width, 16)
     return weights + fifo
 
 
-def estimate(device: Device, spec: FixedPointSpec, parallel: int) -> Estimate:
+#: Calibration of the threshold datapath's cell count against nextpnr on iCE40.
+THRESHOLD_UNIT_FACTOR = 1.0
+
+
+def _serial_cells(spec: FixedPointSpec | ThresholdSpec) -> int:
+    """The x register, the UART, the framing and the FIFO around the datapath."""
+    bits = spec.input_bits
+    return spec.features * bits + spec.features * 8 * math.ceil(bits / 8) + 250
+
+
+def _estimate_threshold(device: Device, spec: ThresholdSpec, parallel: int) -> Estimate:
+    d, bits, planes = spec.d, spec.input_bits, spec.hidden_bits
+    if parallel == spec.m:
+        # Constant weights: each tree adds only the inputs it selects (about half of them).
+        hidden = planes * _tree_cells((d + 1) // 2, bits)
+    else:
+        hidden = planes * (_tree_cells(d, bits) + d * bits)
+    combine = spec.hidden_width if planes == 1 else _tree_cells(planes, spec.hidden_width)
+    units = parallel * (hidden + combine + spec.weight_bits)
+    shared = ((_tree_cells(d, bits) if planes == 1 else 0)
+              + _tree_cells(parallel, spec.weight_bits) + 2 * spec.sum_width
+              + 2 * spec.output_width + _serial_cells(spec))
+    lcs = THRESHOLD_UNIT_FACTOR * units + SHARED_FACTOR * shared
+    return Estimate(parallel, int(lcs), 0, rom_blocks(device, spec, parallel))
+
+
+def estimate(device: Device, spec: FixedPointSpec | ThresholdSpec, parallel: int) -> Estimate:
     """Logic cells, DSPs and RAM blocks for P = ``parallel`` units (calibrated on iCE40)."""
+    if isinstance(spec, ThresholdSpec):
+        return _estimate_threshold(device, spec, parallel)
     d, bits = spec.d, spec.input_bits
     hidden = 2 * (_tree_cells(d, bits) + d * bits) + 2 * spec.neuron_width
     multipliers_in_dsp = min(parallel, device.dsps) if spec.neuron_width <= device.dsp_width \
@@ -84,26 +122,30 @@ def estimate(device: Device, spec: FixedPointSpec, parallel: int) -> Estimate:
     units = parallel * (hidden + spec.product_width)
     lut_multipliers = (parallel - multipliers_in_dsp) * lut_multiplier
     terms = len(csd_digits(abs(spec.alpha_mantissa)))
-    shared = (_tree_cells(d, bits) + spec.features * bits              # Σx̃ and the x register
+    shared = (_tree_cells(d, bits)                                      # Σx̃
               + _tree_cells(parallel, spec.product_width) + 2 * spec.sum_width
               + terms * (spec.sum_width + spec.alpha_bits) + 2 * spec.output_width
-              + spec.features * 8 * math.ceil(bits / 8) + 250)          # UART, frames, FIFO
+              + _serial_cells(spec))
     lcs = (UNIT_FACTOR * units + LUT_MULTIPLIER_FACTOR * lut_multipliers
            + SHARED_FACTOR * shared)
     return Estimate(parallel, int(lcs), multipliers_in_dsp,
                     rom_blocks(device, spec, parallel))
 
 
-def choose_parallel(device: Device, spec: FixedPointSpec) -> Estimate | None:
+def choose_parallel(device: Device, spec: FixedPointSpec | ThresholdSpec) -> Estimate | None:
     """The fewest units reaching the highest throughput that fits, or None."""
-    best: Estimate | None = None
+    candidates = []
     for parallel in range(1, spec.m + 1):
         candidate = estimate(device, spec, parallel)
         if candidate.lcs > LOGIC_MARGIN * device.lcs:
-            break   # cost grows with P: no larger P fits either
-        if not candidate.fits(device):
-            continue
-        if best is None or math.ceil(spec.m / parallel) < math.ceil(spec.m / best.parallel):
+            break   # cost grows with P: no larger folded P fits either …
+        candidates.append(candidate)
+    # … but P = m has constant weights, which can cost less than the folded units.
+    candidates.append(estimate(device, spec, spec.m))
+    best: Estimate | None = None
+    for candidate in candidates:
+        if candidate.fits(device) and (best is None or math.ceil(spec.m / candidate.parallel)
+                                       < math.ceil(spec.m / best.parallel)):
             best = candidate
     return best
 
@@ -230,15 +272,18 @@ def write_report(path: Path, report: dict[str, Any]) -> None:
     atomic_write(path, json.dumps(report, indent=1) + "\n")
 
 
-def model_summary(model: BilinearModel) -> dict[str, Any]:
+def model_summary(model: BilinearModel | ThresholdModel) -> dict[str, Any]:
     training = model.training
-    return {key: training.get(key) for key in ("method", "loss", "beta", "lower_bound",
-                                               "objective", "relative_gap", "data")}
+    keys = ("method", "loss", "beta", "objective", "data")
+    keys += (("lower_bound", "relative_gap") if isinstance(model, BilinearModel)
+             else ("lasso_gap", "hidden_weights", "hidden_bits"))
+    return {"family": model.FAMILY, **{key: training.get(key) for key in keys}}
 
 
-def _fit_model(board: Board, model: BilinearModel, trainer: Any, input_bits: int | None,
-               progress: Progress) -> BilinearModel:
-    """Shrink m until the weights fit the block RAM (only for a model trained here)."""
+def _fit_model(board: Board, model: BilinearModel | ThresholdModel, trainer: Any,
+               input_bits: int | None, progress: Progress) -> BilinearModel | ThresholdModel:
+    """Shrink m until the weights fit the block RAM (only for a bilinear model trained here:
+    a threshold network's neurons are what its Lasso chose)."""
     from . import flow
 
     device = board.device
@@ -246,7 +291,12 @@ def _fit_model(board: Board, model: BilinearModel, trainer: Any, input_bits: int
     needed = rom_blocks(device, spec, 1)
     if needed <= device.ram_blocks:
         return model
-    bits = 2 * model.d * model.m
+    bits = sum(_rom_widths(spec, 1)) * model.m
+    if isinstance(model, ThresholdModel):
+        raise QnnhwError(
+            f"the threshold network's {bits // 1024} kbit of weights ({model.m} neurons) need "
+            f"{needed} RAM blocks, {board.name} has {device.ram_blocks}; retrain with a "
+            f"larger --beta (fewer neurons) or build for a board with more RAM (ulx3s)")
     if trainer is None:
         fitting = largest_m(device, lambda m: replace(spec, m=m), model.m)
         raise QnnhwError(
@@ -262,15 +312,15 @@ def _fit_model(board: Board, model: BilinearModel, trainer: Any, input_bits: int
     return trainer.sample(m)
 
 
-def run_build(board: Board, model: BilinearModel, out_dir: Path, *, trainer: Any = None,
-              data: Any = None, parallel: int | None = None, input_bits: int | None = None,
-              progress: Progress) -> dict[str, Any]:
+def run_build(board: Board, model: BilinearModel | ThresholdModel, out_dir: Path, *,
+              trainer: Any = None, data: Any = None, parallel: int | None = None,
+              input_bits: int | None = None, progress: Progress) -> dict[str, Any]:
     """The whole hardware flow for one board; returns the report (also in report.json)."""
     from . import flow
     from .boards.top import BoardTop
     from .hdl.serial import SerialInference
     from .protocol import value_bytes
-    from .reference import IntegerReference
+    from .reference import reference_for
 
     start = time.perf_counter()
     device = board.device
@@ -282,8 +332,9 @@ def run_build(board: Board, model: BilinearModel, out_dir: Path, *, trainer: Any
             one = estimate(device, spec, 1)
             raise QnnhwError(
                 f"the design does not fit {board.name}: one neuron unit with d={spec.d} "
-                f"inputs needs about {one.lcs} logic cells, {device.name} has {device.lcs}; "
-                f"use fewer --input-bits or features, or a bigger board (ice40-hx8k, ulx3s)")
+                f"inputs needs about {one.lcs} logic cells and {one.ram_blocks} RAM blocks, "
+                f"{device.name} has {device.lcs} and {device.ram_blocks}; use fewer "
+                f"--input-bits or features, or a bigger board (ice40-hx8k, ulx3s)")
         parallel = chosen.parallel
         progress(f"folding: P={parallel} units for m={model.m} neurons "
                  f"(estimate {chosen.lcs} of {device.lcs} logic cells, {chosen.dsps} DSPs, "
@@ -340,10 +391,10 @@ def run_build(board: Board, model: BilinearModel, out_dir: Path, *, trainer: Any
         "dsp_used": implementation.dsps, "dsp_total": device.dsps,
         "ram_used": implementation.ram_blocks, "ram_total": device.ram_blocks,
         "fmax_mhz": round(implementation.fmax_mhz, 2), "clock_mhz": board.clock_mhz,
-        "parallel": parallel, "m": model.m, "d": model.d,
+        "family": model.FAMILY, "parallel": parallel, "m": model.m, "d": model.d,
         "cycles_per_vector": groups, "latency_cycles": datapath.latency,
         "inferences_per_second": clock / groups,
-        "multiplier_bound_per_second": parallel * clock / model.m,
+        "unit_bound_per_second": parallel * clock / model.m,
         "bound_ratio": (clock / groups) / (parallel * clock / model.m),
         "input_bits": spec.input_bits, "output_bits": spec.output_width,
         "uart_baud": DEFAULT_BAUD,
@@ -352,7 +403,7 @@ def run_build(board: Board, model: BilinearModel, out_dir: Path, *, trainer: Any
         "model": model_summary(model), "bitstream": bitstream_name,
     }
     if data is not None and model.task == "classification":
-        reference = IntegerReference(model, spec)
+        reference = reference_for(model, spec)
         for split, X, y in (("train", data.X_train, data.y_train),
                             ("test", data.X_test, data.y_test)):
             if len(y):

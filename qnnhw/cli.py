@@ -45,6 +45,9 @@ def _float(text: str) -> float:
 def add_training_arguments(parser: argparse.ArgumentParser, *, m_default: int,
                            data_default: str) -> None:
     group = parser.add_argument_group("training")
+    group.add_argument("--family", choices=("bilinear", "threshold"), default="bilinear",
+                       help="bilinear: ±1 bilinear network by the SDP (default); threshold: "
+                            "threshold network by the convex Lasso, no multiplier in hardware")
     group.add_argument("--data", default=data_default, metavar="planted|ionosphere|"
                        "breast-cancer|PATH.csv",
                        help=f"data set: the paper's planted generator, a bundled UCI set, or a "
@@ -55,7 +58,7 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, m_default: int,
                        help=f"number of hidden neurons (default: {m_default})")
     group.add_argument("--beta", type=_float,
                        help="regularisation β (default: the paper's, 1e-4 for squared loss, 10 "
-                            "for hinge)")
+                            "for hinge; threshold: 5)")
     group.add_argument("--loss", choices=("squared", "hinge"),
                        help="training loss (default: hinge for two classes, squared otherwise)")
     group.add_argument("--seed", type=int, default=0,
@@ -77,14 +80,28 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, m_default: int,
     group.add_argument("--refit-alpha", action="store_true",
                        help="use the least-squares α on the training set instead of the "
                             "paper's ρ*π/(γm)")
-    group.add_argument("--solver", choices=("SCS", "CLARABEL"), default="SCS",
-                       help="conic solver for the SDP (default: SCS, as the paper)")
-    group.add_argument("--method", choices=("sdp", "backprop", "ste"), default="sdp",
-                       help="sdp: the SDP and Algorithm 1 (default); backprop: SGD on a real "
-                            "network, then sign() and one scale; ste: BinaryConnect with the "
-                            "straight-through estimator. Every method reports the SDP bound")
+    group.add_argument("--solver", choices=("SCS", "CLARABEL", "FISTA"),
+                       help="solver of the SDP (SCS, the default as in the paper, or "
+                            "CLARABEL) or of the threshold Lasso (FISTA, the default, or a "
+                            "conic solver)")
+    group.add_argument("--method", choices=("sdp", "backprop", "ste", "lasso", "ste-relu",
+                                            "ste-lrelu", "ste-crelu"),
+                       help="bilinear: sdp, the SDP and Algorithm 1 (default); backprop, SGD "
+                            "on a real network, then sign() and one scale; ste, "
+                            "BinaryConnect. Every bilinear method reports the SDP bound. "
+                            "threshold: lasso, the convex program (default); ste, ste-relu, "
+                            "ste-lrelu, ste-crelu, SGD with a straight-through surrogate")
     group.add_argument("--epochs", type=_positive_int, default=200,
                        help="training epochs of the backprop and ste methods (default: 200)")
+    group.add_argument("--neurons", type=_positive_int, metavar="N",
+                       help="threshold: hyperplanes sampled for the Lasso (default: 2000), or "
+                            "the width of an ste-trained network (default: 64)")
+    group.add_argument("--hyperplanes", choices=("binary", "gaussian"), default="binary",
+                       help="threshold: sample ±1 hyperplanes (default, no multiplier) or "
+                            "Gaussian ones rounded to --hidden-bits integers")
+    group.add_argument("--hidden-bits", type=_positive_int, metavar="B",
+                       help="threshold: bits of integer hidden weights (default: 4 for "
+                            "gaussian hyperplanes, 8 for ste networks)")
 
 
 def training_inputs(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -92,14 +109,32 @@ def training_inputs(args: argparse.Namespace) -> tuple[Any, Any]:
     from .train import TrainConfig
 
     data = dataset.load(args.data, args.target, args.test_fraction, args.seed)
-    config = TrainConfig(method=args.method, m=args.m, beta=args.beta, loss=args.loss,
-                         seed=args.seed, bias=args.bias, standardize=args.standardize,
-                         weight_levels=args.weight_levels, solver=args.solver,
-                         refit_alpha=args.refit_alpha, epochs=args.epochs)
+    config = TrainConfig(family=args.family, method=args.method, m=args.m, beta=args.beta,
+                         loss=args.loss, seed=args.seed, bias=args.bias,
+                         standardize=args.standardize, weight_levels=args.weight_levels,
+                         solver=args.solver, refit_alpha=args.refit_alpha, epochs=args.epochs,
+                         neurons=args.neurons, hyperplanes=args.hyperplanes,
+                         hidden_bits=args.hidden_bits)
     return data, config
 
 
-def format_train_summary(report: dict[str, Any]) -> str:
+def _threshold_lines(report: dict[str, Any]) -> list[str]:
+    hidden = {"binary": "±1", "gaussian": f"{report['hidden_bits']}-bit Gaussian"}.get(
+        report["hidden_weights"], f"{report['hidden_bits']}-bit")
+    lines = [f"trained a threshold network by {report['method']}: {report['m']} neurons with "
+             f"{hidden} hidden weights on d={report['d']} lifted features ({report['data']}, "
+             f"squared loss, beta={report['beta']:g})"]
+    if report.get("lasso_objective") is None:
+        return lines + [f"  Lasso objective      {report['objective']:.6g}  (of this network; "
+                        f"no certificate for {report['method']})"]
+    return lines + [
+        f"  arrangement patterns {report['patterns']} distinct of {report['hyperplanes']} "
+        f"sampled hyperplanes",
+        f"  Lasso objective      {report['lasso_objective']:.6g}  (duality gap "
+        f"{report['lasso_gap']:.2e}: optimal over these patterns)"]
+
+
+def _bilinear_lines(report: dict[str, Any]) -> list[str]:
     lines = [f"trained a ±1 bilinear network by {report['method']}: m={report['m']} neurons on "
              f"d={report['d']} lifted features ({report['data']}, {report['loss']} loss, "
              f"beta={report['beta']:g})"]
@@ -116,6 +151,12 @@ def format_train_summary(report: dict[str, Any]) -> str:
                      f"{report['alpha_refit']:.6g})")
     if report.get("covariance_residual") is not None:
         lines.append(f"  covariance residual  {report['covariance_residual']:.2e}  (Theorem 2: 0)")
+    return lines
+
+
+def format_train_summary(report: dict[str, Any]) -> str:
+    lines = (_threshold_lines(report) if report["family"] == "threshold"
+             else _bilinear_lines(report))
     if "train_accuracy" in report:
         test = f"  test {report['test_accuracy']:.4f}" if "test_accuracy" in report else ""
         lines.append(f"  accuracy             train {report['train_accuracy']:.4f}{test}")
@@ -124,8 +165,12 @@ def format_train_summary(report: dict[str, Any]) -> str:
                 f"zero predictor)" if "test_loss" in report else "")
         lines.append(f"  loss                 train {report['train_loss']:.6g} "
                      f"({100 * report['train_relative_loss']:.2f}% of zero predictor){test}")
-    sdp_time = f"SDP {report['sdp_seconds']:.2f} s, " if report.get("sdp_seconds") else ""
-    lines.append(f"  time                 {sdp_time}total {report['total_seconds']:.2f} s")
+    solver_time = ""
+    if report.get("sdp_seconds"):
+        solver_time = f"SDP {report['sdp_seconds']:.2f} s, "
+    elif report.get("lasso_seconds") is not None:
+        solver_time = f"Lasso {report['lasso_seconds']:.2f} s, "
+    lines.append(f"  time                 {solver_time}total {report['total_seconds']:.2f} s")
     return "\n".join(lines)
 
 
@@ -155,9 +200,9 @@ def add_hardware_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_hardware_inputs(args: argparse.Namespace):
     from . import flow
-    from .model import BilinearModel
+    from .model import load_model
 
-    model = BilinearModel.load(args.model)
+    model = load_model(args.model)
     spec = flow.fixed_point(model, args.input_bits)
     parallel = flow.check_parallel(model, args.parallel or min(model.m, 8))
     return model, spec, parallel
@@ -213,12 +258,15 @@ def format_build_summary(report: dict[str, Any], out_dir: Path) -> str:
     lines = [
         f"built {out_dir / report['bitstream']} for {report['board']} ({report['board_title']}, "
         f"{report['device']})",
-        f"  network        m={report['m']} neurons, d={report['d']} inputs, "
+        f"  network        {report['family']}, m={report['m']} neurons, d={report['d']} inputs, "
         f"{report['input_bits']}-bit inputs, {report['output_bits']}-bit output",
     ]
     if model.get("lower_bound") is not None:
         lines.append(f"  certificate    objective {model['objective']:.6g} vs SDP lower bound "
                      f"{model['lower_bound']:.6g} ({100 * model['relative_gap']:.1f}% above)")
+    if model.get("lasso_gap") is not None:
+        lines.append(f"  certificate    Lasso objective {model['objective']:.6g}, duality gap "
+                     f"{model['lasso_gap']:.2e} (optimal over the sampled patterns)")
     if "test_accuracy_hardware" in report:
         lines.append(f"  accuracy       test {report['test_accuracy_hardware']:.4f} on hardware "
                      f"integers, {report['test_accuracy_float']:.4f} in floating point")
@@ -229,7 +277,7 @@ def format_build_summary(report: dict[str, Any], out_dir: Path) -> str:
         f"  clock          {report['clock_mhz']:g} MHz (Fmax {report['fmax_mhz']:.1f} MHz)",
         f"  throughput     P={report['parallel']} units, {report['cycles_per_vector']} cycles "
         f"per vector: {report['inferences_per_second']:,.0f} inferences/s "
-        f"({100 * report['bound_ratio']:.0f}% of the multiplier bound), latency "
+        f"({100 * report['bound_ratio']:.0f}% of the P-unit bound), latency "
         f"{report['latency_cycles']} cycles",
         f"  serial link    {report['uart_baud']} baud: {report['uart_inferences_per_second']:,.0f} "
         f"inferences/s over the UART",
@@ -241,7 +289,7 @@ def format_build_summary(report: dict[str, Any], out_dir: Path) -> str:
 def cmd_build(args: argparse.Namespace, start: float) -> int:
     from .boards import get_board
     from .build import run_build
-    from .model import BilinearModel
+    from .model import load_model
 
     board = get_board(args.board)
     if args.board != board.name:
@@ -249,16 +297,21 @@ def cmd_build(args: argparse.Namespace, start: float) -> int:
     out_dir = args.output or Path("build") / board.name
     trainer = data = None
     if args.model:
-        model = BilinearModel.load(args.model)
+        model = load_model(args.model)
+    elif args.family == "threshold":
+        from .train import ThresholdTrainer
+
+        data, config = training_inputs(args)
+        model = ThresholdTrainer(data, config, progress).train()
     else:
         from .train import SDPTrainer
 
         data, config = training_inputs(args)
         trainer = SDPTrainer(data, config, progress)
-        if config.method == "sdp":
+        if trainer.config.method == "sdp":
             model = trainer.sample(trainer.config.m)
         else:
-            model, _ = trainer.baseline(config.method, trainer.config.m)
+            model, _ = trainer.baseline(str(trainer.config.method), trainer.config.m)
             trainer = None   # a baseline cannot be resampled to fit the device
     report = run_build(board, model, out_dir, trainer=trainer, data=data,
                        parallel=args.parallel, input_bits=args.input_bits, progress=progress)
@@ -292,20 +345,20 @@ def cmd_run(args: argparse.Namespace, start: float) -> int:
 
     from . import dataset
     from .client import BoardClient
-    from .fixedpoint import FixedPointSpec
-    from .model import BilinearModel
-    from .reference import IntegerReference
+    from .fixedpoint import spec_from_dict
+    from .model import load_model
+    from .reference import reference_for
 
-    model = BilinearModel.load(args.build / "model.json")
+    model = load_model(args.build / "model.json")
     spec_path = args.build / "fixedpoint.json"
     try:
-        spec = FixedPointSpec.from_dict(json.loads(spec_path.read_text()))
+        spec = spec_from_dict(json.loads(spec_path.read_text()))
     except FileNotFoundError:
         raise QnnhwError(f"{spec_path}: missing; give the folder written by 'build' with "
                          f"--build") from None
     except json.JSONDecodeError:
         raise QnnhwError(f"{spec_path}: corrupt JSON; rebuild") from None
-    reference = IntegerReference(model, spec)
+    reference = reference_for(model, spec)
     source = args.data or model.training.get("data")
     if source in dataset.BUNDLED:
         header, rows = dataset.read_csv_table(source, dataset.bundled_text(source))
@@ -351,9 +404,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "and put them on FPGAs.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    train = commands.add_parser("train", help="train a ±1 bilinear network by the SDP method",
-                                description="Solve the SDP lower bound (22), sample a ±1 network "
-                                            "by Algorithm 1, write the model file.")
+    train = commands.add_parser(
+        "train", help="train a ±1 bilinear network (SDP) or a threshold network (Lasso)",
+        description="Bilinear (default): solve the SDP lower bound (22), sample a ±1 network "
+                    "by Algorithm 1. Threshold: sample hyperplanes, solve the convex Lasso over "
+                    "their arrangement patterns. Write the model file.")
     add_training_arguments(train, m_default=1000, data_default="ionosphere")
     train.add_argument("-o", "--output", type=Path, default=Path("model.json"),
                        help="model file to write (default: model.json)")

@@ -1,7 +1,7 @@
 """Fixed-point arithmetic of the datapath: the one place where widths and rounding are defined.
 
 Every rule below is used by the NumPy reference (:mod:`qnnhw.reference`), the gateware
-(:mod:`qnnhw.hdl`) and the host client alike; ``docs/fixed-point.md`` says the same in prose.
+(:mod:`qnnhw.hdl`) and the host client alike; ``docs/hardware.md`` says the same in prose.
 
 Inputs
     A standardised feature x becomes the B-bit two's complement integer

@@ -41,6 +41,30 @@ def random_model(features: int, m: int, *, bias: bool = True, replicas: int = 1,
                          {"method": "random", "loss": "hinge", "feature_max_abs": 3.0})
 
 
+def random_threshold_model(features: int, neurons: int, *, bias: bool = True,
+                           hidden_bits: int = 1, seed: int = 0,
+                           task: str = "classification"):
+    """A threshold network with random hidden and output weights (no training)."""
+    import numpy as np
+
+    from qnnhw.dataset import ColumnEncoder, InputEncoder
+    from qnnhw.model import Lifting, Standardizer, ThresholdModel
+
+    rng = np.random.default_rng(seed)
+    d = features + int(bias)
+    if hidden_bits == 1:
+        H = rng.choice(np.array([-1, 1], dtype=np.int32), (neurons, d))
+    else:
+        top = (1 << (hidden_bits - 1)) - 1
+        H = rng.integers(-top, top + 1, (neurons, d)).astype(np.int32)
+    encoder = InputEncoder(tuple(ColumnEncoder(f"x{k}") for k in range(features)))
+    standardizer = Standardizer(tuple(range(features)), (0.0,) * features, (1.0,) * features)
+    labels = ("neg", "pos") if task == "classification" else None
+    return ThresholdModel(H, rng.normal(size=neurons), float(rng.normal()), hidden_bits,
+                          encoder, standardizer, Lifting(bias, 1), task, "y", labels,
+                          {"method": "random", "loss": "squared", "feature_max_abs": 3.0})
+
+
 class EmulatedBoard:
     """A board stand-in on a pseudo-terminal: answers request frames with the reference
     model's outputs, through qnnhw.protocol. ``faults`` lists what to do with the first
@@ -51,9 +75,9 @@ class EmulatedBoard:
         import pty
         import threading
 
-        from qnnhw.reference import IntegerReference
+        from qnnhw.reference import reference_for
 
-        self.reference = IntegerReference(model, spec)
+        self.reference = reference_for(model, spec)
         self.spec = spec
         self.faults = list(faults)
         self.master, slave = pty.openpty()

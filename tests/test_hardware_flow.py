@@ -6,18 +6,23 @@ import json
 import pytest
 from qnnhw.sim.runner import random_vectors, simulate_serial
 
-from qnnhw.fixedpoint import FixedPointSpec
-from qnnhw.model import BilinearModel
+from qnnhw.fixedpoint import FixedPointSpec, ThresholdSpec
+from qnnhw.model import BilinearModel, ThresholdModel
 
-from .helpers import random_model, run_cli
+from .helpers import random_model, random_threshold_model, run_cli
 
 pytestmark = pytest.mark.slow
 
 
-def test_serial_link_end_to_end(tmp_path):
+@pytest.mark.parametrize("family", ["bilinear", "threshold"])
+def test_serial_link_end_to_end(tmp_path, family):
     """Bytes through the UART pins; every prediction checked; line errors recovered."""
-    model = random_model(5, 6, seed=3)
-    spec = FixedPointSpec.for_model(model)
+    if family == "bilinear":
+        model = random_model(5, 6, seed=3)
+        spec = FixedPointSpec.for_model(model)
+    else:
+        model = random_threshold_model(5, 6, seed=3)
+        spec = ThresholdSpec.for_model(model)
     results = simulate_serial(model, spec, 4, random_vectors(spec, 12), tmp_path)
     assert results["_failures"] == []
     xml = next(tmp_path.glob("build-*/results.xml")).read_text()
@@ -46,3 +51,20 @@ def test_build_for_ice40_from_the_command_line(tmp_path):
     assert BilinearModel.load(out / "model.json").m == 24
     assert "module" in (out / "qnnhw.v").read_text()
     assert (out / "logs" / "qnnhw.tim").exists()
+
+
+def test_threshold_build_for_ice40_uses_no_dsp(tmp_path):
+    out = tmp_path / "out"
+    result = run_cli("build", "--board", "ice40", "--family", "threshold", "--beta", "30",
+                     "-o", str(out), "--json", timeout=1800)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    model = ThresholdModel.load(out / "model.json")
+    assert report["family"] == "threshold" and report["m"] == model.m
+    assert report["dsp_used"] == 0 and 0 < report["lc_used"] <= 5280
+    assert report["fmax_mhz"] >= 12
+    assert report["inferences_per_second"] == 12e6 / report["cycles_per_vector"]
+    assert report["test_accuracy_hardware"] >= 0.8
+    assert report["model"]["lasso_gap"] is not None
+    assert (out / "qnnhw.bin").stat().st_size > 100_000
+    assert json.loads((out / "fixedpoint.json").read_text())["family"] == "threshold"

@@ -5,9 +5,9 @@ import json
 import pytest
 
 from qnnhw import protocol
-from qnnhw.fixedpoint import FixedPointSpec
+from qnnhw.fixedpoint import spec_for_model
 
-from .helpers import EmulatedBoard, random_model, run_cli
+from .helpers import EmulatedBoard, random_model, random_threshold_model, run_cli
 
 
 def test_crc8_matches_the_standard_check_value():
@@ -46,10 +46,11 @@ def test_decoder_rejects_a_bad_crc():
     assert protocol.ResponseDecoder(16).feed(bytes(frame)) == []
 
 
-@pytest.fixture
-def build_dir(tmp_path):
-    model = random_model(4, 6, seed=5)
-    spec = FixedPointSpec.for_model(model)
+@pytest.fixture(params=["bilinear", "threshold"])
+def build_dir(tmp_path, request):
+    model = (random_model(4, 6, seed=5) if request.param == "bilinear"
+             else random_threshold_model(4, 6, seed=5))
+    spec = spec_for_model(model)
     model.save(tmp_path / "model.json")
     (tmp_path / "fixedpoint.json").write_text(spec.to_json())
     rows = ["x0,x1,x2,x3,y"] + [f"{a},{-a / 2},{a / 3},{1 - a},{'pos' if a > 0 else 'neg'}"

@@ -10,7 +10,7 @@ from qnnhw.sim.runner import random_vectors, simulate_datapath
 
 from qnnhw.fixedpoint import FixedPointSpec
 
-from .helpers import assert_one_line_error, random_model, run_cli
+from .helpers import assert_one_line_error, random_model, random_threshold_model, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -41,19 +41,47 @@ def test_every_output_matches_the_reference(work_dir, features, m, parallel, bia
     assert result.cycles_per_vector == result.initiation_interval == -(-m // parallel)
 
 
+@pytest.mark.parametrize("features, neurons, parallel, hidden_bits, bits", [
+    (1, 1, 1, 1, 8),    # d = 2, one neuron
+    (6, 11, 4, 1, 6),   # ±1 weights, P does not divide K
+    (5, 7, 7, 1, 8),    # P = K: constant weights, no ROM
+    (4, 9, 2, 3, 7),    # 3-bit integer weights by bit planes
+    (3, 5, 5, 5, 8),    # 5-bit integer weights, constants
+])
+def test_every_threshold_output_matches_the_reference(work_dir, features, neurons, parallel,
+                                                       hidden_bits, bits):
+    from qnnhw.fixedpoint import ThresholdSpec
+
+    model = random_threshold_model(features, neurons, hidden_bits=hidden_bits,
+                                   seed=features + neurons)
+    spec = ThresholdSpec.for_model(model, input_bits=bits)
+    inputs = random_vectors(spec, 80, seed=neurons)
+    result = simulate_datapath(model, spec, parallel, inputs, work_dir, seed=neurons,
+                               idle_probability=0.4, stall_probability=0.5)
+    assert result.mismatches == 0 and not result.tests["_failures"]
+    assert result.outputs == result.reference
+    assert result.tests["random_stalls"]["outputs"] == result.reference
+    assert len(set(result.reference)) > min(3, neurons)   # neurons really switch
+    assert result.latency_cycles == result.expected_latency
+    assert result.cycles_per_vector == result.initiation_interval == -(-neurons // parallel)
+
+
 def test_a_wrong_output_is_caught(work_dir, monkeypatch):
     """The bench is not vacuous: perturb one reference value and it must report it."""
     model = random_model(3, 4, seed=9)
     spec = FixedPointSpec.for_model(model)
-    real_reference = runner.IntegerReference
+    real_reference = runner.reference_for
 
-    class OffByOne(real_reference):
+    class OffByOne:
+        def __init__(self, model, spec):
+            self.reference = real_reference(model, spec)
+
         def outputs(self, x):
-            y = super().outputs(x).copy()
+            y = self.reference.outputs(x).copy()
             y[5] += 1
             return y
 
-    monkeypatch.setattr(runner, "IntegerReference", OffByOne)
+    monkeypatch.setattr(runner, "reference_for", OffByOne)
     result = simulate_datapath(model, spec, 2, random_vectors(spec, 10), work_dir)
     assert result.mismatches == 2  # vector 5, in the full-rate and in the stalled run
     assert result.tests["full_rate"]["mismatches"][0]["vector"] == 5

@@ -1,0 +1,200 @@
+"""Threshold networks: the Lasso and its certificate, the model file, fixed point, reference."""
+
+import json
+
+import numpy as np
+import pytest
+
+from qnnhw import dataset
+from qnnhw.errors import QnnhwError
+from qnnhw.fixedpoint import ThresholdSpec, spec_from_dict
+from qnnhw.lasso import duality_gap, solve_lasso
+from qnnhw.model import ThresholdModel, load_model
+from qnnhw.reference import ThresholdReference
+from qnnhw.threshold import distinct_patterns, integer_directions, sample_hyperplanes
+from qnnhw.train import TrainConfig, train
+
+from .helpers import assert_one_line_error, random_threshold_model, run_cli
+
+
+def lasso_problem(seed=0, n=60, columns=40):
+    rng = np.random.default_rng(seed)
+    D = (rng.random((n, columns)) < 0.5).astype(float)
+    y = np.sign(D[:, :3] @ np.array([1.0, -2.0, 1.5]) - 0.5 + 0.3 * rng.normal(size=n))
+    return D, y
+
+
+@pytest.mark.parametrize("beta", [0.5, 3.0])
+def test_fista_and_a_conic_solver_agree_within_their_certificates(beta):
+    D, y = lasso_problem()
+    fista = solve_lasso(D, y, beta, solver="FISTA")
+    conic = solve_lasso(D, y, beta, solver="CLARABEL")
+    for solution in (fista, conic):
+        assert 0 <= solution.gap <= 1e-4 * solution.objective
+        # Each certificate bounds the other solver's objective from below.
+        assert solution.lower_bound <= min(fista.objective, conic.objective) + 1e-9
+    assert fista.objective == pytest.approx(conic.objective, rel=1e-4)
+    assert np.array_equal(np.flatnonzero(np.abs(fista.w) > 1e-6),
+                          np.flatnonzero(np.abs(conic.w) > 1e-6))
+
+
+def test_the_duality_gap_is_a_certificate_not_a_formality():
+    """A poor w (all zeros) has a large gap, and the gap really bounds the optimum."""
+    D, y = lasso_problem(1)
+    beta = 1.0
+    optimum = solve_lasso(D, y, beta).objective
+    primal, dual, bias = duality_gap(D, y, beta, np.zeros(D.shape[1]))
+    assert bias == pytest.approx(y.mean())
+    assert dual <= optimum + 1e-9 <= primal
+    assert primal - dual > 0.1 * primal
+
+
+def test_a_huge_beta_keeps_no_neuron_and_says_so():
+    data = dataset.load("ionosphere")
+    with pytest.raises(QnnhwError, match="keeps no neuron; use a smaller --beta"):
+        train(data, TrainConfig(family="threshold", beta=1e6))
+
+
+def test_distinct_patterns_drop_repeats_and_constants():
+    X = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+    H = np.array([[1, 0], [2, 0], [0, 1], [1, 1], [-1, -1], [0, 0]])
+    D, rows = distinct_patterns(X, H)
+    # [2, 0] repeats [1, 0]; [0, 0] puts every row on the active side (constant)
+    assert rows.tolist() == [0, 2, 3, 4]
+    assert D[:, 0].tolist() == [1, 0, 1, 1] and D[:, 3].tolist() == [0, 1, 0, 1]
+
+
+def test_integer_directions_keep_the_largest_entry_at_full_scale():
+    H = integer_directions(np.array([[0.5, -2.0, 1.0], [3.0, 0.1, -0.2]]), 4)
+    assert H.tolist() == [[2, -7, 4], [7, 0, 0]]
+    binary = sample_hyperplanes(np.random.default_rng(0), 50, 6, "binary", 1)
+    assert set(np.unique(binary)) == {-1, 1}
+
+
+def test_ionosphere_lasso_network_is_accurate_and_certified():
+    data = dataset.load("ionosphere")
+    model, report = train(data, TrainConfig(family="threshold"))
+    assert isinstance(model, ThresholdModel) and set(np.unique(model.H)) == {-1, 1}
+    assert report["test_accuracy"] >= 0.85
+    assert report["lasso_gap"] <= 1e-5 * report["lasso_objective"]
+    assert report["objective"] == pytest.approx(report["lasso_objective"], rel=1e-9)
+    assert model.m == np.count_nonzero(model.w) and 10 <= model.m <= 200
+
+
+@pytest.mark.parametrize("method", ["ste", "ste-relu", "ste-lrelu", "ste-crelu"])
+def test_ste_baselines_train_integer_networks(method):
+    data = dataset.load("ionosphere")
+    model, report = train(data, TrainConfig(family="threshold", method=method, neurons=16,
+                                            epochs=30))
+    assert model.hidden_bits == 8 and np.abs(model.H).max() == 127
+    assert report["train_accuracy"] >= 0.7 and report["lasso_gap"] is None
+
+
+def test_model_file_round_trip(tmp_path):
+    model = random_threshold_model(5, 7, hidden_bits=3)
+    model.save(tmp_path / "t.json")
+    loaded = load_model(tmp_path / "t.json")
+    assert isinstance(loaded, ThresholdModel)
+    assert np.array_equal(loaded.H, model.H) and np.array_equal(loaded.w, model.w)
+    X = np.random.default_rng(0).normal(size=(20, 5))
+    assert np.array_equal(loaded.decision_function(X), model.decision_function(X))
+
+
+@pytest.mark.parametrize("edit, needle", [
+    (lambda n: n["H"][0].__setitem__(0, 2), "is not ±1"),
+    (lambda n: n.update(hidden="integer", hidden_bits=3, H=[[4] * 5] + n["H"][1:]),
+     "is not an integer in [−3, 3]"),
+    (lambda n: n["w"].pop(), "one output weight for each of the 4 neurons"),
+    (lambda n: n.update(bias=float("nan")), "network.bias must be a finite number"),
+    (lambda n: n.update(hidden="real"), "network.hidden must be one of binary, integer"),
+])
+def test_corrupt_threshold_model_files_are_refused(tmp_path, edit, needle):
+    data = random_threshold_model(4, 4).to_dict()
+    edit(data["network"])
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(QnnhwError, match=None) as error:
+        load_model(path)
+    assert needle in str(error.value)
+    assert_one_line_error(run_cli("verilog", str(path), "-o", str(tmp_path / "x.v")), needle)
+    assert not (tmp_path / "x.v").exists()
+
+
+def test_unknown_family_is_refused(tmp_path):
+    data = random_threshold_model(2, 2).to_dict()
+    data["family"] = "spiking"
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(data))
+    assert_one_line_error(run_cli("simulate", str(path)), "unknown model family 'spiking'")
+
+
+@pytest.mark.parametrize("hidden_bits", [1, 4])
+def test_widths_hold_the_worst_case_and_the_reference_is_exact(hidden_bits):
+    model = random_threshold_model(6, 9, hidden_bits=hidden_bits, seed=hidden_bits)
+    spec = ThresholdSpec.for_model(model, input_bits=5)
+    reference = ThresholdReference(model, spec)
+    rng = np.random.default_rng(1)
+    x = rng.integers(spec.input_min, spec.input_max + 1, (500, 6))
+    x = np.vstack([x, np.full((1, 6), spec.input_min), np.full((1, 6), spec.input_max)])
+    z = reference.hidden(x)
+    assert np.abs(z).max() < 1 << (spec.hidden_width - 1)
+    y = reference.outputs(x)
+    assert spec.output_low <= y.min() and y.max() <= spec.output_high
+    assert spec.output_high < 1 << (spec.output_width - 1)
+    # The literal formula, neuron by neuron.
+    lifted = np.hstack([x, np.full((len(x), 1), spec.bias_value)])
+    expected = [spec.output_bias + sum(w for h, w in zip(model.H, spec.output_weights)
+                                       if int(h @ row) >= 0) for row in lifted]
+    assert y.tolist() == expected
+
+
+def test_output_weights_are_rounded_once_and_saturated():
+    model = random_threshold_model(3, 4)
+    model.w = np.array([0.5, -1.25, 3.999, 0.0])
+    model.bias = -0.75
+    spec = ThresholdSpec.for_model(model, weight_bits=8)
+    assert spec.output_frac == 5      # max |w| < 4: 2 integer bits + sign
+    assert spec.output_weights == (16, -40, 127, 0) and spec.output_bias == -24
+    assert spec_from_dict(json.loads(spec.to_json())) == spec
+    tampered = dict(spec.to_dict(), output_width=spec.output_width + 1)
+    with pytest.raises(QnnhwError, match="'output_width'"):
+        spec_from_dict(tampered)
+
+
+def test_hardware_integers_agree_with_the_float_network_on_ionosphere():
+    data = dataset.load("ionosphere")
+    model, _ = train(data, TrainConfig(family="threshold"))
+    spec = ThresholdSpec.for_model(model)
+    reference = ThresholdReference(model, spec)
+    X = np.vstack([data.X_train, data.X_test])
+    hardware = reference.predict_signs(reference.quantize(X))
+    assert np.mean(hardware == model.predict_signs(X)) >= 0.97
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--loss", "hinge"], "drop --loss hinge"),
+    (["--weight-levels", "3"], "--weight-levels is for bilinear networks"),
+    (["--hidden-bits", "4"], "--hidden-bits is for --hyperplanes gaussian"),
+    (["--hyperplanes", "gaussian", "--hidden-bits", "1"], "--hidden-bits must be from 2"),
+    (["--method", "sdp"], "method 'sdp' does not train a threshold network"),
+    (["--solver", "SCS", "--method", "backprop"], "method 'backprop' does not train"),
+])
+def test_cli_train_threshold_refuses_bad_options(tmp_path, args, needle):
+    out = tmp_path / "t.json"
+    assert_one_line_error(run_cli("train", "--family", "threshold", "-o", str(out), *args),
+                          needle)
+    assert not out.exists()
+
+
+def test_cli_train_threshold_json_and_summary(tmp_path):
+    out = tmp_path / "t.json"
+    result = run_cli("train", "--family", "threshold", "--hyperplanes", "gaussian",
+                     "--neurons", "500", "--beta", "8", "-o", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["family"] == "threshold" and report["hyperplanes"] == 500
+    assert report["hidden_weights"] == "gaussian" and report["hidden_bits"] == 4
+    assert report["neurons"] == report["m"] == load_model(out).m
+    assert "Lasso solved" in result.stderr
+    text = run_cli("train", "--family", "threshold", "-o", str(out))
+    assert "duality gap" in text.stdout and "±1 hidden weights" in text.stdout
