@@ -23,6 +23,8 @@ MODELS = {
     "breast-cancer": ["--data", "breast-cancer", "--m", "250", "--beta", "0.1"],
     "ionosphere": ["--data", "ionosphere", "--m", "2500", "--beta", "10"],
     "ionosphere-threshold": ["--family", "threshold", "--data", "ionosphere"],
+    "ionosphere-threshold-beta30": ["--family", "threshold", "--data", "ionosphere",
+                                    "--beta", "30"],
     "ionosphere-threshold-gaussian": ["--family", "threshold", "--data", "ionosphere",
                                       "--hyperplanes", "gaussian"],
 }
@@ -35,8 +37,8 @@ def main() -> None:
                         choices=list(MODELS))
     args = parser.parse_args()
     print("| board | model | d | m | P | LCs | DSPs | RAM | Fmax MHz | clock MHz | "
-          "inferences/s | ÷ bound | LC estimate | seconds |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "inferences/s | ÷ bound | LC estimate | test accuracy (hardware) | seconds |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for board in args.boards:
         for name in args.models:
             with tempfile.TemporaryDirectory() as folder:
@@ -46,14 +48,15 @@ def main() -> None:
                     capture_output=True, text=True)
             if result.returncode != 0:
                 error = (result.stderr.strip().splitlines() or ["?"])[-1]
-                print(f"| {board} | {name} | | | | | | | | | | | | {error} |", flush=True)
+                print(f"| {board} | {name} | | | | | | | | | | | | | {error} |", flush=True)
                 continue
             r = json.loads(result.stdout)
             print(f"| {board} | {name} | {r['d']} | {r['m']} | {r['parallel']} | "
                   f"{r['lc_used']}/{r['lc_total']} | {r['dsp_used']}/{r['dsp_total']} | "
                   f"{r['ram_used']}/{r['ram_total']} | {r['fmax_mhz']:.1f} | "
                   f"{r['clock_mhz']:g} | {r['inferences_per_second']:,.0f} | "
-                  f"{r['bound_ratio']:.3f} | {r['estimated_lcs']} | {r['seconds']:.0f} |",
+                  f"{r['bound_ratio']:.3f} | {r['estimated_lcs']} | "
+                  f"{r.get('test_accuracy_hardware', float('nan')):.3f} | {r['seconds']:.0f} |",
                   flush=True)
 
 

@@ -9,10 +9,10 @@ Packages: ``qnnhw`` (data, training, model file, fixed point, integer reference,
 """
 
 from .errors import QnnhwError
-from .estimator import BinaryBilinearNetwork
+from .estimator import BinaryBilinearNetwork, ThresholdNetwork
 from .model import BilinearModel, ThresholdModel, load_model
 
 __all__ = ["BilinearModel", "BinaryBilinearNetwork", "QnnhwError", "ThresholdModel",
-           "__version__", "load_model"]
+           "ThresholdNetwork", "__version__", "load_model"]
 
 __version__ = "0.1.0"

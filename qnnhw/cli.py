@@ -54,8 +54,9 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, m_default: int,
                             f"CSV file with a header row (default: {data_default})")
     group.add_argument("--target", metavar="NAME",
                        help="target column of a CSV file (default: the last column)")
-    group.add_argument("--m", type=_positive_int, default=m_default,
-                       help=f"number of hidden neurons (default: {m_default})")
+    group.add_argument("--m", type=_positive_int,
+                       help=f"bilinear: number of hidden neurons (default: {m_default})")
+    parser.set_defaults(m_default=m_default)
     group.add_argument("--beta", type=_float,
                        help="regularisation β (default: the paper's, 1e-4 for squared loss, 10 "
                             "for hinge; threshold: 5)")
@@ -108,9 +109,16 @@ def training_inputs(args: argparse.Namespace) -> tuple[Any, Any]:
     from . import dataset
     from .train import TrainConfig
 
+    if args.family == "threshold":
+        if args.m is not None:
+            raise QnnhwError("--m is for bilinear networks; a threshold network's size "
+                             "follows from --beta (and --neurons sampled hyperplanes)")
+        if args.refit_alpha:
+            raise QnnhwError("--refit-alpha is for bilinear networks; a threshold network's "
+                             "output weights come from the Lasso")
     data = dataset.load(args.data, args.target, args.test_fraction, args.seed)
-    config = TrainConfig(family=args.family, method=args.method, m=args.m, beta=args.beta,
-                         loss=args.loss, seed=args.seed, bias=args.bias,
+    config = TrainConfig(family=args.family, method=args.method, m=args.m or args.m_default,
+                         beta=args.beta, loss=args.loss, seed=args.seed, bias=args.bias,
                          standardize=args.standardize, weight_levels=args.weight_levels,
                          solver=args.solver, refit_alpha=args.refit_alpha, epochs=args.epochs,
                          neurons=args.neurons, hyperplanes=args.hyperplanes,

@@ -178,6 +178,9 @@ def test_hardware_integers_agree_with_the_float_network_on_ionosphere():
     (["--hyperplanes", "gaussian", "--hidden-bits", "1"], "--hidden-bits must be from 2"),
     (["--method", "sdp"], "method 'sdp' does not train a threshold network"),
     (["--solver", "SCS", "--method", "backprop"], "method 'backprop' does not train"),
+    (["--m", "100"], "--m is for bilinear networks"),
+    (["--refit-alpha"], "--refit-alpha is for bilinear networks"),
+    (["--beta", "nan"], "--beta must be a finite number"),
 ])
 def test_cli_train_threshold_refuses_bad_options(tmp_path, args, needle):
     out = tmp_path / "t.json"
@@ -198,3 +201,26 @@ def test_cli_train_threshold_json_and_summary(tmp_path):
     assert "Lasso solved" in result.stderr
     text = run_cli("train", "--family", "threshold", "-o", str(out))
     assert "duality gap" in text.stdout and "±1 hidden weights" in text.stdout
+
+
+def test_threshold_estimator_classifies_with_a_certificate():
+    from qnnhw import ThresholdNetwork
+
+    data = dataset.load("ionosphere", seed=0)
+    labels = np.where(data.y_train > 0, "good", "bad")
+    net = ThresholdNetwork(beta=5, hyperplanes=1000).fit(data.X_train, labels)
+    assert set(net.predict(data.X_test)) <= {"good", "bad"}
+    assert net.score(data.X_test, np.where(data.y_test > 0, "good", "bad")) > 0.8
+    assert 0 <= net.gap_ <= 1e-5 * net.objective_
+    assert net.set_params(kind="gaussian").get_params()["kind"] == "gaussian"
+    with pytest.raises(QnnhwError, match="unknown parameter 'm'"):
+        net.set_params(m=3)
+
+
+@pytest.mark.parametrize("args", [["--neurons", "50"], ["--hyperplanes", "gaussian"],
+                                  ["--hidden-bits", "3"]])
+def test_cli_train_bilinear_refuses_threshold_options(tmp_path, args):
+    out = tmp_path / "m.json"
+    assert_one_line_error(run_cli("train", "-o", str(out), *args),
+                          "are for threshold networks; add --family threshold")
+    assert not out.exists()
