@@ -54,16 +54,8 @@ class BilinearDatapath(FoldedDatapath):
 
     Attributes
     ----------
-    i : In(stream.Signature(data.ArrayLayout(signed(B), features)))
-        One input vector per transfer, feature k in ``payload[k]``.
-    o : Out(stream.Signature(signed(output_width)))
-        One output y per vector, in input order.
-    initiation_interval : int
-        Cycles between accepted vectors at full rate (T).
-    latency : int
-        Cycles from an input handshake to ``o.valid`` for that vector, with no stalls.
-    fifo_depth : int
-        Output FIFO depth, which is also the number of vectors allowed in flight.
+    i, o, initiation_interval, latency, fifo_depth
+        As in :class:`~qnnhw.hdl.folding.FoldedDatapath`.
     """
 
     def __init__(self, spec: FixedPointSpec, U: np.ndarray, V: np.ndarray, parallel: int):

@@ -79,8 +79,8 @@ def distinct_patterns(X: np.ndarray, H: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 @dataclass
-class LassoNetwork:
-    """What the convex training produced, before it becomes a model file."""
+class TrainedWeights:
+    """A trained threshold network (by the Lasso or a baseline), before it becomes a model."""
 
     H: np.ndarray
     w: np.ndarray
@@ -90,7 +90,7 @@ class LassoNetwork:
 
 def train_lasso_network(X: np.ndarray, y: np.ndarray, *, beta: float, hyperplanes: int,
                         kind: str, hidden_bits: int, solver: str, seed: int,
-                        progress: Progress) -> LassoNetwork:
+                        progress: Progress) -> TrainedWeights:
     """Convex-Lasso: sample, keep distinct patterns, solve, keep the non-zero neurons."""
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
@@ -106,7 +106,7 @@ def train_lasso_network(X: np.ndarray, y: np.ndarray, *, beta: float, hyperplane
     if len(active) == 0:
         raise QnnhwError(f"beta={beta:g} is so large that the Lasso keeps no neuron; use a "
                          f"smaller --beta")
-    return LassoNetwork(H[rows[active]], solution.w[active], solution.bias, {
+    return TrainedWeights(H[rows[active]], solution.w[active], solution.bias, {
         "hyperplanes": hyperplanes, "patterns": len(rows), "solver": solver,
         "lasso_objective": solution.objective, "lasso_gap": solution.gap,
         "lasso_lower_bound": solution.lower_bound, "lasso_seconds": solution.seconds,
@@ -127,7 +127,7 @@ def _surrogate(variant: str, z: np.ndarray) -> np.ndarray:
 
 
 def train_ste(X: np.ndarray, y: np.ndarray, *, neurons: int, variant: str, beta: float,
-              hidden_bits: int, sgd: SGDConfig, progress: Progress) -> LassoNetwork:
+              hidden_bits: int, sgd: SGDConfig, progress: Progress) -> TrainedWeights:
     """The non-convex network trained by Adam with a surrogate gradient (the baselines).
 
     Minimises the mean of ½(f(x) − y)² plus (β/2n)(‖H‖² + ‖w‖²) (weight decay, the
@@ -170,5 +170,5 @@ def train_ste(X: np.ndarray, y: np.ndarray, *, neurons: int, variant: str, beta:
                                                           + 1e-8)
     H_integer = integer_directions(H, hidden_bits)
     keep = np.flatnonzero(np.abs(H_integer).sum(axis=1) > 0)
-    return LassoNetwork(H_integer[keep], w[keep], float(c), {"epochs": sgd.epochs,
+    return TrainedWeights(H_integer[keep], w[keep], float(c), {"epochs": sgd.epochs,
                                                              "step_size": step})

@@ -1,19 +1,30 @@
 """Quick checks of the gateware with Amaranth's own simulator (async testbenches)."""
 
+import gc
+
 import numpy as np
 import pytest
 from amaranth.hdl import ClockDomain, Module, Signal, signed
 from amaranth.sim import Simulator
 from qnnhw.hdl.arith import constant_multiply, pipelined_sum
 from qnnhw.hdl.bilinear import BilinearDatapath
+from qnnhw.hdl.threshold import ThresholdDatapath
 
-from qnnhw.fixedpoint import FixedPointSpec
-from qnnhw.reference import IntegerReference
+from qnnhw.fixedpoint import FixedPointSpec, ThresholdSpec
+from qnnhw.reference import IntegerReference, ThresholdReference
 
-from .helpers import random_model
+from .helpers import random_model, random_threshold_model
 
 # Components that are built to check their errors or ROM are never elaborated.
 pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+
+
+@pytest.fixture(autouse=True)
+def collect_unused_components():
+    """Collect them before the test ends, so that their warning falls under the filter
+    above and not into a later test."""
+    yield
+    gc.collect()
 
 
 def run_datapath(dut, vectors, *, ready_pattern=None, max_cycles=20000):
@@ -144,3 +155,38 @@ def test_pipelined_sum_depth_and_value():
     simulator.add_clock(1e-8)
     simulator.add_testbench(testbench)
     simulator.run()
+
+
+@pytest.mark.parametrize("features, neurons, parallel, hidden_bits", [
+    (4, 7, 3, 1),   # ±1 weights from the ROM, P does not divide K
+    (3, 5, 5, 1),   # constants
+    (3, 6, 4, 4),   # 4-bit integer weights by bit planes
+])
+def test_threshold_datapath_is_bit_exact_with_exact_timing(features, neurons, parallel,
+                                                           hidden_bits):
+    model = random_threshold_model(features, neurons, hidden_bits=hidden_bits, seed=neurons)
+    spec = ThresholdSpec.for_model(model, input_bits=6)
+    vectors = np.random.default_rng(2).integers(spec.input_min, spec.input_max + 1,
+                                                (16, features))
+    dut = ThresholdDatapath(spec, model.H, parallel)
+    outputs, accepted, emitted = run_datapath(dut, vectors)
+    assert outputs == ThresholdReference(model, spec).outputs(vectors).tolist()
+    assert [out - into for into, out in zip(accepted, emitted)] == [dut.latency] * 16
+    assert set(np.diff(accepted)) == {dut.initiation_interval}
+
+
+def test_threshold_rom_layout_and_refusals():
+    model = random_threshold_model(2, 3, hidden_bits=3, seed=1)
+    spec = ThresholdSpec.for_model(model)
+    dut = ThresholdDatapath(spec, model.H, 2)
+    rows, d = dut.hidden_rows(), spec.d
+    for neuron in range(3):
+        word = rows[neuron // 2] >> (3 * d * (neuron % 2))
+        weights = [((word >> (3 * i)) & 7) - 8 * ((word >> (3 * i + 2)) & 1) for i in range(d)]
+        assert weights == model.H[neuron].tolist()
+    weight_rows = dut.output_rows()
+    assert weight_rows[1] >> spec.weight_bits == 0   # the padding unit adds nothing
+    with pytest.raises(ValueError, match=r"Hidden weights must lie in \[−3, 3\]"):
+        ThresholdDatapath(spec, model.H * 2, 1)
+    with pytest.raises(ValueError, match="Parallel units must be between 1 and m=3, not 4"):
+        ThresholdDatapath(spec, model.H, 4)
