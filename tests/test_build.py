@@ -136,3 +136,25 @@ def test_a_place_failure_retries_with_fewer_units(tmp_path, monkeypatch):
     assert saved["parallel"] == 3
     assert (tmp_path / "out" / "qnnhw.bin").read_bytes() == b"bitstream"
     assert not (tmp_path / "out" / ".staging").exists()
+
+
+def test_a_threshold_model_too_big_for_the_ram_is_refused(tmp_path):
+    from .helpers import random_threshold_model
+
+    random_threshold_model(60, 3000, seed=1).save(tmp_path / "model.json")
+    result = run_cli("build", "--board", "icestick", "--model", str(tmp_path / "model.json"),
+                     "-o", str(tmp_path / "out"))
+    assert_one_line_error(result, "3000 neurons", "need 59 RAM blocks, icestick has 16",
+                          "larger --beta")
+    assert not (tmp_path / "out").exists()
+
+
+def test_threshold_estimate_prefers_constant_weights_when_they_fit():
+    from qnnhw.fixedpoint import ThresholdSpec
+
+    from .helpers import random_threshold_model
+
+    spec = ThresholdSpec.for_model(random_threshold_model(33, 7, seed=2))
+    chosen = build_flow.choose_parallel(BOARDS["icebreaker"].device, spec)
+    assert chosen is not None and chosen.parallel == 7 and chosen.dsps == 0
+    assert chosen.ram_blocks == 1   # the output FIFO only: no weight ROM
