@@ -101,13 +101,14 @@ def train_lasso_network(X: np.ndarray, y: np.ndarray, *, beta: float, hyperplane
              f"patterns on n={len(y)} rows; solving the Lasso (beta={beta:g}, {solver})")
     solution = solve_lasso(D, y, beta, solver=solver, progress=progress)
     active = np.flatnonzero(solution.w)
-    progress(f"Lasso solved in {solution.seconds:.2f} s: objective {solution.objective:.6g}, "
+    progress(f"Lasso solved by {solution.solver} in {solution.seconds:.2f} s: objective "
+             f"{solution.objective:.6g}, "
              f"duality gap {solution.gap:.2e}, {len(active)} active neurons")
     if len(active) == 0:
         raise QnnhwError(f"beta={beta:g} is so large that the Lasso keeps no neuron; use a "
                          f"smaller --beta")
     return TrainedWeights(H[rows[active]], solution.w[active], solution.bias, {
-        "hyperplanes": hyperplanes, "patterns": len(rows), "solver": solver,
+        "hyperplanes": hyperplanes, "patterns": len(rows), "solver": solution.solver,
         "lasso_objective": solution.objective, "lasso_gap": solution.gap,
         "lasso_lower_bound": solution.lower_bound, "lasso_seconds": solution.seconds,
         "lasso_iterations": solution.iterations, "pattern_seconds": pattern_seconds})

@@ -224,3 +224,25 @@ def test_cli_train_bilinear_refuses_threshold_options(tmp_path, args):
     assert_one_line_error(run_cli("train", "-o", str(out), *args),
                           "are for threshold networks; add --family threshold")
     assert not out.exists()
+
+
+def test_an_interior_point_finishes_what_fista_cannot(monkeypatch):
+    from qnnhw import lasso
+
+    D, y = lasso_problem(2)
+    reference = solve_lasso(D, y, 0.5, solver="CLARABEL")
+    monkeypatch.setattr(lasso, "SUBPROBLEM_ITERATIONS", 1)
+    messages = []
+    solution = solve_lasso(D, y, 0.5, progress=messages.append)
+    assert solution.solver == "FISTA+CLARABEL"
+    assert any("CLARABEL takes over" in message for message in messages)
+    assert solution.objective == pytest.approx(reference.objective, rel=1e-6)
+    assert solution.gap <= 1e-4 * solution.objective
+
+
+def test_the_summary_says_when_the_lasso_is_not_certified():
+    from qnnhw.cli import _lasso_verdict
+
+    assert "optimal over these patterns" in _lasso_verdict(40.0, 1e-5)
+    verdict = _lasso_verdict(40.0, 8.0)
+    assert "stopped early" in verdict and "at least 32" in verdict
