@@ -331,11 +331,14 @@ def run_build(board: Board, model: BilinearModel | ThresholdModel, out_dir: Path
         chosen = choose_parallel(device, spec)
         if chosen is None:
             one = estimate(device, spec, 1)
+            fewer = ("--hidden-bits (each bit is one more adder tree per unit), --input-bits "
+                     "or features" if isinstance(spec, ThresholdSpec) and spec.hidden_bits > 1
+                     else "--input-bits or features")
             raise QnnhwError(
                 f"the design does not fit {board.name}: one neuron unit with d={spec.d} "
                 f"inputs needs about {one.lcs} logic cells and {one.ram_blocks} RAM blocks, "
                 f"{device.name} has {device.lcs} and {device.ram_blocks}; use fewer "
-                f"--input-bits or features, or a bigger board (ice40-hx8k, ulx3s)")
+                f"{fewer}, or a bigger board (ice40-hx8k, ulx3s)")
         parallel = chosen.parallel
         progress(f"folding: P={parallel} units for m={model.m} neurons "
                  f"(estimate {chosen.lcs} of {device.lcs} logic cells, {chosen.dsps} DSPs, "

@@ -158,3 +158,12 @@ def test_threshold_estimate_prefers_constant_weights_when_they_fit():
     chosen = build_flow.choose_parallel(BOARDS["icebreaker"].device, spec)
     assert chosen is not None and chosen.parallel == 7 and chosen.dsps == 0
     assert chosen.ram_blocks == 1   # the output FIFO only: no weight ROM
+
+
+def test_an_integer_threshold_network_too_big_names_hidden_bits(tmp_path):
+    from .helpers import random_threshold_model
+
+    random_threshold_model(33, 16, hidden_bits=8).save(tmp_path / "model.json")
+    result = run_cli("build", "--board", "icebreaker", "--model", str(tmp_path / "model.json"),
+                     "-o", str(tmp_path / "out"))
+    assert_one_line_error(result, "does not fit icebreaker", "use fewer --hidden-bits")
