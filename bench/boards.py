@@ -27,6 +27,8 @@ MODELS = {
                                     "--beta", "30"],
     "ionosphere-threshold-gaussian": ["--family", "threshold", "--data", "ionosphere",
                                       "--hyperplanes", "gaussian"],
+    "ionosphere-threshold-deep": ["--family", "threshold", "--data", "ionosphere",
+                                  "--layers", "3", "--layer-width", "24"],
 }
 
 

@@ -33,6 +33,8 @@ BETAS = (1.0, 2.0, 5.0, 10.0, 20.0, 40.0)
 METHODS = {
     "Convex-Lasso, ±1 hyperplanes": {"method": "lasso", "hyperplanes": "binary"},
     "Convex-Lasso, Gaussian (4-bit)": {"method": "lasso", "hyperplanes": "gaussian"},
+    "Convex-Lasso, 3 layers (first 32 wide, ±1)": {"method": "lasso", "layers": 3,
+                                                    "layer_width": 32},
     "Nonconvex-STE": {"method": "ste"},
     "Nonconvex-ReLU": {"method": "ste-relu"},
     "Nonconvex-LReLU": {"method": "ste-lrelu"},

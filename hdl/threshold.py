@@ -4,6 +4,9 @@ Data flow for one input vector (all arithmetic exact; see :mod:`qnnhw.fixedpoint
 
     i.payload ─► x register ─► lift (bias 2^F: wiring only)
                      │
+                     ▼  deep networks only: the earlier layers, unfolded, constant ±1 weights,
+                        each neuron 1[l·ã ≥ 0], then the constant 1 (the next layer's ã)
+                     │
       hidden ROM ────┤ group g = 0 … T−1 (T = ⌈K/P⌉): P neurons per cycle
                      ▼
     P × [ z = h·x̃ by masked adder trees:  ±1 weights: 2·Σ_{h=+1} x̃ − Σ x̃
@@ -16,8 +19,10 @@ Data flow for one input vector (all arithmetic exact; see :mod:`qnnhw.fixedpoint
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Const, Module, Mux, Signal, signed
 
 from qnnhw.fixedpoint import ThresholdSpec
 
@@ -41,6 +46,9 @@ class ThresholdDatapath(FoldedDatapath):
         Number of neuron units P, 1 ≤ P ≤ K. The K neurons take T = ⌈K/P⌉ cycles per
         vector; hidden and output weights sit in two ROMs of T words when T > 1 and are
         constants when T = 1.
+    layers : sequence of arrays of ±1
+        The earlier layers of a deep network (widths ``spec.layer_widths``); every one of
+        their neurons has its own adder tree, so they add latency, not cycles per vector.
 
     Attributes
     ----------
@@ -48,7 +56,17 @@ class ThresholdDatapath(FoldedDatapath):
         As in :class:`~qnnhw.hdl.folding.FoldedDatapath`.
     """
 
-    def __init__(self, spec: ThresholdSpec, H: np.ndarray, parallel: int):
+    def __init__(self, spec: ThresholdSpec, H: np.ndarray, parallel: int,
+                 layers: Sequence[np.ndarray] = ()):
+        layers = [np.asarray(layer) for layer in layers]
+        inputs = spec.features + int(spec.bias)
+        if tuple(len(layer) for layer in layers) != spec.layer_widths:
+            raise ValueError(f"Layer widths must be {spec.layer_widths}, not "
+                             f"{tuple(len(layer) for layer in layers)}")
+        for index, layer in enumerate(layers):
+            if layer.shape[1:] != (inputs,) or not np.isin(layer, (-1, 1)).all():
+                raise ValueError(f"Layer {index} must be ±1 of shape ({len(layer)}, {inputs})")
+            inputs = len(layer) + 1
         H = np.asarray(H)
         if H.shape != (spec.m, spec.d):
             raise ValueError(f"Hidden weights must have shape ({spec.m}, {spec.d}), not "
@@ -60,12 +78,18 @@ class ThresholdDatapath(FoldedDatapath):
                              f"{spec.hidden_max}] for hidden_bits={spec.hidden_bits}")
         self.check_parallel(spec, parallel)
         self._H = H
-        # Register stages after the issue stage, in order (see elaborate).
+        self._layers = layers
+        # Register stages after the issue stage, in order (see elaborate): the earlier
+        # layers (tree, z, activation), then the folded layer.
+        self._layer_depth = sum(tree_depth(spec.features + int(spec.bias) if index == 0
+                                           else spec.layer_widths[index - 1] + 1) + 2
+                                for index in range(len(layers)))
         self._tree_depth = tree_depth(spec.d)
         planes = spec.hidden_bits
         self._hidden_depth = self._tree_depth + (1 if planes == 1 else tree_depth(planes))
         self._sum_depth = tree_depth(parallel)
-        super().__init__(spec, parallel, self._hidden_depth + 1 + self._sum_depth + 1 + 1)
+        super().__init__(spec, parallel, self._layer_depth + self._hidden_depth + 1
+                         + self._sum_depth + 1 + 1)
 
     def hidden_rows(self) -> list[int]:
         """Hidden ROM: word g holds neuron gP+p's weight i in bits [(pd + i)·b, … + b) with
@@ -85,13 +109,18 @@ class ThresholdDatapath(FoldedDatapath):
         spec, P = self.spec, self.parallel
         d, planes, wb = spec.d, spec.hidden_bits, spec.weight_bits
         issue = self.issue_stage(m)
-        word = self.rom(m, "hidden", self.hidden_rows(), d * planes * P, issue.next_group)
-        # The output weights are needed once z is known: read them that much later.
-        output_word = self.rom(m, "output_weights", self.output_rows(), wb * P,
-                               delay(m, issue.next_group, self._hidden_depth, name="w_addr"))
-
-        # -- hidden layer: z = h·x̃ per unit, by adder trees over masked inputs ---------------
         lifted = self.lifted(issue.x)
+        for index, layer in enumerate(self._layers):
+            lifted = self._unfolded_layer(m, lifted, layer, index)
+        # The weights of group g are needed when its inputs have come through those layers,
+        # and the output weights once z is known: read them that much later.
+        word = self.rom(m, "hidden", self.hidden_rows(), d * planes * P,
+                        delay(m, issue.next_group, self._layer_depth, name="h_addr"))
+        output_word = self.rom(m, "output_weights", self.output_rows(), wb * P,
+                               delay(m, issue.next_group, self._layer_depth + self._hidden_depth,
+                                     name="w_addr"))
+
+        # -- hidden layer: z = h·ã per unit, by adder trees over masked inputs ---------------
         if planes == 1:
             total, depth = pipelined_sum(m, lifted, name="xsum")
             assert depth == self._tree_depth
@@ -123,10 +152,26 @@ class ThresholdDatapath(FoldedDatapath):
         assert sum_depth == self._sum_depth
 
         # -- accumulate over the T groups, add the bias ---------------------------------------
-        s, s_valid = self.accumulate(m, group_sum, issue, self._hidden_depth + 1 + sum_depth,
+        s, s_valid = self.accumulate(m, group_sum, issue,
+                                     self._layer_depth + self._hidden_depth + 1 + sum_depth,
                                      spec.sum_width)
         y = Signal(signed(spec.output_width))
         y_valid = Signal()
         m.d.sync += [y.eq(s + spec.output_bias), y_valid.eq(s_valid)]
         self.output(m, y, y_valid)
         return m
+
+    def _unfolded_layer(self, m: Module, inputs: list, layer: np.ndarray, index: int
+                        ) -> list:
+        """One earlier layer, every neuron with its own constant-weight tree: 0/1 per neuron
+        (as 2-bit signed values, so that the next trees add them as numbers) and the 1."""
+        total, _ = pipelined_sum(m, inputs, name=f"l{index}_sum")
+        width = self.spec.layer_z_width(index)
+        outputs: list = []
+        for neuron, row in enumerate(layer):
+            mask = Const(sum(1 << i for i, weight in enumerate(row) if weight > 0), len(row))
+            z = signed_binary_dot(m, inputs, mask, total, width, name=f"l{index}_z{neuron}")
+            active = Signal(signed(2), name=f"l{index}_a{neuron}")
+            m.d.sync += active.eq(z >= 0)
+            outputs.append(active)
+        return outputs + [Const(1, signed(2))]

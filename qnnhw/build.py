@@ -85,8 +85,9 @@ def rom_blocks(device: Device, spec: FixedPointSpec | ThresholdSpec, parallel: i
 
 
 #: Calibration of the threshold datapath's units against nextpnr on iCE40 (bench/boards.py):
-#: the estimate comes out 2–3 % above what nextpnr reports.
-THRESHOLD_UNIT_FACTOR = 1.1
+#: the estimate comes out 2–3 % above what nextpnr reports. Yosys shares much of the constant
+#: trees of a deep network's earlier layers: they get their own factor (one HX8K build).
+THRESHOLD_UNIT_FACTOR, DEEP_LAYER_FACTOR = 1.1, 0.75
 
 
 def _serial_cells(spec: FixedPointSpec | ThresholdSpec) -> int:
@@ -96,7 +97,15 @@ def _serial_cells(spec: FixedPointSpec | ThresholdSpec) -> int:
 
 
 def _estimate_threshold(device: Device, spec: ThresholdSpec, parallel: int) -> Estimate:
-    d, bits, planes = spec.d, spec.input_bits, spec.hidden_bits
+    # A deep network's earlier layers: one constant-weight tree per neuron over about half
+    # its inputs (the first layer's are B-bit, later ones 0/1), its Σ tree and z register.
+    layers, inputs, bits = 0, spec.features + int(spec.bias), spec.input_bits
+    for index, neurons in enumerate(spec.layer_widths):
+        layers += (neurons * (_tree_cells((inputs + 1) // 2, bits) + spec.layer_z_width(index)
+                              + 1) + _tree_cells(inputs, bits))
+        inputs, bits = neurons + 1, 2
+    # The folded layer: d inputs of ``bits`` bits.
+    d, planes = spec.d, spec.hidden_bits
     if parallel == spec.m:
         # Constant weights: each tree adds only the inputs it selects (about half of them).
         hidden = planes * _tree_cells((d + 1) // 2, bits)
@@ -104,7 +113,7 @@ def _estimate_threshold(device: Device, spec: ThresholdSpec, parallel: int) -> E
         hidden = planes * (_tree_cells(d, bits) + d * bits)
     combine = spec.hidden_width if planes == 1 else _tree_cells(planes, spec.hidden_width)
     units = parallel * (hidden + combine + spec.weight_bits)
-    shared = ((_tree_cells(d, bits) if planes == 1 else 0)
+    shared = (DEEP_LAYER_FACTOR * layers + (_tree_cells(d, bits) if planes == 1 else 0)
               + _tree_cells(parallel, spec.weight_bits) + 2 * spec.sum_width
               + 2 * spec.output_width + _serial_cells(spec))
     lcs = THRESHOLD_UNIT_FACTOR * units + SHARED_FACTOR * shared

@@ -103,6 +103,13 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, m_default: int,
     group.add_argument("--hyperplanes", choices=("binary", "gaussian"), default="binary",
                        help="threshold: sample ±1 hyperplanes (default, no multiplier) or "
                             "Gaussian ones rounded to --hidden-bits integers")
+    group.add_argument("--layers", type=_positive_int, default=2, metavar="L",
+                       help="threshold: weight layers; above 2, the earlier hidden layers are "
+                            "sampled ±1 hyperplanes and the Lasso chooses the last one "
+                            "(default: 2)")
+    group.add_argument("--layer-width", type=_positive_int, default=16, metavar="W",
+                       help="threshold: neurons of each earlier hidden layer when --layers "
+                            "is above 2 (default: 16)")
     group.add_argument("--hidden-bits", type=_positive_int, metavar="B",
                        help="threshold: bits of integer hidden weights (default: 4 for "
                             "gaussian hyperplanes, 8 for ste networks)")
@@ -125,16 +132,18 @@ def training_inputs(args: argparse.Namespace) -> tuple[Any, Any]:
                          standardize=args.standardize, weight_levels=args.weight_levels,
                          solver=args.solver, refit_alpha=args.refit_alpha, epochs=args.epochs,
                          neurons=args.neurons, hyperplanes=args.hyperplanes,
-                         hidden_bits=args.hidden_bits)
+                         hidden_bits=args.hidden_bits, layers=args.layers,
+                         layer_width=args.layer_width)
     return data, config
 
 
 def _threshold_lines(report: dict[str, Any]) -> list[str]:
     hidden = {"binary": "±1", "gaussian": f"{report['hidden_bits']}-bit Gaussian"}.get(
         report["hidden_weights"], f"{report['hidden_bits']}-bit")
-    lines = [f"trained a threshold network by {report['method']}: {report['m']} neurons with "
-             f"{hidden} hidden weights on d={report['d']} lifted features ({report['data']}, "
-             f"squared loss, beta={report['beta']:g})"]
+    depth = f"{report['layers']}-layer " if report.get("layers", 2) > 2 else ""
+    lines = [f"trained a {depth}threshold network by {report['method']}: {report['m']} "
+             f"neurons with {hidden} hidden weights on d={report['d']} inputs "
+             f"({report['data']}, squared loss, beta={report['beta']:g})"]
     if report.get("lasso_objective") is None:
         return lines + [f"  Lasso objective      {report['objective']:.6g}  (of this network; "
                         f"no certificate for {report['method']})"]

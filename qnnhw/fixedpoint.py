@@ -28,7 +28,9 @@ sum of the accumulator is bounded by the same m·Amax².
 
 Threshold networks (:class:`ThresholdSpec`)
     Inputs as above. Hidden layer exact: ``zₖ = hₖ·x̃`` in integers (hₖ ±1 or small signed
-    integers) and the neuron is active exactly when ``zₖ ≥ 0`` — the sign bit of zₖ.
+    integers) and the neuron is active exactly when ``zₖ ≥ 0`` — the sign bit of zₖ. A deep
+    network's earlier layers work the same way with ±1 weights; each passes on its 0/1
+    activations and the constant 1, which is the next layer's ã.
     Output weights and bias are rounded once, offline, like inputs:
     ``Wₖ = clamp(round_half_even(wₖ·2^F_out), ±(2^(weight_bits−1) − 1))``, likewise C for the
     bias c, with ``F_out = max(0, weight_bits − 1 − ceil(log2 max(|w|, |c|)))``. The output
@@ -274,6 +276,9 @@ class ThresholdSpec(_InputFormat):
         W₀ … W_{K−1}.
     output_bias : int
         C.
+    layer_widths : tuple of int
+        Widths of the earlier threshold layers of a deep network (their ±1 weights are the
+        model's); each layer's output is 0/1 per neuron plus the constant 1.
     """
 
     features: int
@@ -286,6 +291,7 @@ class ThresholdSpec(_InputFormat):
     output_frac: int
     output_weights: tuple[int, ...]
     output_bias: int
+    layer_widths: tuple[int, ...] = ()
 
     @classmethod
     def for_model(cls, model: ThresholdModel, input_bits: int = DEFAULT_INPUT_BITS,
@@ -306,7 +312,8 @@ class ThresholdSpec(_InputFormat):
                    neurons=model.m, hidden_bits=model.hidden_bits, input_bits=input_bits,
                    input_frac=input_frac, weight_bits=weight_bits, output_frac=output_frac,
                    output_weights=tuple(int(v) for v in rounded[:-1]),
-                   output_bias=int(rounded[-1]))
+                   output_bias=int(rounded[-1]),
+                   layer_widths=tuple(len(layer) for layer in model.layers))
 
     @property
     def m(self) -> int:
@@ -314,7 +321,20 @@ class ThresholdSpec(_InputFormat):
 
     @property
     def d(self) -> int:
+        """Inputs of the last hidden layer (the one folded onto P units)."""
+        if self.layer_widths:
+            return self.layer_widths[-1] + 1
         return self.features + int(self.bias)
+
+    def layer_z_width(self, index: int) -> int:
+        """Width of z = l·ã in earlier layer ``index`` (±1 weights)."""
+        bound = self.lifted_sum_bound if index == 0 else self.layer_widths[index - 1] + 1
+        return signed_width(-bound, bound)
+
+    @property
+    def lifted_sum_bound(self) -> int:
+        """Largest |Σᵢ x̃ᵢ| over any subset of the lifted inputs x̃."""
+        return self.features * (1 << (self.input_bits - 1)) + int(self.bias) * self.bias_value
 
     @property
     def hidden_max(self) -> int:
@@ -322,14 +342,10 @@ class ThresholdSpec(_InputFormat):
         return 1 if self.hidden_bits == 1 else (1 << (self.hidden_bits - 1)) - 1
 
     @property
-    def input_sum_bound(self) -> int:
-        """Largest |Σᵢ x̃ᵢ| over any subset of the lifted inputs."""
-        return self.features * (1 << (self.input_bits - 1)) + int(self.bias) * self.bias_value
-
-    @property
     def hidden_width(self) -> int:
-        """Width of zₖ = hₖ·x̃."""
-        bound = self.hidden_max * self.input_sum_bound
+        """Width of zₖ = hₖ·ã (ã = x̃, or 0/1 activations and a 1)."""
+        inputs = self.d if self.layer_widths else self.lifted_sum_bound
+        bound = self.hidden_max * inputs
         return signed_width(-bound, bound)
 
     @property
@@ -352,7 +368,8 @@ class ThresholdSpec(_InputFormat):
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data.update(family="threshold", output_weights=list(self.output_weights), d=self.d,
+        data.update(family="threshold", output_weights=list(self.output_weights),
+                    layer_widths=list(self.layer_widths), d=self.d,
                     bias_value=self.bias_value, hidden_width=self.hidden_width,
                     sum_width=self.sum_width, output_width=self.output_width)
         return data
@@ -367,10 +384,12 @@ def spec_from_dict(data: dict[str, Any]) -> FixedPointSpec | ThresholdSpec:
         raise QnnhwError("malformed fixed-point spec (not a JSON object); rebuild")
     kind: Any = ThresholdSpec if data.get("family") == "threshold" else FixedPointSpec
     values = dict(data)
-    if kind is ThresholdSpec and isinstance(values.get("output_weights"), list):
-        values["output_weights"] = tuple(values["output_weights"])
+    for name in ("output_weights", "layer_widths"):
+        if kind is ThresholdSpec and isinstance(values.get(name), list):
+            values[name] = tuple(values[name])
     try:
-        spec = kind(**{name: values[name] for name in kind.__dataclass_fields__})
+        spec = kind(**{name: values[name] for name in kind.__dataclass_fields__
+                       if name in values or name != "layer_widths"})
     except (KeyError, TypeError) as error:
         raise QnnhwError(f"malformed fixed-point spec ({error}); rebuild") from None
     derived = spec.to_dict()

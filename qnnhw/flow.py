@@ -46,7 +46,8 @@ def datapath(model: Model, spec: Spec, parallel: int):
     if isinstance(model, ThresholdModel):
         from .hdl.threshold import ThresholdDatapath
 
-        return ThresholdDatapath(spec, model.H, parallel)  # type: ignore[arg-type]
+        return ThresholdDatapath(spec, model.H, parallel,  # type: ignore[arg-type]
+                                 model.layers)
     from .hdl.bilinear import BilinearDatapath
 
     return BilinearDatapath(spec, model.U, model.V, parallel)  # type: ignore[arg-type]

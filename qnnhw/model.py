@@ -285,7 +285,11 @@ HIDDEN_KINDS = ("binary", "integer")
 
 @dataclass
 class ThresholdModel(_Network):
-    """A trained two-layer threshold network f(x) = c + Σₖ wₖ·1[hₖᵀx̃ ≥ 0].
+    """A trained threshold network f(x) = c + Σₖ wₖ·1[hₖᵀã ≥ 0].
+
+    ã is the lifted input x̃ for a two-layer network. A deeper network first passes x̃ through
+    the threshold layers in ``layers`` (Ergen et al. §3), each followed by the constant 1:
+    ã = [1[L ã' ≥ 0]; 1] with ã' the previous layer's output.
 
     Parameters
     ----------
@@ -301,6 +305,9 @@ class ThresholdModel(_Network):
         1 for ±1 hidden weights, else the width of the signed integer weights.
     encoder, standardizer, lifting, task, target, label_names, training
         As in :class:`BilinearModel`.
+    layers : tuple of ndarray of int8
+        The earlier hidden layers, ±1, each of shape (width, input width + 1); empty for a
+        two-layer network. H's rows then have the last layer's width + 1 entries.
     """
 
     FAMILY = "threshold"
@@ -316,6 +323,7 @@ class ThresholdModel(_Network):
     target: str
     label_names: tuple[str, str] | None
     training: dict[str, Any] = field(default_factory=dict)
+    layers: tuple[np.ndarray, ...] = ()
 
     @property
     def m(self) -> int:
@@ -330,21 +338,37 @@ class ThresholdModel(_Network):
     def hidden_kind(self) -> str:
         return "binary" if self.hidden_bits == 1 else "integer"
 
+    def last_layer_inputs(self, lifted: np.ndarray) -> np.ndarray:
+        """ã: the lifted input passed through the earlier layers, each followed by a 1."""
+        for layer in self.layers:
+            active = (lifted @ layer.T.astype(float) >= 0).astype(float)
+            lifted = np.hstack([active, np.ones((len(active), 1))])
+        return lifted
+
     def activations(self, lifted: np.ndarray) -> np.ndarray:
-        """1[hₖᵀx̃ ≥ 0] for each lifted row x̃, shape (n, K)."""
-        return (lifted @ self.H.T.astype(float) >= 0).astype(float)
+        """1[hₖᵀã ≥ 0] for each lifted input row x̃, shape (n, K)."""
+        return (self.last_layer_inputs(lifted) @ self.H.T.astype(float) >= 0).astype(float)
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         return self.bias + self.activations(self.lifting.apply(self.features(X))) @ self.w
 
     def _network_dict(self) -> dict[str, Any]:
         return {"neurons": self.m, "d": self.d, "hidden": self.hidden_kind,
-                "hidden_bits": self.hidden_bits, "H": self.H.astype(int).tolist(),
+                "hidden_bits": self.hidden_bits,
+                "layers": [layer.astype(int).tolist() for layer in self.layers],
+                "H": self.H.astype(int).tolist(),
                 "w": [float(v) for v in self.w], "bias": self.bias}
 
     @classmethod
     def _from_network(cls, network: dict[str, Any], d: int, common: dict[str, Any]
                       ) -> ThresholdModel:
+        layer_rows = network.get("layers", [])
+        if not isinstance(layer_rows, list):
+            raise QnnhwError("network.layers must be a list of ±1 matrices")
+        layers = []
+        for index, rows in enumerate(layer_rows):
+            layers.append(_sign_matrix(rows, f"layers[{index}]", d))
+            d = len(layers[-1]) + 1   # the next layer sees these neurons and the constant 1
         kind = network.get("hidden")
         if kind not in HIDDEN_KINDS:
             raise QnnhwError(f"network.hidden must be one of {', '.join(HIDDEN_KINDS)}, not "
@@ -365,7 +389,8 @@ class ThresholdModel(_Network):
         if network.get("neurons") not in (None, len(H)):
             raise QnnhwError(f"network.neurons = {network.get('neurons')!r} but H has "
                              f"{len(H)} rows")
-        return cls(H, w, _finite(network.get("bias"), "network.bias"), bits, **common)
+        return cls(H, w, _finite(network.get("bias"), "network.bias"), bits, **common,
+                   layers=tuple(layers))
 
 
 _FAMILY_CLASSES: dict[str, Any] = {"bilinear": BilinearModel, "threshold": ThresholdModel}

@@ -128,8 +128,13 @@ class ThresholdReference(_Reference):
         self._W = np.array(spec.output_weights, dtype=np.int64)
 
     def hidden(self, x: np.ndarray) -> np.ndarray:
-        """zₖ = hₖ·x̃, shape (n, K)."""
-        return self.lift(x) @ self._H.T
+        """zₖ = hₖ·ã, shape (n, K); ã = x̃ or, in a deep network, the earlier layers'
+        0/1 activations and a 1."""
+        inputs = self.lift(x)
+        for layer in self.model.layers:
+            active = (inputs @ layer.T.astype(np.int64) >= 0).astype(np.int64)
+            inputs = np.hstack([active, np.ones((len(active), 1), dtype=np.int64)])
+        return inputs @ self._H.T
 
     def outputs(self, x: np.ndarray) -> np.ndarray:
         active = self.hidden(x) >= 0

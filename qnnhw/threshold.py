@@ -15,6 +15,11 @@ Since only the sign of hₖᵀx̃ matters, rounding a Gaussian direction to inte
 hyperplane slightly but nothing else: the patterns, the Lasso and the hardware all use the
 integer hₖ, so the model file is exact.
 
+Deep networks (their §3, "repeat this process for every layer"): each earlier layer is a
+sample of ±1 hyperplanes with distinct patterns on the previous layer's output; its 0/1
+activations and the constant 1 are the next layer's input, and the Lasso chooses the
+neurons of the last hidden layer over the patterns of that input.
+
 The baselines train the same network directly by SGD, with the threshold's zero gradient
 replaced in the backward pass by that of the identity (STE), a ReLU, a leaky ReLU or a
 clipped ReLU (the paper's Nonconvex-STE/ReLU/LReLU/CReLU).
@@ -33,7 +38,8 @@ from .errors import QnnhwError
 from .lasso import solve_lasso
 
 __all__ = ["HYPERPLANES", "STE_VARIANTS", "THRESHOLD_METHODS", "distinct_patterns",
-           "integer_directions", "sample_hyperplanes", "train_lasso_network", "train_ste"]
+           "integer_directions", "sample_hyperplanes", "sample_layers", "train_lasso_network",
+           "train_ste"]
 
 HYPERPLANES = ("binary", "gaussian")
 #: Backward-pass surrogates of the threshold's derivative, by method name.
@@ -78,6 +84,23 @@ def distinct_patterns(X: np.ndarray, H: np.ndarray) -> tuple[np.ndarray, np.ndar
     return patterns[:, keep].astype(float), keep
 
 
+def sample_layers(X: np.ndarray, widths: list[int], rng: np.random.Generator
+                  ) -> tuple[list[np.ndarray], np.ndarray]:
+    """Earlier layers of a deep network: for each width, that many ±1 hyperplanes with
+    distinct, non-constant patterns on the current input. Returns the layers and the last
+    layer's input ã (activations and a column of ones)."""
+    layers = []
+    for index, width in enumerate(widths):
+        candidates = sample_hyperplanes(rng, 16 * width, X.shape[1], "binary", 1)
+        patterns, rows = distinct_patterns(X, candidates)
+        if len(rows) < width:
+            raise QnnhwError(f"layer {index + 1} can only have {len(rows)} distinct neurons "
+                             f"on this data; use --layer-width {len(rows)} or less")
+        layers.append(candidates[rows[:width]].astype(np.int8))
+        X = np.hstack([patterns[:, :width], np.ones((len(X), 1))])
+    return layers, X
+
+
 @dataclass
 class TrainedWeights:
     """A trained threshold network (by the Lasso or a baseline), before it becomes a model."""
@@ -86,14 +109,17 @@ class TrainedWeights:
     w: np.ndarray
     bias: float
     details: dict[str, float | int | str] = field(default_factory=dict)
+    layers: list[np.ndarray] = field(default_factory=list)
 
 
 def train_lasso_network(X: np.ndarray, y: np.ndarray, *, beta: float, hyperplanes: int,
                         kind: str, hidden_bits: int, solver: str, seed: int,
-                        progress: Progress) -> TrainedWeights:
+                        progress: Progress, layer_widths: list[int] | None = None
+                        ) -> TrainedWeights:
     """Convex-Lasso: sample, keep distinct patterns, solve, keep the non-zero neurons."""
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
+    layers, X = sample_layers(X, layer_widths or [], rng)
     H = sample_hyperplanes(rng, hyperplanes, X.shape[1], kind, hidden_bits)
     D, rows = distinct_patterns(X, H)
     pattern_seconds = time.perf_counter() - start
@@ -111,7 +137,8 @@ def train_lasso_network(X: np.ndarray, y: np.ndarray, *, beta: float, hyperplane
         "hyperplanes": hyperplanes, "patterns": len(rows), "solver": solution.solver,
         "lasso_objective": solution.objective, "lasso_gap": solution.gap,
         "lasso_lower_bound": solution.lower_bound, "lasso_seconds": solution.seconds,
-        "lasso_iterations": solution.iterations, "pattern_seconds": pattern_seconds})
+        "lasso_iterations": solution.iterations, "pattern_seconds": pattern_seconds},
+        layers)
 
 
 def _surrogate(variant: str, z: np.ndarray) -> np.ndarray:

@@ -61,6 +61,8 @@ class TrainConfig:
     neurons: int | None = None
     hyperplanes: str = "binary"
     hidden_bits: int | None = None
+    layers: int = 2
+    layer_width: int = 16
 
     def resolved(self, dataset: Dataset) -> TrainConfig:
         """A copy with every ``None`` replaced by its default for ``dataset``."""
@@ -74,9 +76,10 @@ class TrainConfig:
                              f"choose one of {', '.join(methods)}")
         if self.family == "threshold":
             return self._resolved_threshold(dataset, method)
-        if (self.neurons, self.hidden_bits, self.hyperplanes) != (None, None, "binary"):
-            raise QnnhwError("--neurons, --hyperplanes and --hidden-bits are for threshold "
-                             "networks; add --family threshold")
+        if (self.neurons, self.hidden_bits, self.hyperplanes, self.layers) != (
+                None, None, "binary", 2):
+            raise QnnhwError("--neurons, --hyperplanes, --hidden-bits and --layers are for "
+                             "threshold networks; add --family threshold")
         if self.solver not in (None, *sdp.SOLVERS):
             raise QnnhwError(f"unknown SDP solver {self.solver!r}; choose one of "
                              f"{', '.join(sdp.SOLVERS)}")
@@ -108,6 +111,15 @@ class TrainConfig:
         if self.hyperplanes not in threshold.HYPERPLANES:
             raise QnnhwError(f"unknown --hyperplanes {self.hyperplanes!r}; choose one of "
                              f"{', '.join(threshold.HYPERPLANES)}")
+        if not (isinstance(self.layers, int) and self.layers >= 2):
+            raise QnnhwError(f"--layers counts the weight layers, at least 2, not "
+                             f"{self.layers}")
+        if self.layers > 2 and method != "lasso":
+            raise QnnhwError("--layers above 2 is for --method lasso (the STE baselines are "
+                             "two-layer networks)")
+        if not (isinstance(self.layer_width, int) and self.layer_width >= 1):
+            raise QnnhwError(f"--layer-width must be a positive integer, not "
+                             f"{self.layer_width}")
         beta = DEFAULT_LASSO_BETA if self.beta is None else self.beta
         if not (math.isfinite(beta) and beta >= 0):
             raise QnnhwError(f"--beta must be a finite number ≥ 0, not {beta}")
@@ -279,7 +291,8 @@ class ThresholdTrainer:
             network = threshold.train_lasso_network(
                 X, y, beta=float(config.beta), hyperplanes=config.neurons,
                 kind=config.hyperplanes, hidden_bits=config.hidden_bits,
-                solver=str(config.solver), seed=seed, progress=self.progress)
+                solver=str(config.solver), seed=seed, progress=self.progress,
+                layer_widths=[config.layer_width] * (config.layers - 2))
             hidden = config.hyperplanes
         else:
             network = threshold.train_ste(
@@ -291,13 +304,15 @@ class ThresholdTrainer:
         bits = 1 if hidden == "binary" else config.hidden_bits
         model = ThresholdModel(network.H, network.w, network.bias, bits, self.dataset.encoder,
                                self.standardizer, self.lifting, self.dataset.task,
-                               self.dataset.target, self.dataset.label_names)
+                               self.dataset.target, self.dataset.label_names,
+                               layers=tuple(network.layers))
         prediction = model.bias + model.activations(X) @ model.w
         value = lasso_objective(float(config.beta), model.w, prediction, y)
         model.training = {
             "method": config.method, "family": "threshold", "loss": "squared",
             "beta": config.beta, "m": model.m, "seed": seed, "data": self.dataset.source,
             "hidden_weights": hidden, "hidden_bits": bits, "objective": value,
+            "layers": config.layers,
             "standardize": config.standardize, "bias": config.bias,
             "feature_max_abs": self.feature_max_abs, **network.details}
         return model
@@ -341,7 +356,8 @@ def report(model: BilinearModel | ThresholdModel, dataset: Dataset, seconds: flo
             "covariance_residual", "sdp_seconds")}, alpha=model.alpha)
     else:
         out.update({key: training.get(key) for key in (
-            "hidden_weights", "hidden_bits", "hyperplanes", "patterns", "lasso_objective",
+            "hidden_weights", "hidden_bits", "layers", "hyperplanes", "patterns",
+            "lasso_objective",
             "lasso_gap", "lasso_lower_bound", "lasso_seconds", "lasso_iterations")},
             neurons=model.m, output_bias=model.bias)
     out.update(evaluate(model, dataset))

@@ -43,8 +43,9 @@ def random_model(features: int, m: int, *, bias: bool = True, replicas: int = 1,
 
 def random_threshold_model(features: int, neurons: int, *, bias: bool = True,
                            hidden_bits: int = 1, seed: int = 0,
-                           task: str = "classification"):
-    """A threshold network with random hidden and output weights (no training)."""
+                           task: str = "classification", layer_widths: tuple = ()):
+    """A threshold network with random hidden and output weights (no training); with
+    ``layer_widths``, a deep one with earlier ±1 layers of those widths."""
     import numpy as np
 
     from qnnhw.dataset import ColumnEncoder, InputEncoder
@@ -52,6 +53,10 @@ def random_threshold_model(features: int, neurons: int, *, bias: bool = True,
 
     rng = np.random.default_rng(seed)
     d = features + int(bias)
+    layers = []
+    for width in layer_widths:
+        layers.append(rng.choice(np.array([-1, 1], dtype=np.int8), (width, d)))
+        d = width + 1
     if hidden_bits == 1:
         H = rng.choice(np.array([-1, 1], dtype=np.int32), (neurons, d))
     else:
@@ -62,7 +67,8 @@ def random_threshold_model(features: int, neurons: int, *, bias: bool = True,
     labels = ("neg", "pos") if task == "classification" else None
     return ThresholdModel(H, rng.normal(size=neurons), float(rng.normal()), hidden_bits,
                           encoder, standardizer, Lifting(bias, 1), task, "y", labels,
-                          {"method": "random", "loss": "squared", "feature_max_abs": 3.0})
+                          {"method": "random", "loss": "squared", "feature_max_abs": 3.0},
+                          tuple(layers))
 
 
 class EmulatedBoard:

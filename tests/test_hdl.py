@@ -157,20 +157,24 @@ def test_pipelined_sum_depth_and_value():
     simulator.run()
 
 
-@pytest.mark.parametrize("features, neurons, parallel, hidden_bits", [
-    (4, 7, 3, 1),   # ±1 weights from the ROM, P does not divide K
-    (3, 5, 5, 1),   # constants
-    (3, 6, 4, 4),   # 4-bit integer weights by bit planes
+@pytest.mark.parametrize("features, neurons, parallel, hidden_bits, layer_widths", [
+    (4, 7, 3, 1, ()),       # ±1 weights from the ROM, P does not divide K
+    (3, 5, 5, 1, ()),       # constants
+    (3, 6, 4, 4, ()),       # 4-bit integer weights by bit planes
+    (4, 6, 4, 1, (5,)),     # deep: one earlier layer, folded last layer
+    (3, 4, 4, 1, (6, 3)),   # deep: two earlier layers, constants
 ])
 def test_threshold_datapath_is_bit_exact_with_exact_timing(features, neurons, parallel,
-                                                           hidden_bits):
-    model = random_threshold_model(features, neurons, hidden_bits=hidden_bits, seed=neurons)
+                                                           hidden_bits, layer_widths):
+    model = random_threshold_model(features, neurons, hidden_bits=hidden_bits, seed=neurons,
+                                   layer_widths=layer_widths)
     spec = ThresholdSpec.for_model(model, input_bits=6)
     vectors = np.random.default_rng(2).integers(spec.input_min, spec.input_max + 1,
                                                 (16, features))
-    dut = ThresholdDatapath(spec, model.H, parallel)
+    dut = ThresholdDatapath(spec, model.H, parallel, model.layers)
     outputs, accepted, emitted = run_datapath(dut, vectors)
-    assert outputs == ThresholdReference(model, spec).outputs(vectors).tolist()
+    expected = ThresholdReference(model, spec).outputs(vectors)
+    assert outputs == expected.tolist() and len(set(outputs)) >= 2
     assert [out - into for into, out in zip(accepted, emitted)] == [dut.latency] * 16
     assert set(np.diff(accepted)) == {dut.initiation_interval}
 

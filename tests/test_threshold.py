@@ -246,3 +246,55 @@ def test_the_summary_says_when_the_lasso_is_not_certified():
     assert "optimal over these patterns" in _lasso_verdict(40.0, 1e-5)
     verdict = _lasso_verdict(40.0, 8.0)
     assert "stopped early" in verdict and "at least 32" in verdict
+
+
+def test_deep_lasso_network_chains_its_layers():
+    data = dataset.load("ionosphere")
+    model, report = train(data, TrainConfig(family="threshold", layers=4, layer_width=12))
+    assert [layer.shape for layer in model.layers] == [(12, 34), (12, 13)]
+    assert model.d == 13 and report["layers"] == 4
+    assert report["lasso_gap"] <= 1e-5 * report["lasso_objective"]
+    assert report["train_accuracy"] >= 0.8
+    spec = ThresholdSpec.for_model(model)
+    assert spec.layer_widths == (12, 12) and spec.d == 13
+    reference = ThresholdReference(model, spec)
+    X = data.X_train
+    agreement = np.mean(reference.predict_signs(reference.quantize(X)) == model.predict_signs(X))
+    assert agreement >= 0.97
+
+
+def test_deep_model_file_round_trip_and_refusals(tmp_path):
+    model = random_threshold_model(4, 5, layer_widths=(6, 3))
+    model.save(tmp_path / "deep.json")
+    loaded = load_model(tmp_path / "deep.json")
+    assert [layer.tolist() for layer in loaded.layers] == [layer.tolist()
+                                                            for layer in model.layers]
+    X = np.random.default_rng(3).normal(size=(30, 4))
+    assert np.array_equal(loaded.decision_function(X), model.decision_function(X))
+    data = model.to_dict()
+    data["network"]["layers"][1][0] = [1, -1]     # the second layer sees 6 + 1 inputs
+    (tmp_path / "bad.json").write_text(json.dumps(data))
+    with pytest.raises(QnnhwError, match=r"layers\[1\]\[0\] has 2 weights, expected 7"):
+        load_model(tmp_path / "bad.json")
+    data = model.to_dict()
+    data["network"]["H"] = [row + [1] for row in data["network"]["H"]]
+    (tmp_path / "bad.json").write_text(json.dumps(data))
+    with pytest.raises(QnnhwError, match=r"network.H\[0\] has 5 weights, expected 4"):
+        load_model(tmp_path / "bad.json")
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--family", "threshold", "--layers", "1"], "--layers counts the weight layers"),
+    (["--family", "threshold", "--layers", "3", "--method", "ste"], "is for --method lasso"),
+    (["--layers", "3"], "add --family threshold"),
+    (["--family", "threshold", "--layers", "3", "--layer-width", "8", "--data", "TINY"],
+     "distinct neurons on this data; use --layer-width"),
+])
+def test_cli_refuses_bad_depth(tmp_path, args, needle):
+    # One feature: ±1 hyperplanes on (x, 1) cut 12 rows in few distinct ways.
+    tiny = tmp_path / "tiny.csv"
+    tiny.write_text("x,y\n" + "".join(f"{k},{'a' if k % 3 else 'b'}\n" for k in range(12)))
+    args = [str(tiny) if arg == "TINY" else arg for arg in args]
+    out = tmp_path / "m.json"
+    assert_one_line_error(run_cli("train", "-o", str(out), *args), needle)
+    assert not out.exists()
