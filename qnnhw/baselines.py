@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["SGDConfig", "TrainingTrace", "backprop_ptq", "ste_binaryconnect"]
+__all__ = ["SGDConfig", "TrainingTrace", "backprop_ptq", "minibatch_descent",
+           "ste_binaryconnect"]
 
 Evaluate = Callable[[np.ndarray, np.ndarray, float], dict[str, float]]
 
@@ -64,7 +65,7 @@ def _objective(loss: str, prediction: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(np.maximum(0.0, 1.0 - y * prediction)))
 
 
-def _sgd(X: np.ndarray, y: np.ndarray, config: SGDConfig, epochs: int, step: float,
+def minibatch_descent(X: np.ndarray, y: np.ndarray, config: SGDConfig, epochs: int, step: float,
          init: Callable[[np.random.Generator], list[np.ndarray]],
          gradient: Callable[[list[np.ndarray], np.ndarray, np.ndarray], list[np.ndarray]],
          project: Callable[[list[np.ndarray]], None], adam: bool = False,
@@ -113,7 +114,8 @@ def _tuned(X: np.ndarray, y: np.ndarray, loss: str, config: SGDConfig,
     best, best_value = candidates[-1], np.inf
     for candidate in candidates:
         with np.errstate(over="ignore", invalid="ignore"):   # a too-large step diverges
-            params = _sgd(X, y, config, config.trial_epochs, candidate, adam=adam, **kwargs)
+            params = minibatch_descent(X, y, config, config.trial_epochs, candidate,
+                                       adam=adam, **kwargs)
         if all(np.all(np.isfinite(p)) for p in params):
             value = _objective(loss, forward(params, X), y)
             if np.isfinite(value) and value < best_value:
@@ -156,7 +158,7 @@ def backprop_ptq(X: np.ndarray, y: np.ndarray, m: int, loss: str, beta: float,
             trace.seconds.append(time.perf_counter() - start)
             trace.metrics.append(evaluate(U, V, 1.0 / m))
 
-    U, V = _sgd(X, y, config, config.epochs, trace.step_size, record=record, **kwargs)
+    U, V = minibatch_descent(X, y, config, config.epochs, trace.step_size, record=record, **kwargs)
     Z = U.T @ V / m
     U_sign = np.where(U >= 0, 1, -1).astype(np.int8)
     V_sign = np.where(V >= 0, 1, -1).astype(np.int8)
@@ -214,7 +216,7 @@ def ste_binaryconnect(X: np.ndarray, y: np.ndarray, m: int, loss: str, beta: flo
             trace.seconds.append(time.perf_counter() - start)
             trace.metrics.append(evaluate(U, V, float(params[2][0])))
 
-    params = _sgd(X, y, config, config.epochs, trace.step_size, adam=True, record=record,
-                  **kwargs)
+    params = minibatch_descent(X, y, config, config.epochs, trace.step_size, adam=True,
+                               record=record, **kwargs)
     U, V = signs(params)
     return U.astype(np.int8), V.astype(np.int8), float(params[2][0]), trace

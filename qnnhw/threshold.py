@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .baselines import SGDConfig
+from .baselines import SGDConfig, minibatch_descent
 from .errors import QnnhwError
 from .lasso import solve_lasso
 
@@ -165,37 +165,25 @@ def train_ste(X: np.ndarray, y: np.ndarray, *, neurons: int, variant: str, beta:
     """
     _surrogate(variant, np.zeros(1))   # reject an unknown variant before training
     n, d = X.shape
-    rng = np.random.default_rng(sgd.seed)
-    H = rng.standard_normal((neurons, d)) / np.sqrt(d)
-    w = rng.standard_normal(neurons) / np.sqrt(neurons)
-    c = np.array(float(y.mean()))
-    params = [H, w, c]
-    first = [np.zeros_like(p) for p in params]
-    second = [np.zeros_like(p) for p in params]
     step, decay = sgd.adam_step_sizes[1], beta / n
-    steps = 0
+
+    def init(rng: np.random.Generator) -> list[np.ndarray]:
+        return [rng.standard_normal((neurons, d)) / np.sqrt(d),
+                rng.standard_normal(neurons) / np.sqrt(neurons), np.array(float(y.mean()))]
+
+    def gradient(params: list[np.ndarray], xb: np.ndarray, yb: np.ndarray
+                 ) -> list[np.ndarray]:
+        H, w, c = params
+        z = xb @ H.T
+        active = (z >= 0).astype(float)
+        error = (c + active @ w - yb) / len(yb)
+        grad_z = np.outer(error, w) * _surrogate(variant, z)
+        return [grad_z.T @ xb + decay * H, active.T @ error + decay * w, np.array(error.sum())]
+
     progress(f"training a {neurons}-neuron threshold network by {variant} "
              f"({sgd.epochs} epochs)")
-    for _ in range(sgd.epochs):
-        order = rng.permutation(n)
-        for begin in range(0, n, sgd.batch_size):
-            batch = order[begin:begin + sgd.batch_size]
-            xb, yb = X[batch], y[batch]
-            z = xb @ H.T
-            active = (z >= 0).astype(float)
-            error = (c + active @ w - yb) / len(batch)
-            grad_w = active.T @ error + decay * w
-            grad_z = np.outer(error, w) * _surrogate(variant, z)
-            grad_H = grad_z.T @ xb + decay * H
-            grads = [grad_H, grad_w, np.array(error.sum())]
-            steps += 1
-            for p, m1, m2, g in zip(params, first, second, grads):
-                m1 *= 0.9
-                m1 += 0.1 * g
-                m2 *= 0.999
-                m2 += 0.001 * g * g
-                p -= step * (m1 / (1 - 0.9 ** steps)) / (np.sqrt(m2 / (1 - 0.999 ** steps))
-                                                          + 1e-8)
+    H, w, c = minibatch_descent(X, y, sgd, sgd.epochs, step, init, gradient,
+                                lambda params: None, adam=True)
     H_integer = integer_directions(H, hidden_bits)
     keep = np.flatnonzero(np.abs(H_integer).sum(axis=1) > 0)
     return TrainedWeights(H_integer[keep], w[keep], float(c), {"epochs": sgd.epochs,
