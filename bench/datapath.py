@@ -21,7 +21,8 @@ from qnnhw.sim.runner import random_vectors, simulate_datapath  # noqa: E402
 from qnnhw.sim.toolchain import verilator_environment  # noqa: E402
 
 from qnnhw import dataset, flow  # noqa: E402
-from qnnhw.train import SDPTrainer, TrainConfig  # noqa: E402
+from qnnhw.families.bilinear.config import BilinearConfig  # noqa: E402
+from qnnhw.families.bilinear.train import SDPTrainer  # noqa: E402
 
 
 def main() -> None:
@@ -31,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
 
     data = dataset.load("ionosphere", seed=0)
-    model = SDPTrainer(data, TrainConfig(loss="hinge", beta=10.0)).sample(2500)
+    model = SDPTrainer(data, BilinearConfig(loss="hinge", beta=10.0)).sample(2500)
     spec = flow.fixed_point(model)
     inputs = random_vectors(spec, args.vectors)
     verilator_environment()

@@ -19,7 +19,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from qnnhw import dataset  # noqa: E402
-from qnnhw.train import SDPTrainer, TrainConfig, objective  # noqa: E402
+from qnnhw.families.bilinear.config import BilinearConfig  # noqa: E402
+from qnnhw.families.bilinear.train import SDPTrainer, objective  # noqa: E402
 
 PLANTED_M = (10, 30, 100, 300, 1000, 3000, 5000)
 METHODS = ("sdp", "backprop", "ste")
@@ -37,7 +38,7 @@ def figure1(seeds: range, out: Path, epochs: int) -> list[str]:
     bounds = []
     for s, seed in enumerate(seeds):
         data = dataset.planted(n=100, d=20, neurons=10, test_fraction=0.5, seed=seed)
-        trainer = SDPTrainer(data, TrainConfig(loss="squared", beta=1e-4, seed=seed,
+        trainer = SDPTrainer(data, BilinearConfig(loss="squared", beta=1e-4, seed=seed,
                                                epochs=epochs))
         bounds.append(trainer.solution.lower_bound)
         test = trainer.lifting.apply(trainer.standardizer.apply(data.X_test))
@@ -107,7 +108,7 @@ def accuracy_against_time(name: str, m: int, beta_sdp: float, beta_backprop: flo
 
         for method, beta in (("sdp", beta_sdp), ("backprop", beta_backprop), ("ste", beta_sdp)):
             start = time.perf_counter()
-            trainer = SDPTrainer(data, TrainConfig(beta=beta, seed=seed, epochs=epochs))
+            trainer = SDPTrainer(data, BilinearConfig(beta=beta, seed=seed, epochs=epochs))
             if method == "sdp":
                 model = trainer.sample(m)
                 seconds = time.perf_counter() - start

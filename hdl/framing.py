@@ -1,39 +1,21 @@
 """Gateware side of the serial frame format of :mod:`qnnhw.protocol`.
 
 :class:`FrameReceiver` turns request bytes into input vectors (and NAKs), and
-:class:`FrameTransmitter` turns outputs (and NAKs) into response bytes.
+:class:`FrameTransmitter` turns outputs (and NAKs) into response bytes. Both check and make
+the frame's CRC with :mod:`amaranth.lib.crc` (:data:`qnnhw.protocol.CRC`).
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Signal, Value, signed
+from typing import Any
+
+from amaranth.hdl import Cat, Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from qnnhw.protocol import REQUEST_SYNC, RESPONSE_SYNC, crc8, value_bytes
+from qnnhw.protocol import CRC, REQUEST_SYNC, RESPONSE_SYNC, value_bytes
 
-__all__ = ["FrameReceiver", "FrameTransmitter", "crc8_update"]
-
-
-def _crc8_matrix() -> list[list[int]]:
-    """For each bit of the CRC after one byte, the bits of (crc ^ byte) that XOR into it.
-
-    CRC-8 is linear over GF(2), so eight shift-and-xor steps collapse into one XOR per bit.
-    """
-    columns = []
-    for bit in range(8):
-        columns.append(crc8([1 << bit]))  # the CRC of a byte with one bit set, crc = 0
-    return [[bit for bit in range(8) if (columns[bit] >> out) & 1] for out in range(8)]
-
-
-_CRC8_MATRIX = _crc8_matrix()
-
-
-def crc8_update(crc: Value, byte: Value) -> Value:
-    """CRC-8 (polynomial 0x07) after one more byte, as eight XOR gates' worth of logic."""
-    mixed = crc ^ byte
-    return Cat(*[Cat(*[mixed[bit] for bit in taps]).xor() if taps else Const(0, 1)
-                 for taps in _CRC8_MATRIX])
+__all__ = ["FrameReceiver", "FrameTransmitter"]
 
 
 class FrameReceiver(wiring.Component):
@@ -50,8 +32,8 @@ class FrameReceiver(wiring.Component):
 
     Attributes
     ----------
-    i : In(stream.Signature(8))
-        Received bytes; always ready.
+    i : In(stream.Signature(8, always_ready=True))
+        Received bytes, as the UART receiver delivers them.
     line_error : In(1)
         A framing error from the UART: the frame under way is rejected.
     o : Out(stream.Signature(data.ArrayLayout(signed(input_bits), features)))
@@ -70,22 +52,22 @@ class FrameReceiver(wiring.Component):
             raise ValueError(f"A frame holds at most 255 payload bytes, not {self.length}")
         self.timeout = timeout
         super().__init__({
-            "i": In(stream.Signature(8)),
+            "i": In(stream.Signature(8, always_ready=True)),
             "line_error": In(1),
             "o": Out(stream.Signature(data.ArrayLayout(signed(input_bits), features))),
             "nak": Out(1),
         })
 
-    def elaborate(self, platform):
+    def elaborate(self, platform: Any) -> Module:
         m = Module()
+        m.submodules.crc = crc = CRC.create()
         payload = Signal(8 * self.length)
         remaining = Signal(range(self.length + 1))
-        crc = Signal(8)
         silence = Signal(range(self.timeout + 1))
         byte = self.i.payload
         bad = Signal()   # a line error happened inside this frame
 
-        m.d.comb += self.i.ready.eq(1)
+        m.d.comb += crc.data.eq(byte)
         m.d.sync += self.nak.eq(0)
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += self.o.valid.eq(0)
@@ -97,12 +79,14 @@ class FrameReceiver(wiring.Component):
         timed_out = ~self.i.valid & (silence == self.timeout)
         with m.FSM() as fsm:
             with m.State("hunt"):
-                m.d.sync += [crc.eq(0), bad.eq(0)]
+                m.d.sync += bad.eq(0)
                 with m.If(self.i.valid & (byte == REQUEST_SYNC)):
                     m.next = "length"
             with m.State("length"):
+                # The length byte starts the CRC.
+                m.d.comb += [crc.start.eq(1), crc.valid.eq(self.i.valid)]
                 with m.If(self.i.valid):
-                    m.d.sync += [crc.eq(crc8_update(crc, byte)), remaining.eq(self.length)]
+                    m.d.sync += remaining.eq(self.length)
                     # A length that does not fit is taken as a false sync: hunt again.
                     m.next = "payload" if self.length else "check"
                     with m.If(byte != self.length):
@@ -110,9 +94,9 @@ class FrameReceiver(wiring.Component):
                 with m.Elif(timed_out):
                     m.next = "hunt"
             with m.State("payload"):
+                m.d.comb += crc.valid.eq(self.i.valid)
                 with m.If(self.i.valid):
-                    m.d.sync += [crc.eq(crc8_update(crc, byte)),
-                                 payload.eq(Cat(payload[8:], byte)),
+                    m.d.sync += [payload.eq(Cat(payload[8:], byte)),
                                  remaining.eq(remaining - 1)]
                     with m.If(remaining == 1):
                         m.next = "check"
@@ -120,7 +104,7 @@ class FrameReceiver(wiring.Component):
                     m.next = "hunt"
             with m.State("check"):
                 with m.If(self.i.valid):
-                    with m.If((byte == crc) & ~bad & ~self.o.valid):
+                    with m.If((byte == crc.crc) & ~bad & ~self.o.valid):
                         m.d.sync += self.o.valid.eq(1)
                         for index in range(self.features):
                             start = 8 * self.width * index
@@ -163,12 +147,12 @@ class FrameTransmitter(wiring.Component):
             "o": Out(stream.Signature(8)),
         })
 
-    def elaborate(self, platform):
+    def elaborate(self, platform: Any) -> Module:
         m = Module()
+        m.submodules.crc = crc = CRC.create()
         value = Signal(8 * self.width)
         length = Signal(8)
         index = Signal(range(self.width + 3))   # byte of the frame being offered
-        crc = Signal(8)
         nak_pending = Signal()
         sending = Signal()
 
@@ -178,10 +162,10 @@ class FrameTransmitter(wiring.Component):
         m.d.comb += self.i.ready.eq(~sending & ~nak_pending)
         with m.If(~sending):
             with m.If(nak_pending):
-                m.d.sync += [sending.eq(1), length.eq(0), index.eq(0), crc.eq(0),
+                m.d.sync += [sending.eq(1), length.eq(0), index.eq(0),
                              nak_pending.eq(self.nak)]
             with m.Elif(self.i.valid):
-                m.d.sync += [sending.eq(1), length.eq(self.width), index.eq(0), crc.eq(0),
+                m.d.sync += [sending.eq(1), length.eq(self.width), index.eq(0),
                              value.eq(self.i.payload.as_signed())]
 
         last = Signal()
@@ -194,13 +178,15 @@ class FrameTransmitter(wiring.Component):
         with m.Elif(index == 1):
             m.d.comb += self.o.payload.eq(length)
         with m.Elif(last):
-            m.d.comb += self.o.payload.eq(crc)
+            m.d.comb += self.o.payload.eq(crc.crc)
         with m.Else():
             m.d.comb += self.o.payload.eq(value.word_select((index - 2).as_unsigned(), 8))
-        with m.If(self.o.valid & self.o.ready):
+        sent = self.o.valid & self.o.ready
+        # The CRC covers the length byte (which starts it) and the payload.
+        m.d.comb += [crc.data.eq(self.o.payload), crc.start.eq(index == 1),
+                     crc.valid.eq(sent & (index != 0) & ~last)]
+        with m.If(sent):
             m.d.sync += index.eq(index + 1)
-            with m.If(index != 0):
-                m.d.sync += crc.eq(crc8_update(crc, self.o.payload))
             with m.If(last):
                 m.d.sync += sending.eq(0)
         return m

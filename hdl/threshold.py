@@ -1,6 +1,7 @@
 """Streaming datapath of a threshold network: adder trees and sign bits, no multiplier at all.
 
-Data flow for one input vector (all arithmetic exact; see :mod:`qnnhw.fixedpoint`)::
+Data flow for one input vector (all arithmetic exact; see
+:mod:`qnnhw.families.threshold.fixedpoint`)::
 
     i.payload ─► x register ─► lift (bias 2^F: wiring only)
                      │
@@ -20,14 +21,17 @@ Data flow for one input vector (all arithmetic exact; see :mod:`qnnhw.fixedpoint
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
-from amaranth.hdl import Const, Module, Mux, Signal, signed
+from amaranth.hdl import Const, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.lib import data
 
-from qnnhw.fixedpoint import ThresholdSpec
+from qnnhw.families.threshold.fixedpoint import ThresholdSpec
 
-from .arith import delay, pack_rows, pipelined_sum, signed_binary_dot, tree_depth
+from .arith import pipelined_sum, signed_binary_dot, tree_depth
 from .folding import FoldedDatapath
+from .pipeline import Stages, Tracker
 
 __all__ = ["ThresholdDatapath"]
 
@@ -63,9 +67,12 @@ class ThresholdDatapath(FoldedDatapath):
         if tuple(len(layer) for layer in layers) != spec.layer_widths:
             raise ValueError(f"Layer widths must be {spec.layer_widths}, not "
                              f"{tuple(len(layer) for layer in layers)}")
+        layer_stages = []
         for index, layer in enumerate(layers):
             if layer.shape[1:] != (inputs,) or not np.isin(layer, (-1, 1)).all():
                 raise ValueError(f"Layer {index} must be ±1 of shape ({len(layer)}, {inputs})")
+            # Each neuron: its tree and z register, then its activation register.
+            layer_stages.append((f"layer{index}", tree_depth(inputs) + 2))
             inputs = len(layer) + 1
         H = np.asarray(H)
         if H.shape != (spec.m, spec.d):
@@ -79,99 +86,119 @@ class ThresholdDatapath(FoldedDatapath):
         self.check_parallel(spec, parallel)
         self._H = H
         self._layers = layers
-        # Register stages after the issue stage, in order (see elaborate): the earlier
-        # layers (tree, z, activation), then the folded layer.
-        self._layer_depth = sum(tree_depth(spec.features + int(spec.bias) if index == 0
-                                           else spec.layer_widths[index - 1] + 1) + 2
-                                for index in range(len(layers)))
-        self._tree_depth = tree_depth(spec.d)
         planes = spec.hidden_bits
-        self._hidden_depth = self._tree_depth + (1 if planes == 1 else tree_depth(planes))
-        self._sum_depth = tree_depth(parallel)
-        super().__init__(spec, parallel, self._layer_depth + self._hidden_depth + 1
-                         + self._sum_depth + 1 + 1)
+        super().__init__(spec, parallel, Stages([
+            *layer_stages,
+            ("neurons", tree_depth(spec.d) + (1 if planes == 1 else tree_depth(planes))),
+            ("gate", 1),
+            ("sum", tree_depth(parallel)),
+            ("accumulate", 1),
+            ("output", 1),
+        ]))
 
-    def hidden_rows(self) -> list[int]:
-        """Hidden ROM: word g holds neuron gP+p's weight i in bits [(pd + i)·b, … + b) with
-        b = hidden_bits (two's complement; for ±1 weights one bit, set for +1)."""
+    @staticmethod
+    def _hidden_layout(spec: ThresholdSpec, parallel: int) -> data.ArrayLayout:
+        """A hidden ROM word: per unit, a mask of the +1 weights (±1) or the d integers."""
+        unit = unsigned(spec.d) if spec.hidden_bits == 1 else data.ArrayLayout(
+            signed(spec.hidden_bits), spec.d)
+        return data.ArrayLayout(unit, parallel)
+
+    @staticmethod
+    def _output_layout(spec: ThresholdSpec, parallel: int) -> data.ArrayLayout:
+        """An output-weight ROM word: Wₖ of each unit's neuron."""
+        return data.ArrayLayout(signed(spec.weight_bits), parallel)
+
+    @classmethod
+    def rom_word_widths(cls, spec: ThresholdSpec, parallel: int) -> list[int]:
+        """Bits of a word of each weight ROM (for resource estimates)."""
+        return [cls._hidden_layout(spec, parallel).size, cls._output_layout(spec, parallel).size]
+
+    def _words(self, layout: data.ArrayLayout, units: list[Any]) -> list[data.Const]:
+        """``units`` (one entry per neuron) as ROM words of P units; padding units are 0."""
+        P = self.parallel
+        return [layout.const(units[group * P:(group + 1) * P]) for group in range(self.groups)]
+
+    def hidden_words(self) -> list[data.Const]:
+        """Hidden ROM: unit p of word g holds neuron gP+p's weights, as a mask of its +1
+        weights (±1 weights) or as d signed integers."""
         spec = self.spec
-        H = (self._H > 0).astype(int) if spec.hidden_bits == 1 else self._H
-        return pack_rows(H.tolist(), self.parallel, spec.hidden_bits)
+        if spec.hidden_bits == 1:
+            units: list[Any] = [sum(1 << i for i, weight in enumerate(row) if weight > 0)
+                                for row in self._H]
+        else:
+            units = [[int(weight) for weight in row] for row in self._H]
+        return self._words(self._hidden_layout(spec, self.parallel), units)
 
-    def output_rows(self) -> list[int]:
-        """Output-weight ROM: word g holds Wₖ of neuron gP+p in bits [p·wb, (p+1)·wb);
-        padding neurons have W = 0, so they add nothing."""
-        return pack_rows([[w] for w in self.spec.output_weights], self.parallel,
-                         self.spec.weight_bits)
+    def output_words(self) -> list[data.Const]:
+        """Output-weight ROM: unit p of word g holds Wₖ of neuron gP+p; padding neurons have
+        W = 0, so they add nothing."""
+        return self._words(self._output_layout(self.spec, self.parallel),
+                           list(self.spec.output_weights))
 
-    def elaborate(self, platform):
+    def elaborate(self, platform: Any) -> Module:
         m = Module()
         spec, P = self.spec, self.parallel
-        d, planes, wb = spec.d, spec.hidden_bits, spec.weight_bits
+        planes = spec.hidden_bits
         issue = self.issue_stage(m)
+        pipe = issue.pipe
         lifted = self.lifted(issue.x)
         for index, layer in enumerate(self._layers):
-            lifted = self._unfolded_layer(m, lifted, layer, index)
+            lifted = self._unfolded_layer(m, lifted, layer, index, pipe)
         # The weights of group g are needed when its inputs have come through those layers,
-        # and the output weights once z is known: read them that much later.
-        word = self.rom(m, "hidden", self.hidden_rows(), d * planes * P,
-                        delay(m, issue.next_group, self._layer_depth, name="h_addr"))
-        output_word = self.rom(m, "output_weights", self.output_rows(), wb * P,
-                               delay(m, issue.next_group, self._layer_depth + self._hidden_depth,
-                                     name="w_addr"))
+        # and the output weights once z is known: each ROM is read at that stage's address.
+        word = self.rom(m, "hidden", self._hidden_layout(spec, P), self.hidden_words(),
+                        pipe["address"])
 
         # -- hidden layer: z = h·ã per unit, by adder trees over masked inputs ---------------
         if planes == 1:
-            total, depth = pipelined_sum(m, lifted, name="xsum")
-            assert depth == self._tree_depth
+            total, _ = pipelined_sum(m, lifted, name="xsum")
         hidden = []
         for unit in range(P):
-            base = unit * d * planes
             if planes == 1:
-                z = signed_binary_dot(m, lifted, word[base:base + d], total, spec.hidden_width,
-                                      name=f"z{unit}")
+                z, depth = signed_binary_dot(m, lifted, word[unit], total, spec.hidden_width,
+                                             name=f"z{unit}")
             else:
                 terms = []
                 for bit in range(planes):
-                    masked = [Mux(word[base + index * planes + bit], value, 0)
+                    masked = [Mux(word[unit][index][bit], value, 0)
                               for index, value in enumerate(lifted)]
-                    plane, _ = pipelined_sum(m, masked, name=f"z{unit}_b{bit}")
+                    plane, tree = pipelined_sum(m, masked, name=f"z{unit}_b{bit}")
                     terms.append(-(plane << bit) if bit == planes - 1 else plane << bit)
-                z, depth = pipelined_sum(m, terms, name=f"z{unit}")
-                assert self._tree_depth + depth == self._hidden_depth
+                z, combine = pipelined_sum(m, terms, name=f"z{unit}")
+                depth = tree + combine
             hidden.append(z)
+        pipe.advance("neurons", depth)
+        output_word = self.rom(m, "output_weights", self._output_layout(spec, P),
+                               self.output_words(), pipe["address"])
 
         # -- the threshold selects the output weight ----------------------------------------
         selected = []
         for unit, z in enumerate(hidden):
-            weight = output_word[unit * wb:(unit + 1) * wb].as_signed()
-            gate = Signal(signed(wb), name=f"g{unit}")
-            m.d.sync += gate.eq(Mux(z >= 0, weight, 0))
+            gate = Signal(signed(spec.weight_bits), name=f"g{unit}")
+            m.d.sync += gate.eq(Mux(z >= 0, output_word[unit], 0))
             selected.append(gate)
-        group_sum, sum_depth = pipelined_sum(m, selected, name="gsum")
-        assert sum_depth == self._sum_depth
+        pipe.advance("gate", 1)
+        group_sum, depth = pipelined_sum(m, selected, name="gsum")
+        pipe.advance("sum", depth)
 
         # -- accumulate over the T groups, add the bias ---------------------------------------
-        s, s_valid = self.accumulate(m, group_sum, issue,
-                                     self._layer_depth + self._hidden_depth + 1 + sum_depth,
-                                     spec.sum_width)
-        y = Signal(signed(spec.output_width))
-        y_valid = Signal()
-        m.d.sync += [y.eq(s + spec.output_bias), y_valid.eq(s_valid)]
-        self.output(m, y, y_valid)
+        s = self.accumulate(m, group_sum, pipe, spec.sum_width)
+        self.output(m, s + spec.output_bias, pipe)
         return m
 
-    def _unfolded_layer(self, m: Module, inputs: list, layer: np.ndarray, index: int
-                        ) -> list:
+    def _unfolded_layer(self, m: Module, inputs: list[Value], layer: np.ndarray, index: int,
+                        pipe: Tracker) -> list[Value]:
         """One earlier layer, every neuron with its own constant-weight tree: 0/1 per neuron
         (as 2-bit signed values, so that the next trees add them as numbers) and the 1."""
         total, _ = pipelined_sum(m, inputs, name=f"l{index}_sum")
         width = self.spec.layer_z_width(index)
-        outputs: list = []
+        outputs: list[Value] = []
         for neuron, row in enumerate(layer):
             mask = Const(sum(1 << i for i, weight in enumerate(row) if weight > 0), len(row))
-            z = signed_binary_dot(m, inputs, mask, total, width, name=f"l{index}_z{neuron}")
+            z, depth = signed_binary_dot(m, inputs, mask, total, width,
+                                         name=f"l{index}_z{neuron}")
             active = Signal(signed(2), name=f"l{index}_a{neuron}")
             m.d.sync += active.eq(z >= 0)
             outputs.append(active)
+        pipe.advance(f"layer{index}", depth + 1)
         return outputs + [Const(1, signed(2))]

@@ -67,9 +67,9 @@ class UARTTransmitter(wiring.Component):
 class UARTReceiver(wiring.Component):
     """Receives bytes from ``rx`` into its output stream.
 
-    The receiver cannot be stalled: a byte that is not taken on the cycle it arrives is
-    dropped, so the consumer should always be ready. A byte whose stop bit is 0 is dropped
-    and pulses ``error``.
+    The line cannot be stalled, so the output stream is ``always_ready``: its consumer must
+    take each byte on the cycle it is valid. A byte whose stop bit is 0 is dropped and pulses
+    ``error``.
 
     Parameters
     ----------
@@ -80,7 +80,7 @@ class UARTReceiver(wiring.Component):
     ----------
     rx : In(1)
         The serial line (asynchronous; synchronised inside).
-    o : Out(stream.Signature(8))
+    o : Out(stream.Signature(8, always_ready=True))
         Received bytes, each valid for one cycle.
     error : Out(1)
         Pulses on a framing error (stop bit 0).
@@ -89,7 +89,8 @@ class UARTReceiver(wiring.Component):
     def __init__(self, divisor: int):
         _check_divisor(divisor)
         self.divisor = divisor
-        super().__init__({"rx": In(1, init=1), "o": Out(stream.Signature(8)),
+        super().__init__({"rx": In(1, init=1),
+                          "o": Out(stream.Signature(8, always_ready=True)),
                           "error": Out(1)})
 
     def elaborate(self, platform):

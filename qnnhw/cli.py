@@ -1,8 +1,12 @@
 """The ``python -m qnnhw`` command line: thin glue over the library.
 
 Expected problems (bad input, a design that does not fit, a failing tool) are
-:class:`~qnnhw.errors.QnnhwError`s: they print as one ``error:`` line and exit with status 2.
-Progress goes to stderr; results go to stdout (one JSON object with ``--json``).
+:class:`~qnnhw.errors.QnnhwError`s: they print as one ``error:`` line, with the library's
+parameter names shown as this command line's flags, and exit with status 2. Progress goes to
+stderr; results go to stdout (one JSON object with ``--json``).
+
+Training options come in two kinds: those every family shares (here) and each family's own
+(``qnnhw/families/*/cli.py``). An option of another family than ``--family`` is refused.
 """
 
 from __future__ import annotations
@@ -11,63 +15,55 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+from .cli_types import number, positive_int
 from .errors import QnnhwError
+from .families import DEFAULT_FAMILY, get_family, names
 from .protocol import DEFAULT_BAUD
 
 __all__ = ["main"]
 
-#: A Lasso whose duality gap is at most this fraction of its objective is called optimal.
-LASSO_CERTIFIED = 1e-4
+#: Training defaults of ``build`` where they differ from ``train``'s: the paper's Fig. 3 data.
+BUILD_DATA = "ionosphere"
 
 
 def progress(message: str) -> None:
     print(f"[qnnhw] {message}", file=sys.stderr, flush=True)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, not {value}")
-    return value
+class Parser(argparse.ArgumentParser):
+    """argparse with this command line's one-line errors."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {message}; see '{self.prog} --help'", file=sys.stderr)
+        raise SystemExit(2)
 
 
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
-
-
-def add_training_arguments(parser: argparse.ArgumentParser, *, m_default: int,
-                           data_default: str) -> None:
+def add_training_arguments(parser: argparse.ArgumentParser, *, data_default: str,
+                           family_defaults: Mapping[str, Mapping[str, Any]]) -> None:
+    """The common training options, then each family's own in a group of its own."""
     group = parser.add_argument_group("training")
-    group.add_argument("--family", choices=("bilinear", "threshold"), default="bilinear",
-                       help="bilinear: ±1 bilinear network by the SDP (default); threshold: "
-                            "threshold network by the convex Lasso, no multiplier in hardware")
+    group.add_argument("--family", choices=names(), default=DEFAULT_FAMILY,
+                       help="; ".join(f"{name}: {get_family(name).description}"
+                                      for name in names()))
     group.add_argument("--data", default=data_default, metavar="planted|ionosphere|"
                        "breast-cancer|PATH.csv",
                        help=f"data set: the paper's planted generator, a bundled UCI set, or a "
                             f"CSV file with a header row (default: {data_default})")
     group.add_argument("--target", metavar="NAME",
                        help="target column of a CSV file (default: the last column)")
-    group.add_argument("--m", type=_positive_int,
-                       help=f"bilinear: number of hidden neurons (default: {m_default})")
-    parser.set_defaults(m_default=m_default)
-    group.add_argument("--beta", type=_float,
+    group.add_argument("--beta", type=number,
                        help="regularisation β (default: the paper's, 1e-4 for squared loss, 10 "
                             "for hinge; threshold: 5)")
     group.add_argument("--loss", choices=("squared", "hinge"),
                        help="training loss (default: hinge for two classes, squared otherwise)")
     group.add_argument("--seed", type=int, default=0,
                        help="seed for the train/test split and the sampling (default: 0)")
-    group.add_argument("--test-fraction", type=_float, default=0.2, metavar="F",
+    group.add_argument("--test-fraction", type=number, default=0.2, metavar="F",
                        help="fraction of rows held out for testing, 0 allowed (default: 0.2)")
     bias = group.add_mutually_exclusive_group()
     bias.add_argument("--bias", dest="bias", action="store_true", default=None,
@@ -78,114 +74,65 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, m_default: int,
     group.add_argument("--no-standardize", dest="standardize", action="store_false",
                        default=None, help="use features as they are (standardised by default "
                                           "for real data, fitted on the training split)")
-    group.add_argument("--weight-levels", type=int, default=2, metavar="L",
-                       help="first-layer weight levels {−(L−1), …, L−1} by feature replication "
-                            "(default: 2, i.e. ±1)")
-    group.add_argument("--refit-alpha", action="store_true",
-                       help="use the least-squares α on the training set instead of the "
-                            "paper's ρ*π/(γm)")
-    group.add_argument("--solver", choices=("SCS", "CLARABEL", "FISTA"),
-                       help="solver of the SDP (SCS, the default as in the paper, or "
-                            "CLARABEL) or of the threshold Lasso (FISTA, the default, or a "
-                            "conic solver)")
-    group.add_argument("--method", choices=("sdp", "backprop", "ste", "lasso", "ste-relu",
-                                            "ste-lrelu", "ste-crelu"),
-                       help="bilinear: sdp, the SDP and Algorithm 1 (default); backprop, SGD "
-                            "on a real network, then sign() and one scale; ste, "
-                            "BinaryConnect. Every bilinear method reports the SDP bound. "
-                            "threshold: lasso, the convex program (default); ste, ste-relu, "
-                            "ste-lrelu, ste-crelu, SGD with a straight-through surrogate")
-    group.add_argument("--epochs", type=_positive_int, default=200,
-                       help="training epochs of the backprop and ste methods (default: 200)")
-    group.add_argument("--neurons", type=_positive_int, metavar="N",
-                       help="threshold: hyperplanes sampled for the Lasso (default: 2000), or "
-                            "the width of an ste-trained network (default: 64)")
-    group.add_argument("--hyperplanes", choices=("binary", "gaussian"), default="binary",
-                       help="threshold: sample ±1 hyperplanes (default, no multiplier) or "
-                            "Gaussian ones rounded to --hidden-bits integers")
-    group.add_argument("--layers", type=_positive_int, default=2, metavar="L",
-                       help="threshold: weight layers; above 2, the earlier hidden layers are "
-                            "sampled ±1 hyperplanes and the Lasso chooses the last one "
-                            "(default: 2)")
-    group.add_argument("--layer-width", type=_positive_int, default=16, metavar="W",
-                       help="threshold: neurons of each earlier hidden layer when --layers "
-                            "is above 2 (default: 16)")
-    group.add_argument("--hidden-bits", type=_positive_int, metavar="B",
-                       help="threshold: bits of integer hidden weights (default: 4 for "
-                            "gaussian hyperplanes, 8 for ste networks)")
+    families = [get_family(name) for name in names()]
+    group.add_argument("--method", choices=sorted({method for family in families
+                                                   for method in family.config_type.METHODS}),
+                       help="; ".join(f"{family.name}: {', '.join(family.config_type.METHODS)} "
+                                      f"(default {family.config_type.METHODS[0]})"
+                                      for family in families))
+    group.add_argument("--solver", choices=sorted({solver for family in families
+                                                   for solver in family.config_type.SOLVERS}),
+                       help="; ".join(f"{family.name}: {', '.join(family.config_type.SOLVERS)} "
+                                      f"(default {family.config_type.SOLVERS[0]})"
+                                      for family in families))
+    group.add_argument("--epochs", type=positive_int, default=200,
+                       help="training epochs of the baselines (default: 200)")
+    owners: dict[str, str] = {}
+    for family in families:
+        own = parser.add_argument_group(f"{family.name} networks")
+        before = {action.dest for action in parser._actions}
+        defaults = {item.name: item.default for item in fields(family.config_type)}
+        defaults.update(family_defaults.get(family.name, {}))
+        family.add_options(own, defaults)
+        owners.update({action.dest: family.name for action in parser._actions
+                       if action.dest not in before})
+    parser.set_defaults(option_owners=owners, family_defaults=family_defaults)
 
 
-def training_inputs(args: argparse.Namespace) -> tuple[Any, Any]:
+def _refuse_foreign_options(args: argparse.Namespace, flags: Mapping[str, str]) -> None:
+    """An option of another family than ``--family``: say whose it is and the way out."""
+    family = get_family(args.family)
+    given = [dest for dest, owner in args.option_owners.items()
+             if owner != family.name and getattr(args, dest) is not None]
+    for dest in given:
+        if dest in family.instead:
+            owner = args.option_owners[dest]
+            raise QnnhwError(f"{flags[dest]} is for {owner} networks; "
+                             f"{family.instead[dest]}", tuple(flags))
+    if given:
+        owner = args.option_owners[given[0]]
+        listed = [flags[dest] for dest, name in args.option_owners.items() if name == owner]
+        options = (", ".join(listed[:-1]) + " and " + listed[-1]) if len(listed) > 1 \
+            else listed[0]
+        raise QnnhwError(f"{options} {'are' if len(listed) > 1 else 'is'} for {owner} "
+                         f"networks; add --family {owner}")
+
+
+def training_inputs(args: argparse.Namespace, flags: Mapping[str, str]) -> tuple[Any, Any]:
+    """The data set and the chosen family's configuration from the command line."""
     from . import dataset
-    from .train import TrainConfig
 
-    if args.family == "threshold":
-        if args.m is not None:
-            raise QnnhwError("--m is for bilinear networks; a threshold network's size "
-                             "follows from --beta (and --neurons sampled hyperplanes)")
-        if args.refit_alpha:
-            raise QnnhwError("--refit-alpha is for bilinear networks; a threshold network's "
-                             "output weights come from the Lasso")
+    _refuse_foreign_options(args, flags)
+    family = get_family(args.family)
     data = dataset.load(args.data, args.target, args.test_fraction, args.seed)
-    config = TrainConfig(family=args.family, method=args.method, m=args.m or args.m_default,
-                         beta=args.beta, loss=args.loss, seed=args.seed, bias=args.bias,
-                         standardize=args.standardize, weight_levels=args.weight_levels,
-                         solver=args.solver, refit_alpha=args.refit_alpha, epochs=args.epochs,
-                         neurons=args.neurons, hyperplanes=args.hyperplanes,
-                         hidden_bits=args.hidden_bits, layers=args.layers,
-                         layer_width=args.layer_width)
-    return data, config
-
-
-def _threshold_lines(report: dict[str, Any]) -> list[str]:
-    hidden = {"binary": "±1", "gaussian": f"{report['hidden_bits']}-bit Gaussian"}.get(
-        report["hidden_weights"], f"{report['hidden_bits']}-bit")
-    depth = f"{report['layers']}-layer " if report.get("layers", 2) > 2 else ""
-    lines = [f"trained a {depth}threshold network by {report['method']}: {report['m']} "
-             f"neurons with {hidden} hidden weights on d={report['d']} inputs "
-             f"({report['data']}, squared loss, beta={report['beta']:g})"]
-    if report.get("lasso_objective") is None:
-        return lines + [f"  Lasso objective      {report['objective']:.6g}  (of this network; "
-                        f"no certificate for {report['method']})"]
-    return lines + [
-        f"  arrangement patterns {report['patterns']} distinct of {report['hyperplanes']} "
-        f"sampled hyperplanes",
-        f"  Lasso objective      {report['lasso_objective']:.6g}  "
-        f"({_lasso_verdict(report['lasso_objective'], report['lasso_gap'])})"]
-
-
-def _lasso_verdict(objective: float, gap: float) -> str:
-    """What the duality gap certifies, in words."""
-    relative = gap / max(abs(objective), 1e-300)
-    if relative <= LASSO_CERTIFIED:
-        return f"duality gap {gap:.2e}: optimal over these patterns"
-    return (f"duality gap {gap:.2e}, {100 * relative:.2g}% of it: the solver stopped early; "
-            f"the optimum over these patterns is at least {objective - gap:.6g}")
-
-
-def _bilinear_lines(report: dict[str, Any]) -> list[str]:
-    lines = [f"trained a ±1 bilinear network by {report['method']}: m={report['m']} neurons on "
-             f"d={report['d']} lifted features ({report['data']}, {report['loss']} loss, "
-             f"beta={report['beta']:g})"]
-    lower, value = report.get("lower_bound"), report["objective"]
-    if lower is not None:
-        lines.append(f"  SDP lower bound      {lower:.6g}")
-        relative = f", {100 * report['relative_gap']:.2f}% above" if lower > 0 else ""
-        lines.append(f"  objective (21)       {value:.6g}  (gap {value - lower:.4g}{relative})")
-    else:
-        lines.append(f"  objective (21)       {value:.6g}")
-    if report.get("alpha_paper") is not None:
-        lines.append(f"  alpha                {report['alpha']:.6g}  (paper "
-                     f"{report['alpha_paper']:.6g}, least-squares refit "
-                     f"{report['alpha_refit']:.6g})")
-    if report.get("covariance_residual") is not None:
-        lines.append(f"  covariance residual  {report['covariance_residual']:.2e}  (Theorem 2: 0)")
-    return lines
+    values = dict(args.family_defaults.get(family.name, {}))
+    values.update({item.name: getattr(args, item.name) for item in fields(family.config_type)
+                   if getattr(args, item.name, None) is not None})
+    return data, family.config_type(**values)
 
 
 def format_train_summary(report: dict[str, Any]) -> str:
-    lines = (_threshold_lines(report) if report["family"] == "threshold"
-             else _bilinear_lines(report))
+    lines = get_family(report["family"]).summary(report)
     if "train_accuracy" in report:
         test = f"  test {report['test_accuracy']:.4f}" if "test_accuracy" in report else ""
         lines.append(f"  accuracy             train {report['train_accuracy']:.4f}{test}")
@@ -195,18 +142,16 @@ def format_train_summary(report: dict[str, Any]) -> str:
         lines.append(f"  loss                 train {report['train_loss']:.6g} "
                      f"({100 * report['train_relative_loss']:.2f}% of zero predictor){test}")
     solver_time = ""
-    if report.get("sdp_seconds"):
-        solver_time = f"SDP {report['sdp_seconds']:.2f} s, "
-    elif report.get("lasso_seconds") is not None:
-        solver_time = f"Lasso {report['lasso_seconds']:.2f} s, "
+    if report.get("solve_seconds") is not None:
+        solver_time = f"{report['problem']} {report['solve_seconds']:.2f} s, "
     lines.append(f"  time                 {solver_time}total {report['total_seconds']:.2f} s")
     return "\n".join(lines)
 
 
-def cmd_train(args: argparse.Namespace, start: float) -> int:
-    from .train import train
+def cmd_train(args: argparse.Namespace, start: float, flags: Mapping[str, str]) -> int:
+    from .training import train
 
-    data, config = training_inputs(args)
+    data, config = training_inputs(args, flags)
     model, report = train(data, config, progress)
     model.save(args.output)
     report["model"] = str(args.output)
@@ -220,14 +165,14 @@ def cmd_train(args: argparse.Namespace, start: float) -> int:
 
 
 def add_hardware_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--parallel", type=_positive_int, metavar="P",
+    parser.add_argument("--parallel", type=positive_int, metavar="P",
                         help="neuron units P in 1..m; the m neurons take ⌈m/P⌉ cycles per "
                              "vector (default: min(m, 8); build: the most that fit)")
-    parser.add_argument("--input-bits", type=_positive_int, metavar="B",
+    parser.add_argument("--input-bits", type=positive_int, metavar="B",
                         help="bits per input feature (default: 8)")
 
 
-def load_hardware_inputs(args: argparse.Namespace):
+def load_hardware_inputs(args: argparse.Namespace) -> tuple[Any, Any, int]:
     from . import flow
     from .model import load_model
 
@@ -237,9 +182,9 @@ def load_hardware_inputs(args: argparse.Namespace):
     return model, spec, parallel
 
 
-def cmd_verilog(args: argparse.Namespace, start: float) -> int:
+def cmd_verilog(args: argparse.Namespace, start: float, flags: Mapping[str, str]) -> int:
     from . import flow
-    from .model import atomic_write
+    from .files import atomic_write
 
     model, spec, parallel = load_hardware_inputs(args)
     component = flow.datapath(model, spec, parallel)
@@ -256,7 +201,7 @@ def cmd_verilog(args: argparse.Namespace, start: float) -> int:
     return 0
 
 
-def cmd_simulate(args: argparse.Namespace, start: float) -> int:
+def cmd_simulate(args: argparse.Namespace, start: float, flags: Mapping[str, str]) -> int:
     from . import flow
     from .sim.runner import random_vectors, simulate_datapath
 
@@ -283,22 +228,19 @@ def cmd_simulate(args: argparse.Namespace, start: float) -> int:
 
 
 def format_build_summary(report: dict[str, Any], out_dir: Path) -> str:
-    model = report["model"]
     lines = [
         f"built {out_dir / report['bitstream']} for {report['board']} ({report['board_title']}, "
         f"{report['device']})",
         f"  network        {report['family']}, m={report['m']} neurons, d={report['d']} inputs, "
         f"{report['input_bits']}-bit inputs, {report['output_bits']}-bit output",
     ]
-    if model.get("lower_bound") is not None:
-        lines.append(f"  certificate    objective {model['objective']:.6g} vs SDP lower bound "
-                     f"{model['lower_bound']:.6g} ({100 * model['relative_gap']:.1f}% above)")
-    if model.get("lasso_gap") is not None:
-        lines.append(f"  certificate    Lasso objective {model['objective']:.6g} "
-                     f"({_lasso_verdict(model['objective'], model['lasso_gap'])})")
+    if report.get("certificate"):
+        lines.append(f"  certificate    {report['certificate']}")
     if "test_accuracy_hardware" in report:
         lines.append(f"  accuracy       test {report['test_accuracy_hardware']:.4f} on hardware "
                      f"integers, {report['test_accuracy_float']:.4f} in floating point")
+    steps = ", ".join(f"{record['step']} {record['seconds']:.1f} s"
+                      for record in report["steps"])
     lines += [
         f"  logic          {report['lc_used']}/{report['lc_total']} cells, "
         f"{report['dsp_used']}/{report['dsp_total']} DSPs, {report['ram_used']}/"
@@ -310,12 +252,13 @@ def format_build_summary(report: dict[str, Any], out_dir: Path) -> str:
         f"{report['latency_cycles']} cycles",
         f"  serial link    {report['uart_baud']} baud: {report['uart_inferences_per_second']:,.0f} "
         f"inferences/s over the UART",
+        f"  steps          {steps}",
         f"  report         {out_dir / 'report.json'}",
     ]
     return "\n".join(lines)
 
 
-def cmd_build(args: argparse.Namespace, start: float) -> int:
+def cmd_build(args: argparse.Namespace, start: float, flags: Mapping[str, str]) -> int:
     from .boards import get_board
     from .build import run_build
     from .model import load_model
@@ -324,25 +267,12 @@ def cmd_build(args: argparse.Namespace, start: float) -> int:
     if args.board != board.name:
         progress(f"board {args.board!r} means {board.name}: {board.title} ({board.device.name})")
     out_dir = args.output or Path("build") / board.name
-    trainer = data = None
+    model = data = config = None
     if args.model:
         model = load_model(args.model)
-    elif args.family == "threshold":
-        from .train import ThresholdTrainer
-
-        data, config = training_inputs(args)
-        model = ThresholdTrainer(data, config, progress).train()
     else:
-        from .train import SDPTrainer
-
-        data, config = training_inputs(args)
-        trainer = SDPTrainer(data, config, progress)
-        if trainer.config.method == "sdp":
-            model = trainer.sample(trainer.config.m)
-        else:
-            model, _ = trainer.baseline(str(trainer.config.method), trainer.config.m)
-            trainer = None   # a baseline cannot be resampled to fit the device
-    report = run_build(board, model, out_dir, trainer=trainer, data=data,
+        data, config = training_inputs(args, flags)
+    report = run_build(board, out_dir, model=model, dataset=data, config=config,
                        parallel=args.parallel, input_bits=args.input_bits, progress=progress)
     report["total_seconds"] = time.perf_counter() - start
     if args.json:
@@ -352,7 +282,7 @@ def cmd_build(args: argparse.Namespace, start: float) -> int:
     return 0
 
 
-def cmd_boards(args: argparse.Namespace, start: float) -> int:
+def cmd_boards(args: argparse.Namespace, start: float, flags: Mapping[str, str]) -> int:
     from .boards import ALIASES, BOARDS
 
     aliases = {target: name for name, target in ALIASES.items()}
@@ -369,14 +299,15 @@ def cmd_boards(args: argparse.Namespace, start: float) -> int:
     return 0
 
 
-def cmd_run(args: argparse.Namespace, start: float) -> int:
+def cmd_run(args: argparse.Namespace, start: float, flags: Mapping[str, str]) -> int:
     import csv as csv_module
 
-    from . import dataset
+    import numpy as np
+
+    from . import dataset, flow
     from .client import BoardClient
-    from .fixedpoint import spec_from_dict
+    from .families import spec_from_dict
     from .model import load_model
-    from .reference import reference_for
 
     model = load_model(args.build / "model.json")
     spec_path = args.build / "fixedpoint.json"
@@ -387,7 +318,7 @@ def cmd_run(args: argparse.Namespace, start: float) -> int:
                          f"--build") from None
     except json.JSONDecodeError:
         raise QnnhwError(f"{spec_path}: corrupt JSON; rebuild") from None
-    reference = reference_for(model, spec)
+    reference = flow.reference(model, spec)
     source = args.data or model.training.get("data")
     if source in dataset.BUNDLED:
         header, rows = dataset.read_csv_table(source, dataset.bundled_text(source))
@@ -413,7 +344,7 @@ def cmd_run(args: argparse.Namespace, start: float) -> int:
         if model.task == "classification":
             prediction = model.label_of(1.0 if y > 0 else -1.0)
         else:
-            prediction = f"{spec.output_to_real(y):.6g}"
+            prediction = f"{float(spec.output_to_real(np.asarray(y))):.6g}"
         correct += bool(targets) and prediction == targets[index]
         writer.writerow([index + 2, prediction, y, int(expected[index])]
                         + ([targets[index]] if targets else []))
@@ -427,18 +358,19 @@ def cmd_run(args: argparse.Namespace, start: float) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m qnnhw",
         description="Train provably near-optimal ±1 neural networks (Bartan & Pilanci, 2021) "
                     "and put them on FPGAs.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                     parser_class=Parser)
 
     train = commands.add_parser(
-        "train", help="train a ±1 bilinear network (SDP) or a threshold network (Lasso)",
+        "train", help="train a network of any family and write its model file",
         description="Bilinear (default): solve the SDP lower bound (22), sample a ±1 network "
                     "by Algorithm 1. Threshold: sample hyperplanes, solve the convex Lasso over "
                     "their arrangement patterns. Write the model file.")
-    add_training_arguments(train, m_default=1000, data_default="ionosphere")
+    add_training_arguments(train, data_default="ionosphere", family_defaults={})
     train.add_argument("-o", "--output", type=Path, default=Path("model.json"),
                        help="model file to write (default: model.json)")
     train.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -458,9 +390,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build the datapath with Verilator and run the cocotb bench: every output "
                     "is compared bit for bit with the integer reference model.")
     simulate.add_argument("model", type=Path, metavar="MODEL", help="model file from train")
-    simulate.add_argument("--vectors", type=_positive_int, default=100,
+    simulate.add_argument("--vectors", type=positive_int, default=100,
                           help="input vectors: full-scale corners, then random (default: 100)")
-    simulate.add_argument("--stall-vectors", type=_positive_int, default=32, metavar="N",
+    simulate.add_argument("--stall-vectors", type=positive_int, default=32, metavar="N",
                           help="vectors also run with random input gaps and output "
                                "backpressure (default: 32)")
     simulate.add_argument("--seed", type=int, default=0, help="stimulus seed (default: 0)")
@@ -484,7 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="output folder (default: build/BOARD)")
     build.add_argument("--json", action="store_true", help="print the report as JSON")
     add_hardware_arguments(build)
-    add_training_arguments(build, m_default=2500, data_default="ionosphere")
+    add_training_arguments(build, data_default=BUILD_DATA, family_defaults={
+        name: get_family(name).build_defaults for name in names()})
     build.set_defaults(handler=cmd_build)
 
     run = commands.add_parser(
@@ -498,7 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="folder written by 'build' (default: build/icebreaker)")
     run.add_argument("--data", metavar="CSV",
                      help="rows to send (default: the model's bundled training data)")
-    run.add_argument("--baud", type=_positive_int, default=DEFAULT_BAUD,
+    run.add_argument("--baud", type=positive_int, default=DEFAULT_BAUD,
                      help=f"baud rate (default: {DEFAULT_BAUD}, as built)")
     run.set_defaults(handler=cmd_run)
 
@@ -507,13 +440,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _flags(parser: argparse.ArgumentParser, command: str | None) -> dict[str, str]:
+    """Parameter name → the flag that sets it, for the command that ran."""
+    flags: dict[str, str] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            for option in action.choices[command]._actions:
+                if option.option_strings:
+                    flags.setdefault(option.dest, max(option.option_strings, key=len))
+    return flags
+
+
 def main(argv: Sequence[str] | None = None, start: float | None = None) -> int:
     start = time.perf_counter() if start is None else start
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    flags = _flags(parser, args.command)
     try:
-        return int(args.handler(args, start))
+        return int(args.handler(args, start, flags))
     except QnnhwError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {error.render(lambda name: flags.get(name, name))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -1,7 +1,8 @@
-"""The named steps from a model file to hardware, each usable on its own.
+"""The steps from a model file to hardware, each usable on its own, for any family.
 
-train → fixed point → elaborate (Amaranth) → Verilog → simulate (cocotb + Verilator) → build
-(yosys + nextpnr). The command line strings these together; every step leaves an artifact.
+fixed point → integer reference → datapath (Amaranth) → Verilog → simulate (cocotb +
+Verilator) → build (yosys + nextpnr, :mod:`qnnhw.build`). The command line strings these
+together; every step leaves an artifact.
 """
 
 from __future__ import annotations
@@ -10,18 +11,19 @@ import csv
 import io
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .errors import QnnhwError
-from .fixedpoint import DEFAULT_INPUT_BITS, FixedPointSpec, ThresholdSpec, spec_for_model
-from .model import BilinearModel, ThresholdModel, atomic_write
-
-Model = BilinearModel | ThresholdModel
-Spec = FixedPointSpec | ThresholdSpec
+from .families import Spec, family_of
+from .files import atomic_write
+from .fixedpoint import DEFAULT_INPUT_BITS
+from .model import Network
+from .reference import Reference
 
 __all__ = ["cache_dir", "check_parallel", "datapath", "dump_vectors", "fixed_point",
-           "verilog_text"]
+           "reference", "verilog_text"]
 
 
 def cache_dir() -> Path:
@@ -30,36 +32,38 @@ def cache_dir() -> Path:
     return Path(base) / "qnnhw"
 
 
-def fixed_point(model: Model, input_bits: int | None = None) -> Spec:
-    return spec_for_model(model, DEFAULT_INPUT_BITS if input_bits is None else input_bits)
+def fixed_point(model: Network, input_bits: int | None = None) -> Spec:
+    """The model's fixed-point spec (default widths, ``input_bits`` B-bit inputs)."""
+    return family_of(model).fixed_point(model,
+                                        DEFAULT_INPUT_BITS if input_bits is None else input_bits)
 
 
-def check_parallel(model: Model, parallel: int) -> int:
+def reference(model: Network, spec: Spec) -> Reference:
+    """The integer reference of ``model`` under ``spec``: the oracle of its hardware."""
+    return family_of(model).reference(model, spec)
+
+
+def check_parallel(model: Network, parallel: int) -> int:
     if not 1 <= parallel <= model.m:
-        raise QnnhwError(f"--parallel must be between 1 and m={model.m}, not {parallel}")
+        raise QnnhwError(f"@parallel must be between 1 and m={model.m}, not {parallel}",
+                         "parallel")
     return parallel
 
 
-def datapath(model: Model, spec: Spec, parallel: int):
+def datapath(model: Network, spec: Spec, parallel: int) -> Any:
     """The streaming datapath of ``model``'s family (an Amaranth component)."""
     check_parallel(model, parallel)
-    if isinstance(model, ThresholdModel):
-        from .hdl.threshold import ThresholdDatapath
-
-        return ThresholdDatapath(spec, model.H, parallel,  # type: ignore[arg-type]
-                                 model.layers)
-    from .hdl.bilinear import BilinearDatapath
-
-    return BilinearDatapath(spec, model.U, model.V, parallel)  # type: ignore[arg-type]
+    return family_of(model).datapath(model, spec, parallel)
 
 
-def verilog_text(component, name: str) -> str:
+def verilog_text(component: Any, name: str) -> str:
     from amaranth.back import verilog
 
-    return verilog.convert(component, name=name, emit_src=False)
+    text: str = verilog.convert(component, name=name, emit_src=False)
+    return text
 
 
-def dump_vectors(path: Path, model: Model, inputs: np.ndarray, hardware: list[int],
+def dump_vectors(path: Path, model: Network, inputs: np.ndarray, hardware: list[int],
                  reference: list[int]) -> None:
     """CSV of integer inputs and outputs, enough for anyone to recheck every result."""
     buffer = io.StringIO()

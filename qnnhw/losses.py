@@ -17,10 +17,10 @@ DEFAULT_BETA: dict[str, float] = {"squared": 1e-4, "hinge": 10.0}
 
 def check_loss(loss: str, task: str) -> Loss:
     if loss not in LOSSES:
-        raise QnnhwError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+        raise QnnhwError(f"unknown @loss {loss!r}; choose one of {', '.join(LOSSES)}", "loss")
     if loss == "hinge" and task != "classification":
-        raise QnnhwError("the hinge loss needs a two-class target; use --loss squared for "
-                         "regression")
+        raise QnnhwError("the hinge loss needs a two-class target; use @loss squared for "
+                         "regression", "loss")
     return loss  # type: ignore[return-value]
 
 
@@ -30,4 +30,4 @@ def loss_value(loss: str, prediction: np.ndarray, y: np.ndarray) -> float:
         return float(0.5 * np.sum((prediction - y) ** 2))
     if loss == "hinge":
         return float(np.sum(np.maximum(0.0, 1.0 - y * prediction)))
-    raise QnnhwError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+    raise QnnhwError(f"unknown @loss {loss!r}; choose one of {', '.join(LOSSES)}", "loss")

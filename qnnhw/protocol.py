@@ -6,8 +6,9 @@ Both directions use the same frame::
 
 * request sync ``0xA5``, response sync ``0x5A``;
 * ``n`` is the payload length in bytes;
-* ``crc`` is CRC-8 (polynomial x⁸ + x² + x + 1, i.e. 0x07, initial value 0, no reflection)
-  over ``n`` and the payload.
+* ``crc`` is CRC-8/SMBUS (polynomial x⁸ + x² + x + 1, i.e. 0x07, initial value 0, no
+  reflection, no final XOR) over ``n`` and the payload: Amaranth's catalogue entry, which
+  the gateware uses too.
 
 A request carries one input vector: every feature as a ceil(B/8)-byte little-endian two's
 complement integer, features in model order. A response carries the output y as a
@@ -26,25 +27,25 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_BAUD", "FRAME_TIMEOUT_BYTES", "REQUEST_SYNC", "RESPONSE_SYNC", "Response",
-           "ResponseDecoder", "crc8", "decode_request", "encode_request", "encode_response",
-           "value_bytes"]
+from amaranth.lib.crc.catalog import CRC8_SMBUS
+
+__all__ = ["CRC", "DEFAULT_BAUD", "FRAME_TIMEOUT_BYTES", "REQUEST_SYNC", "RESPONSE_SYNC",
+           "Response", "ResponseDecoder", "crc8", "decode_request", "encode_request",
+           "encode_response", "value_bytes"]
 
 #: The baud rate every board design is built for.
 DEFAULT_BAUD = 115200
 REQUEST_SYNC = 0xA5
 RESPONSE_SYNC = 0x5A
-CRC_POLYNOMIAL = 0x07
+#: The frame check, for host and gateware alike.
+CRC = CRC8_SMBUS(data_width=8)
 #: Silence, in byte times, after which a partial frame is dropped.
 FRAME_TIMEOUT_BYTES = 4
 
 
 def crc8(data: Iterable[int]) -> int:
-    crc = 0
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = ((crc << 1) ^ CRC_POLYNOMIAL) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
+    """CRC-8/SMBUS of ``data`` (bytes)."""
+    crc: int = CRC.compute(data)
     return crc
 
 

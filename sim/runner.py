@@ -20,8 +20,8 @@ from amaranth.back import verilog as amaranth_verilog
 
 from qnnhw import flow
 from qnnhw.errors import QnnhwError
-from qnnhw.flow import Model, Spec
-from qnnhw.reference import reference_for
+from qnnhw.families import Spec
+from qnnhw.model import Network
 
 from .toolchain import verilator_environment
 
@@ -130,7 +130,7 @@ def _failures(xml: Path) -> list[str]:
     return failures
 
 
-def simulate_datapath(model: Model, spec: Spec, parallel: int,
+def simulate_datapath(model: Network, spec: Spec, parallel: int,
                       inputs: np.ndarray, work_dir: Path, *, seed: int = 0,
                       idle_probability: float = 0.3, stall_probability: float = 0.3,
                       stall_vectors: int | None = None,
@@ -143,7 +143,7 @@ def simulate_datapath(model: Model, spec: Spec, parallel: int,
     ``stall_vectors`` vectors with random gaps on the input and random backpressure).
     """
     start = time.perf_counter()
-    reference = [int(y) for y in reference_for(model, spec).outputs(inputs)]
+    reference = [int(y) for y in flow.reference(model, spec).outputs(inputs)]
     dut = flow.datapath(model, spec, parallel)
     progress(f"elaborating the {model.FAMILY} datapath: m={spec.m}, d={spec.d}, P={parallel}, "
              f"T={dut.initiation_interval} cycles per vector")
@@ -174,7 +174,7 @@ def simulate_datapath(model: Model, spec: Spec, parallel: int,
         tests=results)
 
 
-def simulate_serial(model: Model, spec: Spec, parallel: int,
+def simulate_serial(model: Network, spec: Spec, parallel: int,
                     inputs: np.ndarray, work_dir: Path, *, divisor: int = 8,
                     progress: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
     """Run the board design (UART, framing, datapath) end to end in Verilator.
@@ -185,7 +185,7 @@ def simulate_serial(model: Model, spec: Spec, parallel: int,
     """
     from qnnhw.hdl.serial import SerialInference
 
-    reference = [int(y) for y in reference_for(model, spec).outputs(inputs)]
+    reference = [int(y) for y in flow.reference(model, spec).outputs(inputs)]
     top = SerialInference(flow.datapath(model, spec, parallel), divisor)
     text = amaranth_verilog.convert(top, name="qnnhw_serial", emit_src=False)
     bench = {"inputs": inputs.tolist(), "expected": reference, "input_bits": spec.input_bits,

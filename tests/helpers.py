@@ -27,7 +27,8 @@ def random_model(features: int, m: int, *, bias: bool = True, replicas: int = 1,
     import numpy as np
 
     from qnnhw.dataset import ColumnEncoder, InputEncoder
-    from qnnhw.model import BilinearModel, Lifting, Standardizer
+    from qnnhw.families.bilinear.model import BilinearModel
+    from qnnhw.model import Lifting, Standardizer
 
     rng = np.random.default_rng(seed)
     lifting = Lifting(bias, replicas)
@@ -37,8 +38,10 @@ def random_model(features: int, m: int, *, bias: bool = True, replicas: int = 1,
     encoder = InputEncoder(tuple(ColumnEncoder(f"x{k}") for k in range(features)))
     standardizer = Standardizer(tuple(range(features)), (0.0,) * features, (1.0,) * features)
     labels = ("neg", "pos") if task == "classification" else None
-    return BilinearModel(U, V, alpha, encoder, standardizer, lifting, task, "y", labels,
-                         {"method": "random", "loss": "hinge", "feature_max_abs": 3.0})
+    return BilinearModel(U=U, V=V, alpha=alpha, encoder=encoder, standardizer=standardizer,
+                         lifting=lifting, task=task, target="y", label_names=labels,
+                         training={"method": "random", "loss": "hinge",
+                                   "feature_max_abs": 3.0})
 
 
 def random_threshold_model(features: int, neurons: int, *, bias: bool = True,
@@ -49,7 +52,8 @@ def random_threshold_model(features: int, neurons: int, *, bias: bool = True,
     import numpy as np
 
     from qnnhw.dataset import ColumnEncoder, InputEncoder
-    from qnnhw.model import Lifting, Standardizer, ThresholdModel
+    from qnnhw.families.threshold.model import ThresholdModel
+    from qnnhw.model import Lifting, Standardizer
 
     rng = np.random.default_rng(seed)
     d = features + int(bias)
@@ -65,10 +69,12 @@ def random_threshold_model(features: int, neurons: int, *, bias: bool = True,
     encoder = InputEncoder(tuple(ColumnEncoder(f"x{k}") for k in range(features)))
     standardizer = Standardizer(tuple(range(features)), (0.0,) * features, (1.0,) * features)
     labels = ("neg", "pos") if task == "classification" else None
-    return ThresholdModel(H, rng.normal(size=neurons), float(rng.normal()), hidden_bits,
-                          encoder, standardizer, Lifting(bias, 1), task, "y", labels,
-                          {"method": "random", "loss": "squared", "feature_max_abs": 3.0},
-                          tuple(layers))
+    return ThresholdModel(H=H, w=rng.normal(size=neurons), bias=float(rng.normal()),
+                          hidden_bits=hidden_bits, layers=tuple(layers), encoder=encoder,
+                          standardizer=standardizer, lifting=Lifting(bias, 1), task=task,
+                          target="y", label_names=labels,
+                          training={"method": "random", "loss": "squared",
+                                    "feature_max_abs": 3.0})
 
 
 class EmulatedBoard:
@@ -81,9 +87,9 @@ class EmulatedBoard:
         import pty
         import threading
 
-        from qnnhw.reference import reference_for
+        from qnnhw import flow
 
-        self.reference = reference_for(model, spec)
+        self.reference = flow.reference(model, spec)
         self.spec = spec
         self.faults = list(faults)
         self.master, slave = pty.openpty()

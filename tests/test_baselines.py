@@ -7,17 +7,19 @@ import pytest
 from qnnhw.sim.runner import random_vectors, simulate_datapath
 
 from qnnhw import dataset
-from qnnhw.baselines import SGDConfig, backprop_ptq
-from qnnhw.fixedpoint import FixedPointSpec
-from qnnhw.model import BilinearModel
-from qnnhw.train import SDPTrainer, TrainConfig
+from qnnhw.families.bilinear.baselines import backprop_ptq
+from qnnhw.families.bilinear.config import BilinearConfig
+from qnnhw.families.bilinear.fixedpoint import BilinearSpec
+from qnnhw.families.bilinear.model import BilinearModel
+from qnnhw.families.bilinear.train import SDPTrainer
+from qnnhw.optim import SGDConfig
 
 from .helpers import run_cli
 
 
 @pytest.fixture(scope="module")
 def planted_trainer():
-    return SDPTrainer(dataset.planted(seed=0), TrainConfig(loss="squared", beta=1e-4,
+    return SDPTrainer(dataset.planted(seed=0), BilinearConfig(loss="squared", beta=1e-4,
                                                            epochs=100))
 
 
@@ -58,6 +60,6 @@ def test_cli_trains_each_method_into_a_valid_model_file(tmp_path, method):
 @pytest.mark.parametrize("method", ["backprop", "ste"])
 def test_baseline_flows_through_simulation_bit_exactly(planted_trainer, tmp_path, method):
     model, _ = planted_trainer.baseline(method, 12)
-    spec = FixedPointSpec.for_model(model)
+    spec = BilinearSpec.for_model(model)
     result = simulate_datapath(model, spec, 5, random_vectors(spec, 30), tmp_path)
     assert result.mismatches == 0 and result.outputs == result.reference

@@ -6,8 +6,11 @@ import pytest
 from qnnhw.boards import BOARDS, get_board
 
 from qnnhw import build as build_flow
+from qnnhw import estimate as fitting
 from qnnhw.errors import QnnhwError
-from qnnhw.fixedpoint import FixedPointSpec
+from qnnhw.families import get_family
+from qnnhw.families.bilinear.fixedpoint import BilinearSpec
+from qnnhw.toolchain import DoesNotFit, Implementation
 
 from .helpers import assert_one_line_error, random_model, run_cli
 
@@ -42,27 +45,37 @@ def test_rom_blocks_use_the_best_mode():
     assert device.rom_blocks(2, 2048) == 1 and device.rom_blocks(32, 300) == 4
 
 
+def choose_parallel(device, spec):
+    family = get_family(spec.FAMILY)
+    return fitting.choose_parallel(device, spec.m,
+                                   lambda units: family.estimate(device, spec, units))
+
+
 def test_choose_parallel_maximises_throughput_within_the_device():
     model = random_model(33, 1500, seed=1)
-    spec = FixedPointSpec.for_model(model)
+    spec = BilinearSpec.for_model(model)
     for name in ("icebreaker", "ice40-hx8k", "ulx3s"):
         device = BOARDS[name].device
-        chosen = build_flow.choose_parallel(device, spec)
+        chosen = choose_parallel(device, spec)
         assert chosen is not None and chosen.fits(device)
-        better = build_flow.estimate(device, spec, chosen.parallel + 1)
+        better = get_family("bilinear").estimate(device, spec, chosen.parallel + 1)
         groups = -(-spec.m // chosen.parallel)
         assert not better.fits(device) or -(-spec.m // better.parallel) == groups
-    assert build_flow.choose_parallel(BOARDS["icestick"].device, spec) is None
+    assert choose_parallel(BOARDS["icestick"].device, spec) is None
 
 
 def test_largest_m_fills_but_does_not_overflow_the_ram():
     model = random_model(33, 2500, seed=1)
-    spec = FixedPointSpec.for_model(model)
+    spec = BilinearSpec.for_model(model)
     device = BOARDS["icebreaker"].device
     from dataclasses import replace
-    m = build_flow.largest_m(device, lambda m: replace(spec, m=m), 2500)
-    assert build_flow.rom_blocks(device, replace(spec, m=m), 1) <= device.ram_blocks
-    assert build_flow.rom_blocks(device, replace(spec, m=m + 1), 1) > device.ram_blocks
+
+    def rom_blocks(device, spec, parallel):
+        return get_family("bilinear").estimate(device, spec, parallel).ram_blocks
+
+    m = fitting.largest_m(device, lambda m: rom_blocks(device, replace(spec, m=m), 1), 2500)
+    assert rom_blocks(device, replace(spec, m=m), 1) <= device.ram_blocks
+    assert rom_blocks(device, replace(spec, m=m + 1), 1) > device.ram_blocks
 
 
 def test_a_model_too_big_for_the_ram_is_refused_with_the_way_out(tmp_path):
@@ -88,34 +101,50 @@ Info: 	        ICESTORM_DSP:       2/      8    25%
 Info: Max frequency for clock 'cd_sync.clk': 30.00 MHz (PASS at 12.00 MHz)
 Info: Max frequency for clock 'cd_sync.clk': 37.70 MHz (PASS at 12.00 MHz)
 """
-    implementation = build_flow.parse_nextpnr_log(text, "ice40")
+    from qnnhw.boards.registry import ICE40
+
+    from qnnhw.toolchain import parse_nextpnr_log
+
+    implementation = parse_nextpnr_log(text, ICE40)
     assert (implementation.lcs, implementation.ram_blocks, implementation.dsps) == (4984, 26, 2)
     assert implementation.fmax_mhz == 37.70
 
 
-def fake_place_and_route(fmax, fail_above=None, calls=None):
-    def place_and_route(board, top, folder, progress, name="qnnhw"):
+def fake_toolchain(monkeypatch, fmax, fail_above=None, calls=None):
+    """Elaboration as the real flow does it, then a toolchain that reports ``fmax`` (or
+    cannot place more than ``fail_above`` units)."""
+    elaborated = []
+
+    def elaborate(board, top, folder, name="qnnhw"):
         from amaranth.hdl import Fragment
 
         Fragment.get(top, board.platform())   # elaborated, as the real flow would
-        parallel = top.engine.datapath.parallel
+        elaborated.append(top.engine.datapath.parallel)
         if calls is not None:
-            calls.append(parallel)
-        if fail_above is not None and parallel > fail_above:
-            raise build_flow._DoesNotFit("ICESTORM_LC used 6000 of 5280")
-        (folder / "qnnhw.bin").write_bytes(b"bitstream")
+            calls.append(elaborated[-1])
         (folder / "qnnhw.debug.v").write_text("module qnnhw; endmodule\n")
+        return [["yosys"], ["nextpnr-ice40"], ["icepack"]]
+
+    def implement(board, commands, folder, step, progress, name="qnnhw"):
+        for label in ("synthesis", "place and route", "bitstream"):
+            with step(label):
+                pass
+        if fail_above is not None and elaborated[-1] > fail_above:
+            raise DoesNotFit("ICESTORM_LC used 6000 of 5280")
+        (folder / "qnnhw.bin").write_bytes(b"bitstream")
         (folder / "qnnhw.tim").write_text("log\n")
-        return build_flow.Implementation(lcs=100, dsps=1, ram_blocks=2, fmax_mhz=fmax, log="")
-    return place_and_route
+        return Implementation(lcs=100, dsps=1, ram_blocks=2, fmax_mhz=fmax, log="")
+
+    monkeypatch.setattr(build_flow, "elaborate", elaborate)
+    monkeypatch.setattr(build_flow, "implement", implement)
 
 
 def test_failing_timing_stops_and_leaves_no_bitstream(tmp_path, monkeypatch):
-    monkeypatch.setattr(build_flow, "place_and_route", fake_place_and_route(fmax=9.5))
+    fake_toolchain(monkeypatch, fmax=9.5)
     model = random_model(4, 8)
     with pytest.raises(QnnhwError, match=r"fails timing: Fmax 9.5 MHz < the 12 MHz board "
                                          r"clock; try .*; logs in .*failed"):
-        build_flow.run_build(BOARDS["icebreaker"], model, tmp_path / "out",
+        build_flow.run_build(BOARDS["icebreaker"], tmp_path / "out", model=model,
                              progress=lambda message: None)
     assert not (tmp_path / "out" / "qnnhw.bin").exists()
     assert not (tmp_path / "out" / "report.json").exists()
@@ -125,11 +154,10 @@ def test_failing_timing_stops_and_leaves_no_bitstream(tmp_path, monkeypatch):
 
 def test_a_place_failure_retries_with_fewer_units(tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(build_flow, "place_and_route",
-                        fake_place_and_route(fmax=50.0, fail_above=4, calls=calls))
+    fake_toolchain(monkeypatch, fmax=50.0, fail_above=4, calls=calls)
     model = random_model(4, 8)
-    report = build_flow.run_build(BOARDS["icebreaker"], model, tmp_path / "out", parallel=8,
-                                  progress=lambda message: None)
+    report = build_flow.run_build(BOARDS["icebreaker"], tmp_path / "out", model=model,
+                                  parallel=8, progress=lambda message: None)
     assert calls == [8, 5, 3]
     assert report["parallel"] == 3 and report["cycles_per_vector"] == 3
     saved = json.loads((tmp_path / "out" / "report.json").read_text())
@@ -150,12 +178,12 @@ def test_a_threshold_model_too_big_for_the_ram_is_refused(tmp_path):
 
 
 def test_threshold_estimate_prefers_constant_weights_when_they_fit():
-    from qnnhw.fixedpoint import ThresholdSpec
+    from qnnhw.families.threshold.fixedpoint import ThresholdSpec
 
     from .helpers import random_threshold_model
 
     spec = ThresholdSpec.for_model(random_threshold_model(33, 7, seed=2))
-    chosen = build_flow.choose_parallel(BOARDS["icebreaker"].device, spec)
+    chosen = choose_parallel(BOARDS["icebreaker"].device, spec)
     assert chosen is not None and chosen.parallel == 7 and chosen.dsps == 0
     assert chosen.ram_blocks == 1   # the output FIFO only: no weight ROM
 

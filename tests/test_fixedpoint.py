@@ -5,9 +5,11 @@ import pytest
 from qnnhw.hdl.arith import csd_digits
 
 from qnnhw import dataset
-from qnnhw.fixedpoint import FixedPointSpec, quantize_inputs, round_shift, signed_width
-from qnnhw.reference import IntegerReference
-from qnnhw.train import SDPTrainer, TrainConfig
+from qnnhw.families.bilinear.config import BilinearConfig
+from qnnhw.families.bilinear.fixedpoint import BilinearSpec
+from qnnhw.families.bilinear.reference import BilinearReference
+from qnnhw.families.bilinear.train import SDPTrainer
+from qnnhw.fixedpoint import quantize_inputs, round_shift, signed_width
 
 from .helpers import random_model
 
@@ -48,8 +50,8 @@ def test_widths_hold_the_worst_case(features, m, bias, replicas):
     model.U[:] = 1
     model.V[:] = 1
     for bits in (2, 8, 12):
-        spec = FixedPointSpec.for_model(model, input_bits=bits)
-        reference = IntegerReference(model, spec)
+        spec = BilinearSpec.for_model(model, input_bits=bits)
+        reference = BilinearReference(model, spec)
         extreme = np.full((1, features), spec.input_min)
         result = reference.run(extreme)
         if not bias:
@@ -64,18 +66,18 @@ def test_widths_hold_the_worst_case(features, m, bias, replicas):
 
 def test_alpha_keeps_its_significant_bits():
     model = random_model(3, 4, alpha=0.0123)
-    spec = FixedPointSpec.for_model(model, input_bits=8)
+    spec = BilinearSpec.for_model(model, input_bits=8)
     assert 2 ** 16 <= abs(spec.alpha_mantissa) < 2 ** 17
     assert spec.alpha_value == pytest.approx(0.0123, rel=2 ** -16)
-    negative = FixedPointSpec.for_model(random_model(3, 4, alpha=-3.0), input_bits=8)
+    negative = BilinearSpec.for_model(random_model(3, 4, alpha=-3.0), input_bits=8)
     assert negative.alpha_mantissa < 0
 
 
 def test_reference_equals_float_network_within_documented_bound():
     data = dataset.load("ionosphere", seed=0)
-    model = SDPTrainer(data, TrainConfig(beta=10.0)).sample(500)
+    model = SDPTrainer(data, BilinearConfig(beta=10.0)).sample(500)
     for bits in (6, 8, 12):
-        reference = IntegerReference(model, FixedPointSpec.for_model(model, input_bits=bits))
+        reference = BilinearReference(model, BilinearSpec.for_model(model, input_bits=bits))
         X = np.vstack([data.X_train, data.X_test])
         hardware = reference.spec.output_to_real(reference.outputs(reference.quantize(X)))
         error = np.abs(hardware - model.decision_function(X))
@@ -87,9 +89,9 @@ def test_reference_equals_float_network_within_documented_bound():
 
 def test_reference_is_exact_beyond_int64():
     model = random_model(30, 2000, alpha=1e-9)
-    spec = FixedPointSpec.for_model(model, input_bits=24)
+    spec = BilinearSpec.for_model(model, input_bits=24)
     assert spec.sum_width > 62
-    reference = IntegerReference(model, spec)
+    reference = BilinearReference(model, spec)
     x = np.random.default_rng(0).integers(spec.input_min, spec.input_max + 1, (3, 30))
     result = reference.run(x)
     lifted = [[int(v) for v in row] + [spec.bias_value] for row in x.tolist()]
@@ -101,6 +103,6 @@ def test_reference_is_exact_beyond_int64():
 
 def test_reference_refuses_out_of_range_inputs():
     model = random_model(3, 2)
-    reference = IntegerReference(model, FixedPointSpec.for_model(model, input_bits=4))
+    reference = BilinearReference(model, BilinearSpec.for_model(model, input_bits=4))
     with pytest.raises(Exception, match=r"must lie in \[-8, 7\]"):
         reference.run(np.array([[8, 0, 0]]))

@@ -6,8 +6,10 @@ import json
 import pytest
 from qnnhw.sim.runner import random_vectors, simulate_serial
 
-from qnnhw.fixedpoint import FixedPointSpec, ThresholdSpec
-from qnnhw.model import BilinearModel, ThresholdModel
+from qnnhw.families.bilinear.fixedpoint import BilinearSpec
+from qnnhw.families.bilinear.model import BilinearModel
+from qnnhw.families.threshold.fixedpoint import ThresholdSpec
+from qnnhw.families.threshold.model import ThresholdModel
 
 from .helpers import random_model, random_threshold_model, run_cli
 
@@ -19,7 +21,7 @@ def test_serial_link_end_to_end(tmp_path, family):
     """Bytes through the UART pins; every prediction checked; line errors recovered."""
     if family == "bilinear":
         model = random_model(5, 6, seed=3)
-        spec = FixedPointSpec.for_model(model)
+        spec = BilinearSpec.for_model(model)
     else:
         model = random_threshold_model(5, 6, seed=3)
         spec = ThresholdSpec.for_model(model)

@@ -10,8 +10,10 @@ from qnnhw.hdl.arith import constant_multiply, pipelined_sum
 from qnnhw.hdl.bilinear import BilinearDatapath
 from qnnhw.hdl.threshold import ThresholdDatapath
 
-from qnnhw.fixedpoint import FixedPointSpec, ThresholdSpec
-from qnnhw.reference import IntegerReference, ThresholdReference
+from qnnhw.families.bilinear.fixedpoint import BilinearSpec
+from qnnhw.families.bilinear.reference import BilinearReference
+from qnnhw.families.threshold.fixedpoint import ThresholdSpec
+from qnnhw.families.threshold.reference import ThresholdReference
 
 from .helpers import random_model, random_threshold_model
 
@@ -66,49 +68,49 @@ def run_datapath(dut, vectors, *, ready_pattern=None, max_cycles=20000):
 ])
 def test_datapath_is_bit_exact_with_exact_timing(features, m, parallel, bias, replicas):
     model = random_model(features, m, bias=bias, replicas=replicas, seed=m)
-    spec = FixedPointSpec.for_model(model, input_bits=6)
+    spec = BilinearSpec.for_model(model, input_bits=6)
     rng = np.random.default_rng(1)
     vectors = rng.integers(spec.input_min, spec.input_max + 1, (12, features))
     vectors[0] = spec.input_min
     vectors[1] = spec.input_max
     dut = BilinearDatapath(spec, model.U, model.V, parallel)
     outputs, accepted, emitted = run_datapath(dut, vectors)
-    assert outputs == IntegerReference(model, spec).outputs(vectors).tolist()
+    assert outputs == BilinearReference(model, spec).outputs(vectors).tolist()
     assert set(np.diff(accepted)) == {dut.initiation_interval}
     assert {out - into for into, out in zip(accepted, emitted)} == {dut.latency}
 
 
 def test_backpressure_loses_nothing():
     model = random_model(4, 5, seed=3)
-    spec = FixedPointSpec.for_model(model, input_bits=8)
+    spec = BilinearSpec.for_model(model, input_bits=8)
     dut = BilinearDatapath(spec, model.U, model.V, 5)
     vectors = np.random.default_rng(2).integers(-128, 128, (40, 4))
     # The consumer sleeps for 60 cycles, then takes one word every third cycle.
     outputs, accepted, _ = run_datapath(
         dut, vectors, ready_pattern=lambda cycle: int(cycle >= 60 and cycle % 3 == 0))
-    assert outputs == IntegerReference(model, spec).outputs(vectors).tolist()
+    assert outputs == BilinearReference(model, spec).outputs(vectors).tolist()
     # While the consumer sleeps, no more vectors enter than the FIFO can hold.
     assert sum(1 for cycle in accepted if cycle < 60) == dut.fifo_depth
 
 
 def test_weight_rom_layout():
     model = random_model(2, 5, bias=True, seed=4)
-    spec = FixedPointSpec.for_model(model)
+    spec = BilinearSpec.for_model(model)
     dut = BilinearDatapath(spec, model.U, model.V, 2)
-    rows = dut.weight_rows()
+    rows = dut.weight_words()
     assert len(rows) == 3
     d = spec.d
     for neuron in range(5):
-        word = rows[neuron // 2] >> (2 * d * (neuron % 2))
-        u = [1 if (word >> i) & 1 else -1 for i in range(d)]
-        v = [1 if (word >> (d + i)) & 1 else -1 for i in range(d)]
+        word = rows[neuron // 2][neuron % 2]
+        u = [1 if (word.u >> i) & 1 else -1 for i in range(d)]
+        v = [1 if (word.v >> i) & 1 else -1 for i in range(d)]
         assert u == model.U[neuron].tolist() and v == model.V[neuron].tolist()
-    assert rows[2] >> (2 * d) == 0  # the padding unit of the last group
+    assert rows[2][1].u == rows[2][1].v == 0  # the padding unit of the last group
 
 
 def test_parallel_out_of_range_is_refused():
     model = random_model(2, 4)
-    spec = FixedPointSpec.for_model(model)
+    spec = BilinearSpec.for_model(model)
     with pytest.raises(ValueError, match=r"Parallel units must be between 1 and m=4, not 5"):
         BilinearDatapath(spec, model.U, model.V, 5)
     with pytest.raises(TypeError, match=r"Parallel units must be an integer, not 2.0"):
@@ -183,13 +185,13 @@ def test_threshold_rom_layout_and_refusals():
     model = random_threshold_model(2, 3, hidden_bits=3, seed=1)
     spec = ThresholdSpec.for_model(model)
     dut = ThresholdDatapath(spec, model.H, 2)
-    rows, d = dut.hidden_rows(), spec.d
+    rows, d = dut.hidden_words(), spec.d
     for neuron in range(3):
-        word = rows[neuron // 2] >> (3 * d * (neuron % 2))
-        weights = [((word >> (3 * i)) & 7) - 8 * ((word >> (3 * i + 2)) & 1) for i in range(d)]
+        word = rows[neuron // 2][neuron % 2]
+        weights = [word[i] for i in range(d)]
         assert weights == model.H[neuron].tolist()
-    weight_rows = dut.output_rows()
-    assert weight_rows[1] >> spec.weight_bits == 0   # the padding unit adds nothing
+    weight_rows = dut.output_words()
+    assert weight_rows[1][1] == 0   # the padding unit adds nothing
     with pytest.raises(ValueError, match=r"Hidden weights must lie in \[−3, 3\]"):
         ThresholdDatapath(spec, model.H * 2, 1)
     with pytest.raises(ValueError, match="Parallel units must be between 1 and m=3, not 4"):

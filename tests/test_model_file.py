@@ -7,8 +7,9 @@ import pytest
 
 from qnnhw import dataset
 from qnnhw.errors import QnnhwError
-from qnnhw.model import BilinearModel
-from qnnhw.train import TrainConfig, train
+from qnnhw.families.bilinear.config import BilinearConfig
+from qnnhw.families.bilinear.model import BilinearModel
+from qnnhw.training import train
 
 from .helpers import assert_one_line_error, run_cli
 
@@ -16,7 +17,7 @@ from .helpers import assert_one_line_error, run_cli
 @pytest.fixture(scope="module")
 def model():
     data = dataset.load("breast-cancer", seed=0)
-    return train(data, TrainConfig(m=40, beta=0.1))[0]
+    return train(data, BilinearConfig(m=40, beta=0.1))[0]
 
 
 def test_round_trip_recomputes_every_prediction(model, tmp_path):

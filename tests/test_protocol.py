@@ -5,7 +5,7 @@ import json
 import pytest
 
 from qnnhw import protocol
-from qnnhw.fixedpoint import spec_for_model
+from qnnhw.flow import fixed_point
 
 from .helpers import EmulatedBoard, random_model, random_threshold_model, run_cli
 
@@ -50,7 +50,7 @@ def test_decoder_rejects_a_bad_crc():
 def build_dir(tmp_path, request):
     model = (random_model(4, 6, seed=5) if request.param == "bilinear"
              else random_threshold_model(4, 6, seed=5))
-    spec = spec_for_model(model)
+    spec = fixed_point(model)
     model.save(tmp_path / "model.json")
     (tmp_path / "fixedpoint.json").write_text(spec.to_json())
     rows = ["x0,x1,x2,x3,y"] + [f"{a},{-a / 2},{a / 3},{1 - a},{'pos' if a > 0 else 'neg'}"

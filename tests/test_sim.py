@@ -8,7 +8,7 @@ import pytest
 from qnnhw.sim import runner
 from qnnhw.sim.runner import random_vectors, simulate_datapath
 
-from qnnhw.fixedpoint import FixedPointSpec
+from qnnhw.families.bilinear.fixedpoint import BilinearSpec
 
 from .helpers import assert_one_line_error, random_model, random_threshold_model, run_cli
 
@@ -29,7 +29,7 @@ def work_dir(tmp_path_factory):
 def test_every_output_matches_the_reference(work_dir, features, m, parallel, bias, replicas,
                                              bits):
     model = random_model(features, m, bias=bias, replicas=replicas, seed=features + m)
-    spec = FixedPointSpec.for_model(model, input_bits=bits)
+    spec = BilinearSpec.for_model(model, input_bits=bits)
     inputs = random_vectors(spec, 60, seed=m)
     result = simulate_datapath(model, spec, parallel, inputs, work_dir, seed=m,
                                idle_probability=0.4, stall_probability=0.5)
@@ -51,7 +51,7 @@ def test_every_output_matches_the_reference(work_dir, features, m, parallel, bia
 ])
 def test_every_threshold_output_matches_the_reference(work_dir, features, neurons, parallel,
                                                        hidden_bits, bits, layers):
-    from qnnhw.fixedpoint import ThresholdSpec
+    from qnnhw.families.threshold.fixedpoint import ThresholdSpec
 
     model = random_threshold_model(features, neurons, hidden_bits=hidden_bits,
                                    seed=features + neurons, layer_widths=layers)
@@ -70,8 +70,8 @@ def test_every_threshold_output_matches_the_reference(work_dir, features, neuron
 def test_a_wrong_output_is_caught(work_dir, monkeypatch):
     """The bench is not vacuous: perturb one reference value and it must report it."""
     model = random_model(3, 4, seed=9)
-    spec = FixedPointSpec.for_model(model)
-    real_reference = runner.reference_for
+    spec = BilinearSpec.for_model(model)
+    real_reference = runner.flow.reference
 
     class OffByOne:
         def __init__(self, model, spec):
@@ -82,7 +82,7 @@ def test_a_wrong_output_is_caught(work_dir, monkeypatch):
             y[5] += 1
             return y
 
-    monkeypatch.setattr(runner, "reference_for", OffByOne)
+    monkeypatch.setattr(runner.flow, "reference", OffByOne)
     result = simulate_datapath(model, spec, 2, random_vectors(spec, 10), work_dir)
     assert result.mismatches == 2  # vector 5, in the full-rate and in the stalled run
     assert result.tests["full_rate"]["mismatches"][0]["vector"] == 5
@@ -149,7 +149,7 @@ def test_cli_refuses_corrupt_model(tmp_path):
 
 
 def test_random_vectors_start_with_full_scale_corners():
-    spec = FixedPointSpec.for_model(random_model(3, 2), input_bits=4)
+    spec = BilinearSpec.for_model(random_model(3, 2), input_bits=4)
     vectors = random_vectors(spec, 6)
     assert vectors[0].tolist() == [-8, -8, -8] and vectors[1].tolist() == [7, 7, 7]
     assert np.all((vectors >= -8) & (vectors <= 7))

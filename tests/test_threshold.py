@@ -7,12 +7,19 @@ import pytest
 
 from qnnhw import dataset
 from qnnhw.errors import QnnhwError
-from qnnhw.fixedpoint import ThresholdSpec, spec_from_dict
-from qnnhw.lasso import duality_gap, solve_lasso
-from qnnhw.model import ThresholdModel, load_model
-from qnnhw.reference import ThresholdReference
-from qnnhw.threshold import distinct_patterns, integer_directions, sample_hyperplanes
-from qnnhw.train import TrainConfig, train
+from qnnhw.families import spec_from_dict
+from qnnhw.families.threshold.config import ThresholdConfig
+from qnnhw.families.threshold.fixedpoint import ThresholdSpec
+from qnnhw.families.threshold.hyperplanes import (
+    distinct_patterns,
+    integer_directions,
+    sample_hyperplanes,
+)
+from qnnhw.families.threshold.lasso import duality_gap, solve_lasso
+from qnnhw.families.threshold.model import ThresholdModel
+from qnnhw.families.threshold.reference import ThresholdReference
+from qnnhw.model import load_model
+from qnnhw.training import train
 
 from .helpers import assert_one_line_error, random_threshold_model, run_cli
 
@@ -49,10 +56,14 @@ def test_the_duality_gap_is_a_certificate_not_a_formality():
     assert primal - dual > 0.1 * primal
 
 
-def test_a_huge_beta_keeps_no_neuron_and_says_so():
+def test_a_huge_beta_keeps_no_neuron_and_says_so(tmp_path):
+    """The library names the parameter, the command line its flag."""
     data = dataset.load("ionosphere")
-    with pytest.raises(QnnhwError, match="keeps no neuron; use a smaller --beta"):
-        train(data, TrainConfig(family="threshold", beta=1e6))
+    with pytest.raises(QnnhwError, match="keeps no neuron; use a smaller beta$"):
+        train(data, ThresholdConfig(beta=1e6))
+    assert_one_line_error(run_cli("train", "--family", "threshold", "--beta", "1e6", "-o",
+                                  str(tmp_path / "m.json")),
+                          "keeps no neuron; use a smaller --beta")
 
 
 def test_distinct_patterns_drop_repeats_and_constants():
@@ -73,7 +84,7 @@ def test_integer_directions_keep_the_largest_entry_at_full_scale():
 
 def test_ionosphere_lasso_network_is_accurate_and_certified():
     data = dataset.load("ionosphere")
-    model, report = train(data, TrainConfig(family="threshold"))
+    model, report = train(data, ThresholdConfig())
     assert isinstance(model, ThresholdModel) and set(np.unique(model.H)) == {-1, 1}
     assert report["test_accuracy"] >= 0.85
     assert report["lasso_gap"] <= 1e-5 * report["lasso_objective"]
@@ -84,7 +95,7 @@ def test_ionosphere_lasso_network_is_accurate_and_certified():
 @pytest.mark.parametrize("method", ["ste", "ste-relu", "ste-lrelu", "ste-crelu"])
 def test_ste_baselines_train_integer_networks(method):
     data = dataset.load("ionosphere")
-    model, report = train(data, TrainConfig(family="threshold", method=method, neurons=16,
+    model, report = train(data, ThresholdConfig(method=method, neurons=16,
                                             epochs=30))
     assert model.hidden_bits == 8 and np.abs(model.H).max() == 127
     assert report["train_accuracy"] >= 0.7 and report["lasso_gap"] is None
@@ -163,7 +174,7 @@ def test_output_weights_are_rounded_once_and_saturated():
 
 def test_hardware_integers_agree_with_the_float_network_on_ionosphere():
     data = dataset.load("ionosphere")
-    model, _ = train(data, TrainConfig(family="threshold"))
+    model, _ = train(data, ThresholdConfig())
     spec = ThresholdSpec.for_model(model)
     reference = ThresholdReference(model, spec)
     X = np.vstack([data.X_train, data.X_test])
@@ -227,7 +238,7 @@ def test_cli_train_bilinear_refuses_threshold_options(tmp_path, args):
 
 
 def test_an_interior_point_finishes_what_fista_cannot(monkeypatch):
-    from qnnhw import lasso
+    from qnnhw.families.threshold import lasso
 
     D, y = lasso_problem(2)
     reference = solve_lasso(D, y, 0.5, solver="CLARABEL")
@@ -241,16 +252,16 @@ def test_an_interior_point_finishes_what_fista_cannot(monkeypatch):
 
 
 def test_the_summary_says_when_the_lasso_is_not_certified():
-    from qnnhw.cli import _lasso_verdict
+    from qnnhw.families.threshold.cli import lasso_verdict
 
-    assert "optimal over these patterns" in _lasso_verdict(40.0, 1e-5)
-    verdict = _lasso_verdict(40.0, 8.0)
+    assert "optimal over these patterns" in lasso_verdict(40.0, 1e-5)
+    verdict = lasso_verdict(40.0, 8.0)
     assert "stopped early" in verdict and "at least 32" in verdict
 
 
 def test_deep_lasso_network_chains_its_layers():
     data = dataset.load("ionosphere")
-    model, report = train(data, TrainConfig(family="threshold", layers=4, layer_width=12))
+    model, report = train(data, ThresholdConfig(layers=4, layer_width=12))
     assert [layer.shape for layer in model.layers] == [(12, 34), (12, 13)]
     assert model.d == 13 and report["layers"] == 4
     assert report["lasso_gap"] <= 1e-5 * report["lasso_objective"]

@@ -5,22 +5,24 @@ import math
 import numpy as np
 import pytest
 
-from qnnhw import BinaryBilinearNetwork, dataset, sdp
+from qnnhw import BinaryBilinearNetwork, dataset
+from qnnhw.families.bilinear import sdp
+from qnnhw.families.bilinear.config import BilinearConfig
+from qnnhw.families.bilinear.train import SDPTrainer, objective
 from qnnhw.model import Lifting
-from qnnhw.train import SDPTrainer, TrainConfig, objective
 
 SOLVER_TOLERANCE = 1e-3  # relative; SCS's default accuracy
 
 
 @pytest.fixture(scope="module")
 def planted_trainer():
-    return SDPTrainer(dataset.planted(seed=0), TrainConfig(loss="squared", beta=1e-4))
+    return SDPTrainer(dataset.planted(seed=0), BilinearConfig(loss="squared", beta=1e-4))
 
 
 @pytest.fixture(scope="module")
 def ionosphere_trainer():
     data = dataset.load("ionosphere", seed=0)
-    return SDPTrainer(data, TrainConfig(loss="hinge", beta=10.0))
+    return SDPTrainer(data, BilinearConfig(loss="hinge", beta=10.0))
 
 
 @pytest.mark.parametrize("m", [1, 5, 50, 500])
@@ -149,7 +151,7 @@ def test_model_lifting_is_an_affine_multilevel_network():
 
 def test_weight_levels_train_end_to_end():
     data = dataset.load("ionosphere", seed=0)
-    trainer = SDPTrainer(data, TrainConfig(loss="hinge", beta=10.0, weight_levels=3))
+    trainer = SDPTrainer(data, BilinearConfig(loss="hinge", beta=10.0, weight_levels=3))
     model = trainer.sample(200)
     assert model.d == 2 * (33 + 1)
     assert model.training["lower_bound"] <= model.training["objective"]

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import QnnhwError
+from qnnhw.errors import QnnhwError
 
 __all__ = ["LASSO_SOLVERS", "LassoSolution", "duality_gap", "solve_lasso"]
 
@@ -178,11 +178,11 @@ def _conic(D: np.ndarray, y: np.ndarray, beta: float, solver: str) -> np.ndarray
     try:
         problem.solve(solver=solver)
     except cp.error.SolverError as error:
-        raise QnnhwError(f"the Lasso solver {solver} failed ({error}); try --solver FISTA"
-                         ) from None
+        raise QnnhwError(f"the Lasso solver {solver} failed ({error}); try @solver FISTA",
+                         "solver") from None
     if w.value is None:
         raise QnnhwError(f"the Lasso solver {solver} returned no solution (status "
-                         f"{problem.status}); try --solver FISTA")
+                         f"{problem.status}); try @solver FISTA", "solver")
     weights = np.asarray(w.value, dtype=float)
     # An interior point leaves zeros as tiny non-zeros; the certificate is computed after.
     weights[np.abs(weights) <= 1e-8 * max(float(np.abs(weights).max(initial=0.0)), 1e-300)] = 0
@@ -199,8 +199,8 @@ def solve_lasso(D: np.ndarray, y: np.ndarray, beta: float, *, solver: str = "FIS
     gap is reported whether or not it reached ``tolerance``.
     """
     if solver not in LASSO_SOLVERS:
-        raise QnnhwError(f"unknown Lasso solver {solver!r}; choose one of "
-                         f"{', '.join(LASSO_SOLVERS)}")
+        raise QnnhwError(f"unknown Lasso @solver {solver!r}; choose one of "
+                         f"{', '.join(LASSO_SOLVERS)}", "solver")
     D = np.asarray(D, dtype=float)
     y = np.asarray(y, dtype=float)
     start = time.perf_counter()

@@ -33,8 +33,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .baselines import SGDConfig, minibatch_descent
-from .errors import QnnhwError
+from qnnhw.errors import QnnhwError
+from qnnhw.optim import SGDConfig, minibatch_descent
+
 from .lasso import solve_lasso
 
 __all__ = ["HYPERPLANES", "STE_VARIANTS", "THRESHOLD_METHODS", "distinct_patterns",
@@ -70,7 +71,8 @@ def sample_hyperplanes(rng: np.random.Generator, count: int, d: int, kind: str,
         return rng.choice(np.array([-1, 1], dtype=np.int32), size=(count, d))
     if kind == "gaussian":
         return integer_directions(rng.standard_normal((count, d)), hidden_bits)
-    raise QnnhwError(f"unknown hyperplanes {kind!r}; choose one of {', '.join(HYPERPLANES)}")
+    raise QnnhwError(f"unknown @hyperplanes {kind!r}; choose one of {', '.join(HYPERPLANES)}",
+                     "hyperplanes")
 
 
 def distinct_patterns(X: np.ndarray, H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -95,7 +97,7 @@ def sample_layers(X: np.ndarray, widths: list[int], rng: np.random.Generator
         patterns, rows = distinct_patterns(X, candidates)
         if len(rows) < width:
             raise QnnhwError(f"layer {index + 1} can only have {len(rows)} distinct neurons "
-                             f"on this data; use --layer-width {len(rows)} or less")
+                             f"on this data; use @layer_width {len(rows)} or less", "layer_width")
         layers.append(candidates[rows[:width]].astype(np.int8))
         X = np.hstack([patterns[:, :width], np.ones((len(X), 1))])
     return layers, X
@@ -131,8 +133,8 @@ def train_lasso_network(X: np.ndarray, y: np.ndarray, *, beta: float, hyperplane
              f"{solution.objective:.6g}, "
              f"duality gap {solution.gap:.2e}, {len(active)} active neurons")
     if len(active) == 0:
-        raise QnnhwError(f"beta={beta:g} is so large that the Lasso keeps no neuron; use a "
-                         f"smaller --beta")
+        raise QnnhwError(f"@beta={beta:g} is so large that the Lasso keeps no neuron; use a "
+                         f"smaller @beta", "beta")
     return TrainedWeights(H[rows[active]], solution.w[active], solution.bias, {
         "hyperplanes": hyperplanes, "patterns": len(rows), "solver": solution.solver,
         "lasso_objective": solution.objective, "lasso_gap": solution.gap,
@@ -151,7 +153,8 @@ def _surrogate(variant: str, z: np.ndarray) -> np.ndarray:
         return np.where(z >= 0, 1.0, LEAKY_SLOPE)
     if variant == "ste-crelu":
         return ((z >= 0) & (z <= 1)).astype(float)
-    raise QnnhwError(f"unknown method {variant!r}; choose one of {', '.join(THRESHOLD_METHODS)}")
+    raise QnnhwError(f"unknown @method {variant!r}; choose one of "
+                     f"{', '.join(THRESHOLD_METHODS)}", "method")
 
 
 def train_ste(X: np.ndarray, y: np.ndarray, *, neurons: int, variant: str, beta: float,

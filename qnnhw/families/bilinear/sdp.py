@@ -26,7 +26,7 @@ from typing import Literal
 
 import numpy as np
 
-from .errors import QnnhwError
+from qnnhw.errors import QnnhwError
 
 __all__ = ["GAMMA", "SDPSolution", "paper_alpha", "sample_neurons", "shape_covariance",
            "solve_sdp"]
@@ -77,9 +77,10 @@ def solve_sdp(X: np.ndarray, y: np.ndarray, *, loss: str, beta: float, solver: s
     import cvxpy as cp  # imported here: it takes a second, and only training needs it
 
     if solver not in SOLVERS:
-        raise QnnhwError(f"unknown SDP solver {solver!r}; choose one of {', '.join(SOLVERS)}")
+        raise QnnhwError(f"unknown SDP @solver {solver!r}; choose one of {', '.join(SOLVERS)}",
+                         "solver")
     if not (beta >= 0 and math.isfinite(beta)):
-        raise QnnhwError(f"beta must be a finite number ≥ 0, not {beta}")
+        raise QnnhwError(f"@beta must be a finite number ≥ 0, not {beta}", "beta")
     n, d = X.shape
     Q = cp.Variable((2 * d, 2 * d), symmetric=True)
     rho = cp.Variable()
@@ -94,12 +95,12 @@ def solve_sdp(X: np.ndarray, y: np.ndarray, *, loss: str, beta: float, solver: s
     try:
         problem.solve(solver=solver, verbose=verbose)
     except cp.error.SolverError as error:
-        raise QnnhwError(f"the SDP solver {solver} failed ({error}); try --solver "
-                         f"{'CLARABEL' if solver == 'SCS' else 'SCS'}") from None
+        raise QnnhwError(f"the SDP solver {solver} failed ({error}); try @solver "
+                         f"{'CLARABEL' if solver == 'SCS' else 'SCS'}", "solver") from None
     seconds = time.perf_counter() - start
     if problem.status not in ("optimal", "optimal_inaccurate"):
         raise QnnhwError(f"the SDP solver {solver} ended with status {problem.status!r}; try "
-                         f"--solver {'CLARABEL' if solver == 'SCS' else 'SCS'}")
+                         f"@solver {'CLARABEL' if solver == 'SCS' else 'SCS'}", "solver")
     Q_value = np.asarray(Q.value)
     return SDPSolution(lower_bound=float(problem.value), Q=(Q_value + Q_value.T) / 2,
                        rho=float(rho.value), status=problem.status, solver=solver,
@@ -149,7 +150,7 @@ def sample_neurons(Q: np.ndarray, m: int, rng: np.random.Generator
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Draw m neurons [u; v] = sign(N(0, Q)); returns U, V as (m, d) arrays of ±1 (int8)."""
     if m < 1:
-        raise QnnhwError(f"the number of neurons m must be at least 1, not {m}")
+        raise QnnhwError(f"the number of neurons @m must be at least 1, not {m}", "m")
     eigenvalues, eigenvectors = np.linalg.eigh(Q)
     factor = eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))
     samples = rng.standard_normal((m, Q.shape[0])) @ factor.T

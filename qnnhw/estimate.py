@@ -1,0 +1,98 @@
+"""Resource estimates before synthesis, and fitting a design to a device with them.
+
+Each family estimates its own datapath (``qnnhw/families/*/estimate.py``) from the pieces
+here; :func:`choose_parallel` and :func:`largest_m` fit any family's design to a device. The
+estimates are calibrated against nextpnr on iCE40 (``bench/boards.py`` prints both).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .boards import Device
+    from .families import Spec
+
+__all__ = ["LOGIC_MARGIN", "SHARED_FACTOR", "Estimate", "choose_parallel", "largest_m",
+           "rom_blocks", "serial_cells", "tree_cells"]
+
+#: Share of the logic cells the estimate may fill. The estimates are calibrated to come out
+#: a few per cent above what nextpnr reports (bench/boards.py prints both): that is the margin.
+LOGIC_MARGIN = 1.0
+#: Calibration of the logic around the units (the shared part of every datapath, the serial
+#: link) against nextpnr on iCE40.
+SHARED_FACTOR = 1.1
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Resources one configuration needs, before synthesis."""
+
+    parallel: int
+    lcs: int
+    dsps: int
+    ram_blocks: int
+
+    def fits(self, device: Device) -> bool:
+        return (self.lcs <= LOGIC_MARGIN * device.lcs and self.dsps <= device.dsps
+                and self.ram_blocks <= device.ram_blocks)
+
+
+def tree_cells(leaves: int, width: int) -> int:
+    """Logic cells of a registered adder tree: one cell per sum bit per adder."""
+    cells, level = 0, 0
+    while leaves > 1:
+        cells += (leaves // 2) * (width + level + 1) + (leaves % 2) * (width + level)
+        leaves = (leaves + 1) // 2
+        level += 1
+    return cells
+
+
+def serial_cells(spec: Spec) -> int:
+    """The x register, the UART, the framing and the FIFO around the datapath."""
+    bits = spec.input_bits
+    return spec.features * bits + spec.features * 8 * math.ceil(bits / 8) + 250
+
+
+def rom_blocks(device: Device, word_widths: Sequence[int], groups: int, output_width: int
+               ) -> int:
+    """Block RAMs of the weight ROMs (words of ``word_widths``, ``groups`` deep; constants
+    when there is one group) and of the output FIFO."""
+    weights = sum(device.rom_blocks(width, groups) for width in word_widths) \
+        if groups > 1 else 0
+    return weights + device.rom_blocks(output_width, 16)
+
+
+def choose_parallel(device: Device, m: int, estimate: Callable[[int], Estimate]
+                    ) -> Estimate | None:
+    """The fewest of P = 1 … m units reaching the highest throughput that fits, or None."""
+    candidates = []
+    for parallel in range(1, m + 1):
+        candidate = estimate(parallel)
+        if candidate.lcs > LOGIC_MARGIN * device.lcs:
+            break   # cost grows with P: no larger folded P fits either …
+        candidates.append(candidate)
+    # … but P = m has constant weights, which can cost less than the folded units.
+    candidates.append(estimate(m))
+    best: Estimate | None = None
+    for candidate in candidates:
+        if candidate.fits(device) and (best is None or math.ceil(m / candidate.parallel)
+                                       < math.ceil(m / best.parallel)):
+            best = candidate
+    return best
+
+
+def largest_m(device: Device, ram_blocks_for: Callable[[int], int], m_max: int) -> int:
+    """The largest m ≤ ``m_max`` whose weights fit the RAM with one unit (0 if none);
+    ``ram_blocks_for(m)`` is the design's block RAM count at width m."""
+    low, high = 0, m_max
+    while low < high:
+        middle = (low + high + 1) // 2
+        if ram_blocks_for(middle) <= device.ram_blocks:
+            low = middle
+        else:
+            high = middle - 1
+    return low

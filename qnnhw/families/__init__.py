@@ -1,0 +1,53 @@
+"""The model families and their registry.
+
+A family is a folder here (``bilinear/``, ``threshold/``) whose ``FAMILY`` object implements
+:class:`~qnnhw.families.base.Family`, and one line in :data:`REGISTRY`. Everything outside
+the folders reaches a family through :func:`get_family` or :func:`family_of`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from qnnhw.errors import QnnhwError
+
+from .base import Family, Progress, Spec, Trainer
+
+__all__ = ["DEFAULT_FAMILY", "REGISTRY", "Family", "Progress", "Spec", "Trainer", "family_of",
+           "get_family", "names", "spec_from_dict"]
+
+#: Family name → the module that holds its ``FAMILY``. One line per family.
+REGISTRY = {
+    "bilinear": "qnnhw.families.bilinear",
+    "threshold": "qnnhw.families.threshold",
+}
+#: The family of files written before families existed (they have no ``family`` field).
+DEFAULT_FAMILY = "bilinear"
+
+
+def names() -> tuple[str, ...]:
+    return tuple(REGISTRY)
+
+
+def get_family(name: str | None) -> Family:
+    """The family called ``name`` (None: the default family, for old files)."""
+    name = DEFAULT_FAMILY if name is None else name
+    if name not in REGISTRY:
+        raise QnnhwError(f"unknown model family {name!r}; this qnnhw reads "
+                         f"{', '.join(REGISTRY)}")
+    family: Family = importlib.import_module(REGISTRY[name]).FAMILY
+    return family
+
+
+def family_of(thing: Any) -> Family:
+    """The family of a model, a spec or a training configuration (their ``FAMILY``)."""
+    return get_family(thing.FAMILY)
+
+
+def spec_from_dict(data: Any) -> Spec:
+    """A fixed-point spec of whichever family ``data["family"]`` names."""
+    if not isinstance(data, dict):
+        raise QnnhwError("malformed fixed-point spec (not a JSON object); rebuild")
+    spec: Spec = get_family(data.get("family")).spec_type.from_dict(data)
+    return spec

@@ -1,0 +1,129 @@
+"""What a model family provides: the :class:`Family` protocol and the shapes it works with.
+
+The shared flow (train → model file → fixed point → integer reference → gateware →
+simulation → build) calls these methods and never names a family; each family's folder
+implements them for its own network.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from qnnhw.boards import Board, Device
+    from qnnhw.dataset import Dataset
+    from qnnhw.estimate import Estimate
+    from qnnhw.hdl.folding import FoldedDatapath
+    from qnnhw.model import Network
+    from qnnhw.reference import Reference
+    from qnnhw.training import TrainingOptions
+
+__all__ = ["Family", "Progress", "Spec", "Trainer"]
+
+Progress = Callable[[str], None]
+
+
+class Spec(Protocol):
+    """A family's fixed-point spec (see :class:`qnnhw.fixedpoint.InputFormat`)."""
+
+    @property
+    def features(self) -> int: ...
+    @property
+    def bias(self) -> bool: ...
+    @property
+    def input_bits(self) -> int: ...
+    @property
+    def input_frac(self) -> int: ...
+    @property
+    def output_frac(self) -> int: ...
+    @property
+    def m(self) -> int:
+        """Neurons: what the datapath folds onto its units."""
+    @property
+    def d(self) -> int:
+        """Inputs of each folded neuron."""
+    @property
+    def output_width(self) -> int: ...
+    @property
+    def input_min(self) -> int: ...
+    @property
+    def input_max(self) -> int: ...
+    @property
+    def bias_value(self) -> int: ...
+    def quantize(self, features: np.ndarray) -> np.ndarray: ...
+    def output_to_real(self, y: np.ndarray) -> np.ndarray: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def to_json(self) -> str: ...
+
+
+class Trainer(Protocol):
+    """Training on one data set with one (resolved) configuration."""
+
+    config: TrainingOptions
+
+    def train(self) -> Network:
+        """The trained network, its certificate in ``training``."""
+
+
+class Family(Protocol):
+    """One model family, end to end.
+
+    Attributes
+    ----------
+    name : str
+        The registry key, ``--family`` value and the model file's ``family`` field.
+    description : str
+        One line for ``--family``'s help.
+    model_type, spec_type, config_type
+        The family's model, fixed-point spec and training configuration classes.
+    build_defaults : mapping
+        Training options ``build`` uses when the user gives none (the paper's settings).
+    instead : mapping
+        For options of other families (by destination name), what this family does
+        instead; the command line says so when one is given with this family.
+    """
+
+    name: str
+    description: str
+    model_type: type[Network]
+    spec_type: type
+    config_type: type[TrainingOptions]
+    build_defaults: Mapping[str, Any]
+    instead: Mapping[str, str]
+
+    def add_options(self, group: argparse._ArgumentGroup, defaults: Mapping[str, Any]
+                    ) -> None:
+        """Add the family's own training options (default None: "not given")."""
+
+    def trainer(self, dataset: Dataset, config: TrainingOptions, progress: Progress
+                ) -> Trainer: ...
+
+    def report(self, model: Network) -> dict[str, Any]:
+        """The family's part of ``train --json``: its certificate and training details."""
+
+    def summary(self, report: dict[str, Any]) -> list[str]:
+        """The first lines of ``train``'s summary: the network and its certificate."""
+
+    def certificate(self, training: dict[str, Any]) -> str | None:
+        """One line for ``build``'s summary: the certificate of the model file's network."""
+
+    def fixed_point(self, model: Network, input_bits: int) -> Spec: ...
+
+    def reference(self, model: Network, spec: Spec) -> Reference: ...
+
+    def datapath(self, model: Network, spec: Spec, parallel: int) -> FoldedDatapath: ...
+
+    def estimate(self, device: Device, spec: Spec, parallel: int) -> Estimate:
+        """Logic cells, DSPs and RAM blocks of the board design with P = ``parallel``."""
+
+    def fit(self, board: Board, model: Network, trainer: Trainer | None, input_bits: int,
+            progress: Progress) -> Network:
+        """A network whose weights fit ``board``'s block RAM: ``model``, a smaller one the
+        trainer can give, or a refusal that names the way out."""
+
+    def smaller(self, spec: Spec) -> str:
+        """What to reduce when even one unit does not fit the logic (for the refusal)."""

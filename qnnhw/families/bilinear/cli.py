@@ -1,0 +1,61 @@
+"""The bilinear family on the command line: its options, its report and its summary."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from typing import Any
+
+from qnnhw.cli_types import positive_int
+
+from .model import BilinearModel
+
+__all__ = ["add_options", "certificate", "report", "summary"]
+
+#: Training details ``train --json`` reports besides the common ones.
+REPORT_KEYS = ("lower_bound", "gap", "relative_gap", "alpha_paper", "alpha_refit",
+               "covariance_residual", "sdp_seconds")
+
+
+def add_options(group: argparse._ArgumentGroup, defaults: Mapping[str, Any]) -> None:
+    group.add_argument("--m", type=positive_int,
+                       help=f"bilinear: number of hidden neurons (default: {defaults['m']})")
+    group.add_argument("--weight-levels", type=int, metavar="L",
+                       help="bilinear: first-layer weight levels {−(L−1), …, L−1} by feature "
+                            "replication (default: 2, i.e. ±1)")
+    group.add_argument("--refit-alpha", action="store_const", const=True,
+                       help="bilinear: use the least-squares α on the training set instead of "
+                            "the paper's ρ*π/(γm)")
+
+
+def report(model: BilinearModel) -> dict[str, Any]:
+    training = model.training
+    return {**{key: training.get(key) for key in REPORT_KEYS}, "alpha": model.alpha,
+            "solve_seconds": training.get("sdp_seconds"), "problem": "SDP"}
+
+
+def summary(report: dict[str, Any]) -> list[str]:
+    lines = [f"trained a ±1 bilinear network by {report['method']}: m={report['m']} neurons on "
+             f"d={report['d']} lifted features ({report['data']}, {report['loss']} loss, "
+             f"beta={report['beta']:g})"]
+    lower, value = report.get("lower_bound"), report["objective"]
+    if lower is not None:
+        lines.append(f"  SDP lower bound      {lower:.6g}")
+        relative = f", {100 * report['relative_gap']:.2f}% above" if lower > 0 else ""
+        lines.append(f"  objective (21)       {value:.6g}  (gap {value - lower:.4g}{relative})")
+    else:
+        lines.append(f"  objective (21)       {value:.6g}")
+    if report.get("alpha_paper") is not None:
+        lines.append(f"  alpha                {report['alpha']:.6g}  (paper "
+                     f"{report['alpha_paper']:.6g}, least-squares refit "
+                     f"{report['alpha_refit']:.6g})")
+    if report.get("covariance_residual") is not None:
+        lines.append(f"  covariance residual  {report['covariance_residual']:.2e}  (Theorem 2: 0)")
+    return lines
+
+
+def certificate(training: dict[str, Any]) -> str | None:
+    if training.get("lower_bound") is None:
+        return None
+    return (f"objective {training['objective']:.6g} vs SDP lower bound "
+            f"{training['lower_bound']:.6g} ({100 * training['relative_gap']:.1f}% above)")

@@ -1,0 +1,66 @@
+"""Training options of the bilinear family."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from qnnhw.dataset import Dataset
+from qnnhw.errors import QnnhwError
+from qnnhw.losses import DEFAULT_BETA, check_loss
+from qnnhw.training import TrainingOptions, check_beta
+
+from . import sdp
+
+__all__ = ["METHODS", "BilinearConfig"]
+
+#: Training methods: the SDP and Algorithm 1, and the two baselines of ``baselines``.
+METHODS = ("sdp", "backprop", "ste")
+
+
+@dataclass
+class BilinearConfig(TrainingOptions):
+    """How to train a ±1 bilinear network; ``None`` means the default for the data set.
+
+    Parameters
+    ----------
+    method : {"sdp", "backprop", "ste"}
+        The SDP and Algorithm 1 (default), or a baseline (which still reports the SDP bound).
+    m : int
+        Neurons sampled by Algorithm 1 (or trained by a baseline).
+    beta : float
+        Regularisation β (default: the paper's, 1e-4 for squared loss, 10 for hinge).
+    loss : {"squared", "hinge"}
+        Default: hinge for two classes, squared otherwise.
+    weight_levels : int
+        First-layer weight levels {−(L−1), …, L−1} by feature replication (2: ±1).
+    solver : {"SCS", "CLARABEL"}
+    refit_alpha : bool
+        The least-squares α on the training set instead of the paper's ρ*π/(γm).
+    shaping : {"krivine", "sdp"}
+        How to find the covariance of Algorithm 1 (24).
+    seed, bias, standardize, epochs
+        As in :class:`~qnnhw.training.TrainingOptions`.
+    """
+
+    FAMILY = "bilinear"
+    METHODS = METHODS
+    SOLVERS = sdp.SOLVERS
+    PROBLEM = "SDP"
+
+    m: int = 1000
+    weight_levels: int = 2
+    refit_alpha: bool = False
+    shaping: Literal["krivine", "sdp"] = "krivine"
+
+    def resolve(self, dataset: Dataset) -> BilinearConfig:
+        loss = self.loss or ("hinge" if dataset.task == "classification" else "squared")
+        check_loss(loss, dataset.task)
+        beta = check_beta(DEFAULT_BETA[loss] if self.beta is None else self.beta)
+        if isinstance(self.m, bool) or not (isinstance(self.m, int) and self.m >= 1):
+            raise QnnhwError(f"@m must be a positive integer, not {self.m!r}", "m")
+        if isinstance(self.weight_levels, bool) or not (isinstance(self.weight_levels, int)
+                                                        and self.weight_levels >= 2):
+            raise QnnhwError(f"@weight_levels must be an integer ≥ 2, not "
+                             f"{self.weight_levels}", "weight_levels")
+        return replace(self, beta=beta, loss=loss)

@@ -1,0 +1,43 @@
+"""Resource estimate of the bilinear board design (calibrated against nextpnr on iCE40)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from qnnhw.estimate import SHARED_FACTOR, Estimate, rom_blocks, serial_cells, tree_cells
+
+from .fixedpoint import BilinearSpec
+
+if TYPE_CHECKING:
+    from qnnhw.boards import Device
+
+__all__ = ["estimate"]
+
+#: Calibration of the cell counts against nextpnr on iCE40 (bench/boards.py): neuron units
+#: and multipliers built from logic (the shared part is :data:`~qnnhw.estimate.SHARED_FACTOR`).
+UNIT_FACTOR, LUT_MULTIPLIER_FACTOR = 1.25, 2.0
+
+
+def estimate(device: Device, spec: BilinearSpec, parallel: int) -> Estimate:
+    """Logic cells, DSPs and RAM blocks for P = ``parallel`` neuron units."""
+    from qnnhw.hdl.arith import csd_digits
+    from qnnhw.hdl.bilinear import BilinearDatapath
+
+    d, bits = spec.d, spec.input_bits
+    hidden = 2 * (tree_cells(d, bits) + d * bits) + 2 * spec.neuron_width
+    multipliers_in_dsp = min(parallel, device.dsps) if spec.neuron_width <= device.dsp_width \
+        else 0
+    lut_multiplier = spec.neuron_width ** 2 + spec.product_width
+    units = parallel * (hidden + spec.product_width)
+    lut_multipliers = (parallel - multipliers_in_dsp) * lut_multiplier
+    terms = len(csd_digits(abs(spec.alpha_mantissa)))
+    shared = (tree_cells(d, bits)                                      # Σx̃
+              + tree_cells(parallel, spec.product_width) + 2 * spec.sum_width
+              + terms * (spec.sum_width + spec.alpha_bits) + 2 * spec.output_width
+              + serial_cells(spec))
+    lcs = (UNIT_FACTOR * units + LUT_MULTIPLIER_FACTOR * lut_multipliers
+           + SHARED_FACTOR * shared)
+    groups = -(-spec.m // parallel)
+    ram = rom_blocks(device, BilinearDatapath.rom_word_widths(spec, parallel), groups,
+                     spec.output_width)
+    return Estimate(parallel, int(lcs), multipliers_in_dsp, ram)

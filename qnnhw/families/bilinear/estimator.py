@@ -1,0 +1,70 @@
+"""The bilinear family as a scikit-learn-style estimator."""
+
+from __future__ import annotations
+
+from qnnhw.dataset import Dataset
+from qnnhw.estimator import NetworkEstimator
+
+from .config import BilinearConfig
+from .train import SDPTrainer
+
+__all__ = ["BinaryBilinearNetwork"]
+
+
+class BinaryBilinearNetwork(NetworkEstimator):
+    """Two-layer network f(x) = α Σⱼ (uⱼᵀx̃)(vⱼᵀx̃), uⱼ, vⱼ ∈ {−1, +1}, trained by the SDP.
+
+    A target with two distinct values makes a classifier (``classes_`` holds them, the second
+    is the positive class); any other numeric target makes a regressor.
+
+    Parameters
+    ----------
+    m : int
+        Number of hidden neurons sampled by Algorithm 1.
+    beta : float, optional
+        Regularisation β (default: 1e-4 for squared loss, 10 for hinge).
+    loss : {"squared", "hinge"}, optional
+        Default: hinge for classification, squared for regression.
+    seed : int
+        Seed of the sampling.
+    bias, standardize : bool
+        Append the constant feature; standardise features on the training data.
+    weight_levels : int
+        Number of first-layer weight levels (2 = ±1; more by feature replication).
+    solver : {"SCS", "CLARABEL"}
+    refit_alpha : bool
+        Use the least-squares α instead of the paper's ρ*π/(γm).
+
+    Attributes
+    ----------
+    model_ : BilinearModel
+    lower_bound_ : float
+        The SDP value: no ±1 network of any width reaches a lower training objective.
+    objective_ : float
+        This network's training objective (21).
+    """
+
+    PARAMETERS = ("m", "beta", "loss", "seed", "bias", "standardize", "weight_levels",
+                  "solver", "refit_alpha")
+
+    def __init__(self, m: int = 1000, beta: float | None = None, loss: str | None = None,
+                 seed: int = 0, bias: bool = True, standardize: bool = True,
+                 weight_levels: int = 2, solver: str = "SCS", refit_alpha: bool = False):
+        self.m = m
+        self.beta = beta
+        self.loss = loss
+        self.seed = seed
+        self.bias = bias
+        self.standardize = standardize
+        self.weight_levels = weight_levels
+        self.solver = solver
+        self.refit_alpha = refit_alpha
+
+    def _train(self, data: Dataset) -> None:
+        config = BilinearConfig(m=self.m, beta=self.beta, loss=self.loss, seed=self.seed,
+                                weight_levels=self.weight_levels, solver=self.solver,
+                                refit_alpha=self.refit_alpha)
+        self.trainer_ = SDPTrainer(data, config)
+        self.model_ = self.trainer_.sample(self.m)
+        self.lower_bound_ = float(self.model_.training["lower_bound"])
+        self.objective_ = float(self.model_.training["objective"])

@@ -1,0 +1,138 @@
+"""Training a ±1 bilinear network: the SDP once, then Algorithm 1 for any width m.
+
+:class:`SDPTrainer` solves the SDP once and can then sample networks of any width; this is
+what lets the build flow choose the largest m that fits a device without solving again.
+The baselines train through it too: they share its preprocessing, and its lower bound is
+the certificate their networks are measured against.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from qnnhw.dataset import Dataset
+from qnnhw.families import Progress
+from qnnhw.losses import loss_value
+from qnnhw.optim import SGDConfig
+from qnnhw.training import prepare_inputs
+
+from . import baselines, sdp
+from .config import BilinearConfig
+from .model import BilinearModel
+
+__all__ = ["SDPTrainer", "least_squares_alpha", "objective"]
+
+
+def objective(loss: str, beta: float, d: int, m: int, alpha: float, prediction: np.ndarray,
+              y: np.ndarray) -> float:
+    """The training objective (21) of a network whose m neurons all carry α."""
+    return loss_value(loss, prediction, y) + beta * d * m * abs(alpha)
+
+
+def least_squares_alpha(sums: np.ndarray, y: np.ndarray) -> float:
+    """argmin_α ‖α s − y‖²: the one scale that best fits the training targets."""
+    denominator = float(sums @ sums)
+    return float(sums @ y) / denominator if denominator > 0 else 0.0
+
+
+class SDPTrainer:
+    """Solve the SDP (22) once for a data set; sample networks of any width from it.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    config : BilinearConfig
+        Resolved against ``dataset`` here.
+    progress : callable, optional
+        Receives one line per step.
+    """
+
+    def __init__(self, dataset: Dataset, config: BilinearConfig,
+                 progress: Progress | None = None):
+        self.dataset = dataset
+        self.config = config.resolved(dataset)
+        self.progress = progress or (lambda message: None)
+        self.inputs = prepare_inputs(dataset, bool(self.config.standardize),
+                                     bool(self.config.bias), self.config.weight_levels - 1)
+        self.lifted_train = self.inputs.lifted
+        n, d = self.lifted_train.shape
+        self.progress(f"solving the SDP (22): n={n}, d={d}, {self.config.loss} loss, "
+                      f"beta={self.config.beta:g}, solver {self.config.solver}")
+        self.solution = sdp.solve_sdp(self.lifted_train, dataset.y_train,
+                                      loss=str(self.config.loss), beta=float(self.config.beta),
+                                      solver=str(self.config.solver))
+        self.progress(f"SDP solved in {self.solution.seconds:.2f} s: lower bound "
+                      f"{self.solution.lower_bound:.6g} (status {self.solution.status})")
+        self.Q, self.residual = sdp.shape_covariance(self.solution, self.config.shaping)
+
+    @property
+    def d(self) -> int:
+        return int(self.lifted_train.shape[1])
+
+    @property
+    def resamples(self) -> bool:
+        """Whether :meth:`train`'s network can be redrawn at another width (Algorithm 1)."""
+        return self.config.method == "sdp"
+
+    def train(self) -> BilinearModel:
+        """The network the configuration asks for: sampled, or trained by a baseline."""
+        if self.config.method == "sdp":
+            return self.sample(self.config.m)
+        return self.baseline(str(self.config.method), self.config.m)[0]
+
+    def sample(self, m: int, seed: int | None = None) -> BilinearModel:
+        """Algorithm 1, step 3: a network of m neurons, α = ρ*π/(γm) (or refitted)."""
+        config = self.config
+        seed = config.seed if seed is None else seed
+        U, V = sdp.sample_neurons(self.Q, m, np.random.default_rng(seed))
+        sums = np.sum((self.lifted_train @ U.T) * (self.lifted_train @ V.T), axis=1)
+        alpha_paper = sdp.paper_alpha(self.solution.rho, m)
+        alpha_refit = least_squares_alpha(sums, self.dataset.y_train)
+        alpha = alpha_refit if config.refit_alpha else alpha_paper
+        return self._model(U, V, alpha, seed, {
+            "method": "sdp", "rho": self.solution.rho, "alpha_paper": alpha_paper,
+            "alpha_refit": alpha_refit, "alpha_used": "refit" if config.refit_alpha else "paper",
+            "covariance_residual": self.residual, "covariance_shaping": config.shaping})
+
+    def baseline(self, method: str, m: int, seed: int | None = None,
+                 evaluate: baselines.Evaluate | None = None
+                 ) -> tuple[BilinearModel, baselines.TrainingTrace]:
+        """A ±1 network of m neurons by backprop + PTQ or by STE, with this SDP's bound."""
+        config = self.config
+        seed = config.seed if seed is None else seed
+        sgd = SGDConfig(epochs=config.epochs, seed=seed)
+        X, y = self.lifted_train, self.dataset.y_train
+        loss, beta = str(config.loss), float(config.beta)
+        self.progress(f"training {m} neurons by {method} ({config.epochs} epochs)")
+        if method == "backprop":
+            U, V, alpha, trace, _ = baselines.backprop_ptq(X, y, m, loss, beta, sgd, evaluate)
+        else:
+            U, V, alpha, trace = baselines.ste_binaryconnect(X, y, m, loss, beta, sgd, evaluate)
+        return self._model(U, V, alpha, seed, {
+            "method": method, "epochs": config.epochs, "step_size": trace.step_size}), trace
+
+    def _model(self, U: np.ndarray, V: np.ndarray, alpha: float, seed: int,
+               details: dict[str, Any]) -> BilinearModel:
+        """The model file's content for weights U, V and scale α, with the certificate."""
+        config, m = self.config, len(U)
+        sums = np.sum((self.lifted_train @ U.T) * (self.lifted_train @ V.T), axis=1)
+        value = objective(str(config.loss), float(config.beta), self.d, m, alpha,
+                          alpha * sums, self.dataset.y_train)
+        lower = self.solution.lower_bound
+        training = {
+            "method": details["method"], "loss": config.loss, "beta": config.beta, "m": m,
+            "seed": seed, "data": self.dataset.source, "solver": config.solver,
+            "sdp_status": self.solution.status, "lower_bound": lower, "objective": value,
+            "gap": value - lower, "relative_gap": (value - lower) / max(abs(lower), 1e-300),
+            "sdp_seconds": self.solution.seconds, "weight_levels": config.weight_levels,
+            "standardize": config.standardize, "bias": config.bias,
+            "feature_max_abs": self.inputs.feature_max_abs, **details,
+        }
+        dataset = self.dataset
+        return BilinearModel(U=U, V=V, alpha=alpha, encoder=dataset.encoder,
+                             standardizer=self.inputs.standardizer,
+                             lifting=self.inputs.lifting, task=dataset.task,
+                             target=dataset.target, label_names=dataset.label_names,
+                             training=training)

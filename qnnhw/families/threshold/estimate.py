@@ -1,0 +1,50 @@
+"""Resource estimate of the threshold board design (calibrated against nextpnr on iCE40)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from qnnhw.estimate import SHARED_FACTOR, Estimate, rom_blocks, serial_cells, tree_cells
+
+from .fixedpoint import ThresholdSpec
+
+if TYPE_CHECKING:
+    from qnnhw.boards import Device
+
+__all__ = ["estimate"]
+
+#: Calibration of the units against nextpnr on iCE40 (bench/boards.py): the estimate comes
+#: out 2–3 % above what nextpnr reports. Yosys shares much of the constant trees of a deep
+#: network's earlier layers: they get their own factor (one HX8K build).
+UNIT_FACTOR, DEEP_LAYER_FACTOR = 1.1, 0.75
+
+
+def estimate(device: Device, spec: ThresholdSpec, parallel: int) -> Estimate:
+    """Logic cells, (no) DSPs and RAM blocks for P = ``parallel`` neuron units: no
+    multiplier, one adder tree per unit and weight bit-plane."""
+    from qnnhw.hdl.threshold import ThresholdDatapath
+
+    # A deep network's earlier layers: one constant-weight tree per neuron over about half
+    # its inputs (the first layer's are B-bit, later ones 0/1), its Σ tree and z register.
+    layers, inputs, bits = 0, spec.features + int(spec.bias), spec.input_bits
+    for index, neurons in enumerate(spec.layer_widths):
+        layers += (neurons * (tree_cells((inputs + 1) // 2, bits) + spec.layer_z_width(index)
+                              + 1) + tree_cells(inputs, bits))
+        inputs, bits = neurons + 1, 2
+    # The folded layer: d inputs of ``bits`` bits.
+    d, planes = spec.d, spec.hidden_bits
+    if parallel == spec.m:
+        # Constant weights: each tree adds only the inputs it selects (about half of them).
+        hidden = planes * tree_cells((d + 1) // 2, bits)
+    else:
+        hidden = planes * (tree_cells(d, bits) + d * bits)
+    combine = spec.hidden_width if planes == 1 else tree_cells(planes, spec.hidden_width)
+    units = parallel * (hidden + combine + spec.weight_bits)
+    shared = (DEEP_LAYER_FACTOR * layers + (tree_cells(d, bits) if planes == 1 else 0)
+              + tree_cells(parallel, spec.weight_bits) + 2 * spec.sum_width
+              + 2 * spec.output_width + serial_cells(spec))
+    lcs = UNIT_FACTOR * units + SHARED_FACTOR * shared
+    groups = -(-spec.m // parallel)
+    ram = rom_blocks(device, ThresholdDatapath.rom_word_widths(spec, parallel), groups,
+                     spec.output_width)
+    return Estimate(parallel, int(lcs), 0, ram)

@@ -1,0 +1,146 @@
+"""Running the open FPGA toolchain (yosys, nextpnr, the packer) on an Amaranth design.
+
+Amaranth's platform writes the design and its build plan (``build_NAME.json``: the commands,
+in order); :func:`implement` runs them one by one, each as a named, timed build step with a
+heartbeat, and reads nextpnr's figures. The tools are the YoWASP packages of this Python
+environment unless the environment names others (``YOSYS``, ``NEXTPNR_ICE40``, …, as
+Amaranth's own build scripts read them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .boards import Board
+from .boards.registry import Architecture
+from .errors import QnnhwError
+
+__all__ = ["DoesNotFit", "Implementation", "elaborate", "implement", "parse_nextpnr_log",
+           "tool_environment"]
+
+Progress = Callable[[str], None]
+#: Opens a named build step (see :class:`qnnhw.build.Steps`).
+StepOpener = Callable[[str], AbstractContextManager[None]]
+
+
+class DoesNotFit(QnnhwError):
+    """nextpnr could not place the design: it needs more of some resource."""
+
+
+@dataclass
+class Implementation:
+    """What nextpnr reported for a placed and routed design."""
+
+    lcs: int
+    dsps: int
+    ram_blocks: int
+    fmax_mhz: float
+    log: str
+
+
+def tool_environment(arch: Architecture) -> dict[str, str]:
+    """The YoWASP tools from this Python environment, unless the user named others."""
+    env = dict(os.environ)
+    scripts = Path(sys.executable).parent
+    for variable, (_, tool, package) in arch.tools.items():
+        if variable not in env:
+            path = scripts / tool
+            found = str(path) if path.exists() else shutil.which(tool)
+            if found is None:
+                raise QnnhwError(f"{tool} is not installed; run 'pip install {package}' or set "
+                                 f"{variable} to a system binary")
+            env[variable] = found
+    return env
+
+
+def parse_nextpnr_log(text: str, arch: Architecture) -> Implementation:
+    used = {}
+    for resource, cell in arch.utilisation.items():
+        match = re.search(rf"{cell}:\s+(\d+)/\s*(\d+)", text)
+        used[resource] = int(match.group(1)) if match else 0
+    frequencies = [float(value) for value in
+                   re.findall(r"Max frequency for clock\s+'[^']*cd_sync[^']*':\s+([\d.]+) MHz",
+                              text)]
+    if not frequencies:
+        frequencies = [float(value) for value in
+                       re.findall(r"Max frequency for clock\s+'[^']*':\s+([\d.]+) MHz", text)]
+    if not frequencies:
+        raise QnnhwError("nextpnr reported no maximum frequency; see the log in the build "
+                         "folder")
+    return Implementation(fmax_mhz=frequencies[-1], log=text, **used)
+
+
+def elaborate(board: Board, top: Any, folder: Path, name: str = "qnnhw") -> list[list[str]]:
+    """Elaborate ``top`` for ``board`` into ``folder`` (RTLIL, Verilog, constraints, the
+    yosys script) and return the build plan's commands."""
+    platform = board.platform()
+    options: dict[str, Any] = {"nextpnr_opts": "--timing-allow-fail"}
+    if board.device.dsps and board.device.arch.dsp_synthesis:
+        options["synth_opts"] = board.device.arch.dsp_synthesis
+    plan = platform.build(top, name=name, do_build=False, debug_verilog=True, **options)
+    plan.extract(str(folder))
+    commands: list[list[str]] = json.loads((folder / f"build_{name}.json").read_text())[
+        "commands"]
+    return commands
+
+
+@contextmanager
+def _heartbeat(step: str, progress: Progress) -> Iterator[None]:
+    """Say every 20 s that ``step`` is still running."""
+    stop = threading.Event()
+    start = time.perf_counter()
+
+    def beat() -> None:
+        while not stop.wait(20.0):
+            progress(f"  … {step}, {time.perf_counter() - start:.0f} s")
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+
+
+def implement(board: Board, commands: list[list[str]], folder: Path, step: StepOpener,
+              progress: Progress, name: str = "qnnhw") -> Implementation:
+    """Run the build plan's ``commands`` in ``folder``, each as a build step; return
+    nextpnr's figures. Raises :class:`DoesNotFit` when the design needs more than the device
+    has and QnnhwError when a tool fails."""
+    arch = board.device.arch
+    env = tool_environment(arch)
+    log_path = folder / "toolchain.log"
+    for command in commands:
+        variable = command[0].upper().replace("-", "_")   # Amaranth's own convention
+        if variable not in arch.tools:
+            raise QnnhwError(f"the build plan runs {command[0]!r}, which qnnhw does not know "
+                             f"for {arch.name}")
+        label = arch.tools[variable][0]
+        with step(label), _heartbeat(f"{label} ({command[0]})", progress), \
+                open(log_path, "a") as log:
+            result = subprocess.run([env[variable], *command[1:]], cwd=folder, env=env,
+                                    stdout=log, stderr=subprocess.STDOUT)
+        if result.returncode != 0:
+            timing_log = folder / f"{name}.tim"
+            text = (timing_log.read_text() if timing_log.exists() else "") + log_path.read_text()
+            overuse = re.search(r"Failed to expand region .* of \d+ \w+|Unable to place cell|"
+                                r"\w+ used \d+ of \d+|"
+                                r"Design requires \d+ \w+ cells?, but device only has \d+", text)
+            if overuse:
+                raise DoesNotFit(overuse.group(0))
+            errors = [line.strip() for line in log_path.read_text().splitlines()
+                      if "ERROR" in line.upper()] or ["no error message"]
+            raise QnnhwError(f"the FPGA toolchain failed in {label} ({errors[0]})")
+    return parse_nextpnr_log((folder / f"{name}.tim").read_text(), arch)
