@@ -81,10 +81,6 @@ class Device:
     def ram_block_bits(self) -> int:
         return max(width * depth for width, depth in self.ram_modes)
 
-    @property
-    def ram_bits(self) -> int:
-        return self.ram_blocks * self.ram_block_bits
-
     def rom_blocks(self, width: int, depth: int) -> int:
         """Blocks a ROM of ``depth`` words of ``width`` bits needs, in its best mode."""
         return min(math.ceil(width / mode_width) * math.ceil(depth / mode_depth)
@@ -103,34 +99,34 @@ DEVICES = {
 }
 
 
-def _icebreaker():
+def _icebreaker() -> Any:
     from amaranth_boards.icebreaker import ICEBreakerPlatform
     return ICEBreakerPlatform()
 
 
-def _upduino3():
+def _upduino3() -> Any:
     from amaranth_boards.upduino_v3 import UpduinoV3Platform
     platform = UpduinoV3Platform()
     platform.hfosc_div = 2   # SB_HFOSC 48 MHz ÷ 4 = 12 MHz
     return platform
 
 
-def _hx8k():
+def _hx8k() -> Any:
     from amaranth_boards.ice40_hx8k_b_evn import ICE40HX8KBEVNPlatform
     return ICE40HX8KBEVNPlatform()
 
 
-def _icestick():
+def _icestick() -> Any:
     from amaranth_boards.icestick import ICEStickPlatform
     return ICEStickPlatform()
 
 
-def _ulx3s():
+def _ulx3s() -> Any:
     from amaranth_boards.ulx3s import ULX3S_85F_Platform
     return ULX3S_85F_Platform()
 
 
-def _orangecrab():
+def _orangecrab() -> Any:
     from amaranth_boards.orangecrab_r0_2 import OrangeCrabR0_2Platform
     return OrangeCrabR0_2Platform()
 
@@ -152,7 +148,7 @@ class Board:
     def clock_mhz(self) -> float:
         return self.clock_hz / 1e6
 
-    def platform(self):
+    def platform(self) -> Any:
         platform = self.make_platform()
         if self.header_uart is not None:
             from amaranth.build import Attrs

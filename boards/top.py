@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from amaranth.hdl import Elaboratable, Module
 from amaranth.lib import io
 from qnnhw.hdl.serial import SerialInference
@@ -18,7 +20,7 @@ class BoardTop(Elaboratable):
     def __init__(self, engine: SerialInference):
         self.engine = engine
 
-    def elaborate(self, platform):
+    def elaborate(self, platform: Any) -> Module:
         m = Module()
         m.submodules.engine = engine = self.engine
         uart = platform.request("uart", 0, dir="-")

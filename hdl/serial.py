@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -38,7 +40,7 @@ class SerialInference(wiring.Component):
         self.divisor = divisor
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1)})
 
-    def elaborate(self, platform):
+    def elaborate(self, platform: Any) -> Module:
         m = Module()
         spec = self.datapath.spec
         m.submodules.uart_rx = uart_rx = UARTReceiver(self.divisor)

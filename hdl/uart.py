@@ -7,6 +7,8 @@ middle and samples every bit at its middle.
 
 from __future__ import annotations
 
+from typing import Any
+
 from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
@@ -43,7 +45,7 @@ class UARTTransmitter(wiring.Component):
         self.divisor = divisor
         super().__init__({"i": In(stream.Signature(8)), "tx": Out(1, init=1)})
 
-    def elaborate(self, platform):
+    def elaborate(self, platform: Any) -> Module:
         m = Module()
         shift = Signal(10)   # stop bit, 8 data bits, start bit: sent LSB first
         bits_left = Signal(range(11))
@@ -93,7 +95,7 @@ class UARTReceiver(wiring.Component):
                           "o": Out(stream.Signature(8, always_ready=True)),
                           "error": Out(1)})
 
-    def elaborate(self, platform):
+    def elaborate(self, platform: Any) -> Module:
         m = Module()
         rx = Signal(init=1)
         m.submodules.sync = FFSynchronizer(self.rx, rx, init=1)

@@ -181,8 +181,8 @@ def run_build(board: Board, out_dir: Path, *, model: Network | None = None,
             raise
         # Keep the logs of a failed build in DIR/failed, never beside a bitstream.
         shutil.rmtree(failed, ignore_errors=True)
-        for product in staging.glob(f"{NAME}.b*"):
-            product.unlink()
+        for bitstream in staging.glob(f"{NAME}.b*"):
+            bitstream.unlink()
         staging.rename(failed)
         raise QnnhwError(f"{error.template}; logs in {failed}", error.parameters) from None
     except BaseException:
@@ -200,8 +200,7 @@ def run_build(board: Board, out_dir: Path, *, model: Network | None = None,
     (staging / f"{NAME}.debug.v").replace(staging / "qnnhw.v")
     for product in PRODUCTS:
         (staging / product).replace(out_dir / product)
-    bitstream = report["bitstream"]
-    (staging / bitstream).replace(out_dir / bitstream)
+    (staging / report["bitstream"]).replace(out_dir / report["bitstream"])
     shutil.rmtree(staging, ignore_errors=True)
     return report
 

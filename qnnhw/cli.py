@@ -345,9 +345,11 @@ def cmd_run(args: argparse.Namespace, start: float, flags: Mapping[str, str]) ->
             prediction = model.label_of(1.0 if y > 0 else -1.0)
         else:
             prediction = f"{float(spec.output_to_real(np.asarray(y))):.6g}"
-        correct += bool(targets) and prediction == targets[index]
-        writer.writerow([index + 2, prediction, y, int(expected[index])]
-                        + ([targets[index]] if targets else []))
+        row = [index + 2, prediction, y, int(expected[index])]
+        if targets:
+            correct += prediction == targets[index]
+            row.append(targets[index])
+        writer.writerow(row)
     seconds = time.perf_counter() - began
     summary = (f"{len(inputs)} vectors in {seconds:.2f} s ({len(inputs) / seconds:.0f}/s), "
                f"{mismatches} differ from the reference, {client.resent} resent")
@@ -445,7 +447,8 @@ def _flags(parser: argparse.ArgumentParser, command: str | None) -> dict[str, st
     flags: dict[str, str] = {}
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction) and command in action.choices:
-            for option in action.choices[command]._actions:
+            subparser: argparse.ArgumentParser = action.choices[command]
+            for option in subparser._actions:
                 if option.option_strings:
                     flags.setdefault(option.dest, max(option.option_strings, key=len))
     return flags

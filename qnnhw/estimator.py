@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .dataset import ColumnEncoder, Dataset, InputEncoder
+from .dataset import ColumnEncoder, Dataset, InputEncoder, Task
 from .errors import QnnhwError
 from .model import Network
 
@@ -76,6 +76,7 @@ class NetworkEstimator:
                              "target")
         names = feature_names or [f"x{k + 1}" for k in range(X.shape[1])]
         encoder = InputEncoder(tuple(ColumnEncoder(str(name)) for name in names))
+        task: Task
         if len(classes) == 2:
             self.classes_ = classes
             task, target = "classification", np.where(y == classes[1], 1.0, -1.0)

@@ -21,7 +21,7 @@ def check_loss(loss: str, task: str) -> Loss:
     if loss == "hinge" and task != "classification":
         raise QnnhwError("the hinge loss needs a two-class target; use @loss squared for "
                          "regression", "loss")
-    return loss  # type: ignore[return-value]
+    return loss
 
 
 def loss_value(loss: str, prediction: np.ndarray, y: np.ndarray) -> float:

@@ -108,7 +108,7 @@ class ResponseDecoder:
 
     def feed(self, data: bytes) -> list[Response]:
         self.buffer += data
-        responses = []
+        responses: list[Response] = []
         while True:
             start = self.buffer.find(RESPONSE_SYNC)
             if start < 0:

@@ -12,6 +12,7 @@ import os
 import random
 import time
 from collections import deque
+from typing import Any
 
 import cocotb
 from cocotb.clock import Clock
@@ -54,7 +55,7 @@ class Scoreboard:
             self.mismatches.append({"vector": index, "hardware": word, "reference": expected})
 
 
-async def reset(dut) -> None:
+async def reset(dut: Any) -> None:
     Clock(dut.clk, PERIOD, unit="ns").start()
     dut.rst.value = 1
     dut.i__valid.value = 0
@@ -64,7 +65,7 @@ async def reset(dut) -> None:
     await RisingEdge(dut.clk)
 
 
-async def run(dut, name: str, idle: float, stall: float, count: int) -> None:
+async def run(dut: Any, name: str, idle: float, stall: float, count: int) -> None:
     bench = load_bench()
     await reset(dut)
     words = [pack_array(vector, bench["input_bits"]) for vector in bench["inputs"][:count]]
@@ -93,7 +94,7 @@ async def run(dut, name: str, idle: float, stall: float, count: int) -> None:
 
 
 @cocotb.test()
-async def full_rate(dut):
+async def full_rate(dut: Any) -> None:
     """Back-to-back vectors, consumer always ready: exact outputs, latency and interval."""
     bench = load_bench()
     await run(dut, "full_rate", 0.0, 0.0, len(bench["inputs"]))
@@ -105,7 +106,7 @@ async def full_rate(dut):
 
 
 @cocotb.test()
-async def random_stalls(dut):
+async def random_stalls(dut: Any) -> None:
     """Random gaps on the input and random backpressure on the output."""
     bench = load_bench()
     await run(dut, "random_stalls", bench["idle_probability"], bench["stall_probability"],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 import cocotb
 from cocotb.clock import Clock
@@ -28,7 +29,7 @@ def load_bench() -> dict:
 class Host:
     """The host side of the link, built on qnnhw.protocol like qnnhw.client."""
 
-    def __init__(self, dut, bench: dict):
+    def __init__(self, dut: Any, bench: dict):
         self.bench = bench
         self.source = UARTSource(dut.rx, dut.clk, bench["divisor"])
         self.sink = UARTSink(dut.tx, dut.clk, bench["divisor"])
@@ -52,7 +53,7 @@ class Host:
         assert self.sink.queue.empty(), "the board answered a frame it should have dropped"
 
 
-async def start(dut) -> Host:
+async def start(dut: Any) -> Host:
     Clock(dut.clk, PERIOD, unit="ns").start()
     dut.rx.value = 1
     dut.rst.value = 1
@@ -63,7 +64,7 @@ async def start(dut) -> Host:
 
 
 @cocotb.test()
-async def answers_every_request(dut):
+async def answers_every_request(dut: Any) -> None:
     """Each request frame gets the reference output, bit for bit."""
     host = await start(dut)
     for vector, expected in zip(host.bench["inputs"], host.bench["expected"]):
@@ -73,7 +74,7 @@ async def answers_every_request(dut):
 
 
 @cocotb.test()
-async def recovers_from_line_errors(dut):
+async def recovers_from_line_errors(dut: Any) -> None:
     """A corrupted byte gets a NAK, a lost byte costs one frame, noise before a frame
     (a false sync byte included) is skipped; every good frame after them is answered."""
     host = await start(dut)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from cocotb.handle import SimHandleBase
+from cocotb.handle import LogicObject
 from cocotb.simtime import get_sim_time
 from cocotb.triggers import ReadOnly, RisingEdge
 
@@ -26,7 +27,7 @@ def pack_array(values: Sequence[int], width: int) -> int:
 
 
 class _Clocked:
-    def __init__(self, clock: SimHandleBase, period: int):  # period in ns
+    def __init__(self, clock: LogicObject, period: int):  # period in ns
         self.clock = clock
         self.period = period
 
@@ -37,7 +38,7 @@ class _Clocked:
 class StreamDriver(_Clocked):
     """Sends words on a stream; with ``idle_probability`` it drops ``valid`` at random."""
 
-    def __init__(self, bus_prefix: str, dut: SimHandleBase, clock: SimHandleBase, period: int,
+    def __init__(self, bus_prefix: str, dut: Any, clock: LogicObject, period: int,
                  idle_probability: float = 0.0, rng: random.Random | None = None):
         super().__init__(clock, period)
         self.valid = getattr(dut, f"{bus_prefix}__valid")
@@ -73,7 +74,7 @@ class StreamMonitor(_Clocked):
     Every received word goes to ``sink(word, cycle)``.
     """
 
-    def __init__(self, bus_prefix: str, dut: SimHandleBase, clock: SimHandleBase, period: int,
+    def __init__(self, bus_prefix: str, dut: Any, clock: LogicObject, period: int,
                  sink: Callable[[int, int], None], stall_probability: float = 0.0,
                  rng: random.Random | None = None, signed: bool = True):
         super().__init__(clock, period)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cocotb.handle import SimHandleBase
+from cocotb.handle import LogicObject
 from cocotb.queue import Queue
 from cocotb.triggers import ClockCycles, FallingEdge
 
@@ -12,7 +12,7 @@ __all__ = ["UARTSink", "UARTSource"]
 class UARTSource:
     """Drives bytes onto a serial input pin."""
 
-    def __init__(self, pin: SimHandleBase, clock: SimHandleBase, divisor: int):
+    def __init__(self, pin: LogicObject, clock: LogicObject, divisor: int):
         self.pin = pin
         self.clock = clock
         self.divisor = divisor
@@ -33,7 +33,7 @@ class UARTSource:
 class UARTSink:
     """Collects bytes from a serial output pin into ``queue``; start with ``run()``."""
 
-    def __init__(self, pin: SimHandleBase, clock: SimHandleBase, divisor: int):
+    def __init__(self, pin: LogicObject, clock: LogicObject, divisor: int):
         self.pin = pin
         self.clock = clock
         self.divisor = divisor

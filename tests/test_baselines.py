@@ -6,21 +6,12 @@ import numpy as np
 import pytest
 from qnnhw.sim.runner import random_vectors, simulate_datapath
 
-from qnnhw import dataset
 from qnnhw.families.bilinear.baselines import backprop_ptq
-from qnnhw.families.bilinear.config import BilinearConfig
 from qnnhw.families.bilinear.fixedpoint import BilinearSpec
 from qnnhw.families.bilinear.model import BilinearModel
-from qnnhw.families.bilinear.train import SDPTrainer
 from qnnhw.optim import SGDConfig
 
 from .helpers import run_cli
-
-
-@pytest.fixture(scope="module")
-def planted_trainer():
-    return SDPTrainer(dataset.planted(seed=0), BilinearConfig(loss="squared", beta=1e-4,
-                                                           epochs=100))
 
 
 @pytest.mark.parametrize("method", ["backprop", "ste"])

@@ -1,7 +1,5 @@
 """Quick checks of the gateware with Amaranth's own simulator (async testbenches)."""
 
-import gc
-
 import numpy as np
 import pytest
 from amaranth.hdl import ClockDomain, Module, Signal, signed
@@ -16,17 +14,6 @@ from qnnhw.families.threshold.fixedpoint import ThresholdSpec
 from qnnhw.families.threshold.reference import ThresholdReference
 
 from .helpers import random_model, random_threshold_model
-
-# Components that are built to check their errors or ROM are never elaborated.
-pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
-
-
-@pytest.fixture(autouse=True)
-def collect_unused_components():
-    """Collect them before the test ends, so that their warning falls under the filter
-    above and not into a later test."""
-    yield
-    gc.collect()
 
 
 def run_datapath(dut, vectors, *, ready_pattern=None, max_cycles=20000):

@@ -15,23 +15,18 @@ from .helpers import assert_one_line_error, random_model, random_threshold_model
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def work_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("verilator")
-
-
 @pytest.mark.parametrize("features, m, parallel, bias, replicas, bits", [
     (1, 1, 1, False, 1, 8),   # d = 1, m = 1
     (6, 9, 4, True, 1, 7),    # odd d = 7, P does not divide m
     (4, 6, 6, True, 1, 8),    # P = m
     (5, 11, 1, True, 2, 5),   # P = 1, replicated features (3-level weights)
 ])
-def test_every_output_matches_the_reference(work_dir, features, m, parallel, bias, replicas,
+def test_every_output_matches_the_reference(verilator_dir, features, m, parallel, bias, replicas,
                                              bits):
     model = random_model(features, m, bias=bias, replicas=replicas, seed=features + m)
     spec = BilinearSpec.for_model(model, input_bits=bits)
     inputs = random_vectors(spec, 60, seed=m)
-    result = simulate_datapath(model, spec, parallel, inputs, work_dir, seed=m,
+    result = simulate_datapath(model, spec, parallel, inputs, verilator_dir, seed=m,
                                idle_probability=0.4, stall_probability=0.5)
     assert result.mismatches == 0
     assert result.outputs == result.reference  # the full-rate run, in order
@@ -49,7 +44,7 @@ def test_every_output_matches_the_reference(work_dir, features, m, parallel, bia
     (3, 5, 5, 5, 8, ()),      # 5-bit integer weights, constants
     (5, 9, 3, 1, 8, (7, 4)),  # deep: two earlier layers before the folded one
 ])
-def test_every_threshold_output_matches_the_reference(work_dir, features, neurons, parallel,
+def test_every_threshold_output_matches_the_reference(verilator_dir, features, neurons, parallel,
                                                        hidden_bits, bits, layers):
     from qnnhw.families.threshold.fixedpoint import ThresholdSpec
 
@@ -57,7 +52,7 @@ def test_every_threshold_output_matches_the_reference(work_dir, features, neuron
                                    seed=features + neurons, layer_widths=layers)
     spec = ThresholdSpec.for_model(model, input_bits=bits)
     inputs = random_vectors(spec, 80, seed=neurons)
-    result = simulate_datapath(model, spec, parallel, inputs, work_dir, seed=neurons,
+    result = simulate_datapath(model, spec, parallel, inputs, verilator_dir, seed=neurons,
                                idle_probability=0.4, stall_probability=0.5)
     assert result.mismatches == 0 and not result.tests["_failures"]
     assert result.outputs == result.reference
@@ -67,7 +62,7 @@ def test_every_threshold_output_matches_the_reference(work_dir, features, neuron
     assert result.cycles_per_vector == result.initiation_interval == -(-neurons // parallel)
 
 
-def test_a_wrong_output_is_caught(work_dir, monkeypatch):
+def test_a_wrong_output_is_caught(verilator_dir, monkeypatch):
     """The bench is not vacuous: perturb one reference value and it must report it."""
     model = random_model(3, 4, seed=9)
     spec = BilinearSpec.for_model(model)
@@ -83,7 +78,7 @@ def test_a_wrong_output_is_caught(work_dir, monkeypatch):
             return y
 
     monkeypatch.setattr(runner.flow, "reference", OffByOne)
-    result = simulate_datapath(model, spec, 2, random_vectors(spec, 10), work_dir)
+    result = simulate_datapath(model, spec, 2, random_vectors(spec, 10), verilator_dir)
     assert result.mismatches == 2  # vector 5, in the full-rate and in the stalled run
     assert result.tests["full_rate"]["mismatches"][0]["vector"] == 5
 

@@ -14,17 +14,6 @@ from qnnhw.model import Lifting
 SOLVER_TOLERANCE = 1e-3  # relative; SCS's default accuracy
 
 
-@pytest.fixture(scope="module")
-def planted_trainer():
-    return SDPTrainer(dataset.planted(seed=0), BilinearConfig(loss="squared", beta=1e-4))
-
-
-@pytest.fixture(scope="module")
-def ionosphere_trainer():
-    data = dataset.load("ionosphere", seed=0)
-    return SDPTrainer(data, BilinearConfig(loss="hinge", beta=10.0))
-
-
 @pytest.mark.parametrize("m", [1, 5, 50, 500])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_lower_bound_never_exceeds_a_sampled_network(planted_trainer, ionosphere_trainer, m,

@@ -8,7 +8,7 @@ the folders reaches a family through :func:`get_family` or :func:`family_of`.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import Any, cast
 
 from qnnhw.errors import QnnhwError
 
@@ -49,5 +49,4 @@ def spec_from_dict(data: Any) -> Spec:
     """A fixed-point spec of whichever family ``data["family"]`` names."""
     if not isinstance(data, dict):
         raise QnnhwError("malformed fixed-point spec (not a JSON object); rebuild")
-    spec: Spec = get_family(data.get("family")).spec_type.from_dict(data)
-    return spec
+    return cast(Spec, get_family(data.get("family")).spec_type.from_dict(data))

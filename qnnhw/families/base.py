@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from qnnhw.boards import Board, Device
     from qnnhw.dataset import Dataset
     from qnnhw.estimate import Estimate
+    from qnnhw.fixedpoint import InputFormat
     from qnnhw.hdl.folding import FoldedDatapath
     from qnnhw.model import Network
     from qnnhw.reference import Reference
@@ -63,7 +64,8 @@ class Spec(Protocol):
 class Trainer(Protocol):
     """Training on one data set with one (resolved) configuration."""
 
-    config: TrainingOptions
+    @property
+    def config(self) -> TrainingOptions: ...
 
     def train(self) -> Network:
         """The trained network, its certificate in ``training``."""
@@ -82,6 +84,8 @@ class Family(Protocol):
         The family's model, fixed-point spec and training configuration classes.
     build_defaults : mapping
         Training options ``build`` uses when the user gives none (the paper's settings).
+    summary_keys : tuple of str
+        The ``training`` entries a build report repeats: the certificate's numbers.
     instead : mapping
         For options of other families (by destination name), what this family does
         instead; the command line says so when one is given with this family.
@@ -90,10 +94,11 @@ class Family(Protocol):
     name: str
     description: str
     model_type: type[Network]
-    spec_type: type
+    spec_type: type[InputFormat]
     config_type: type[TrainingOptions]
     build_defaults: Mapping[str, Any]
     instead: Mapping[str, str]
+    summary_keys: tuple[str, ...]
 
     def add_options(self, group: argparse._ArgumentGroup, defaults: Mapping[str, Any]
                     ) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +31,8 @@ from qnnhw.optim import SGDConfig, minibatch_descent
 __all__ = ["TrainingTrace", "backprop_ptq", "ste_binaryconnect"]
 
 Evaluate = Callable[[np.ndarray, np.ndarray, float], dict[str, float]]
+#: The trained arrays, as the descent sees them.
+Params = list[np.ndarray]
 
 
 @dataclass
@@ -55,8 +58,8 @@ def _objective(loss: str, prediction: np.ndarray, y: np.ndarray) -> float:
 
 
 def _tuned(X: np.ndarray, y: np.ndarray, loss: str, config: SGDConfig,
-           forward: Callable[[list[np.ndarray], np.ndarray], np.ndarray], adam: bool,
-           **kwargs) -> float:
+           forward: Callable[[Params, np.ndarray], np.ndarray], adam: bool,
+           **kwargs: Any) -> float:
     """The candidate step size with the lowest training loss after a short trial."""
     if adam:
         candidates = list(config.adam_step_sizes)
@@ -85,26 +88,27 @@ def backprop_ptq(X: np.ndarray, y: np.ndarray, m: int, loss: str, beta: float,
     """
     d = X.shape[1]
 
-    def forward(params, X_):
+    def forward(params: Params, X_: np.ndarray) -> np.ndarray:
         U, V = params
         return np.sum((X_ @ U.T) * (X_ @ V.T), axis=1) / m
 
-    def gradient(params, X_, y_):
+    def gradient(params: Params, X_: np.ndarray, y_: np.ndarray) -> Params:
         U, V = params
         a, b = X_ @ U.T, X_ @ V.T
         g = _loss_gradient(loss, np.sum(a * b, axis=1) / m, y_)
         decay = beta / len(y)
         return [(g[:, None] * b).T @ X_ / m + decay * U, (g[:, None] * a).T @ X_ / m + decay * V]
 
-    def init(rng):
+    def init(rng: np.random.Generator) -> Params:
         return [rng.standard_normal((m, d)), rng.standard_normal((m, d))]
 
-    kwargs = {"init": init, "gradient": gradient, "project": lambda params: None}
+    kwargs: dict[str, Any] = {"init": init, "gradient": gradient,
+                              "project": lambda params: None}
     trace = TrainingTrace()
     trace.step_size = _tuned(X, y, loss, config, forward, adam=False, **kwargs)
     start = time.perf_counter()
 
-    def record(params):
+    def record(params: Params) -> None:
         if evaluate is not None:
             U, V = params
             trace.seconds.append(time.perf_counter() - start)
@@ -129,14 +133,14 @@ def ste_binaryconnect(X: np.ndarray, y: np.ndarray, m: int, loss: str, beta: flo
     d = X.shape[1]
     penalty = beta * d * m / len(y)
 
-    def signs(params):
+    def signs(params: Params) -> tuple[np.ndarray, np.ndarray]:
         return np.where(params[0] >= 0, 1.0, -1.0), np.where(params[1] >= 0, 1.0, -1.0)
 
-    def forward(params, X_):
+    def forward(params: Params, X_: np.ndarray) -> np.ndarray:
         U, V = signs(params)
         return params[2][0] * np.sum((X_ @ U.T) * (X_ @ V.T), axis=1)
 
-    def gradient(params, X_, y_):
+    def gradient(params: Params, X_: np.ndarray, y_: np.ndarray) -> Params:
         U, V = signs(params)
         alpha = params[2][0]
         a, b = X_ @ U.T, X_ @ V.T
@@ -146,23 +150,23 @@ def ste_binaryconnect(X: np.ndarray, y: np.ndarray, m: int, loss: str, beta: flo
         return [alpha * (g[:, None] * b).T @ X_, alpha * (g[:, None] * a).T @ X_,
                 np.array([g @ sums + penalty * np.sign(alpha)])]
 
-    def init(rng):
+    def init(rng: np.random.Generator) -> Params:
         U = rng.uniform(-1, 1, (m, d))
         V = rng.uniform(-1, 1, (m, d))
         sums = np.sum((X @ np.sign(U).T) * (X @ np.sign(V).T), axis=1)
         alpha = float(sums @ y / (sums @ sums)) if sums @ sums > 0 else 1e-3
         return [U, V, np.array([alpha])]
 
-    def project(params):
+    def project(params: Params) -> None:
         np.clip(params[0], -1.0, 1.0, out=params[0])
         np.clip(params[1], -1.0, 1.0, out=params[1])
 
-    kwargs = {"init": init, "gradient": gradient, "project": project}
+    kwargs: dict[str, Any] = {"init": init, "gradient": gradient, "project": project}
     trace = TrainingTrace()
     trace.step_size = _tuned(X, y, loss, config, forward, adam=True, **kwargs)
     start = time.perf_counter()
 
-    def record(params):
+    def record(params: Params) -> None:
         if evaluate is not None:
             U, V = signs(params)
             trace.seconds.append(time.perf_counter() - start)

@@ -103,7 +103,7 @@ def solve_sdp(X: np.ndarray, y: np.ndarray, *, loss: str, beta: float, solver: s
                          f"@solver {'CLARABEL' if solver == 'SCS' else 'SCS'}", "solver")
     Q_value = np.asarray(Q.value)
     return SDPSolution(lower_bound=float(problem.value), Q=(Q_value + Q_value.T) / 2,
-                       rho=float(rho.value), status=problem.status, solver=solver,
+                       rho=float(np.asarray(rho.value)), status=problem.status, solver=solver,
                        seconds=seconds)
 
 

@@ -53,6 +53,9 @@ class SDPTrainer:
                  progress: Progress | None = None):
         self.dataset = dataset
         self.config = config.resolved(dataset)
+        assert self.config.beta is not None and self.config.loss is not None
+        #: β and the loss, as resolved for the data set.
+        self.beta, self.loss = self.config.beta, self.config.loss
         self.progress = progress or (lambda message: None)
         self.inputs = prepare_inputs(dataset, bool(self.config.standardize),
                                      bool(self.config.bias), self.config.weight_levels - 1)
@@ -61,7 +64,7 @@ class SDPTrainer:
         self.progress(f"solving the SDP (22): n={n}, d={d}, {self.config.loss} loss, "
                       f"beta={self.config.beta:g}, solver {self.config.solver}")
         self.solution = sdp.solve_sdp(self.lifted_train, dataset.y_train,
-                                      loss=str(self.config.loss), beta=float(self.config.beta),
+                                      loss=self.loss, beta=self.beta,
                                       solver=str(self.config.solver))
         self.progress(f"SDP solved in {self.solution.seconds:.2f} s: lower bound "
                       f"{self.solution.lower_bound:.6g} (status {self.solution.status})")
@@ -104,7 +107,7 @@ class SDPTrainer:
         seed = config.seed if seed is None else seed
         sgd = SGDConfig(epochs=config.epochs, seed=seed)
         X, y = self.lifted_train, self.dataset.y_train
-        loss, beta = str(config.loss), float(config.beta)
+        loss, beta = self.loss, self.beta
         self.progress(f"training {m} neurons by {method} ({config.epochs} epochs)")
         if method == "backprop":
             U, V, alpha, trace, _ = baselines.backprop_ptq(X, y, m, loss, beta, sgd, evaluate)
@@ -118,7 +121,7 @@ class SDPTrainer:
         """The model file's content for weights U, V and scale α, with the certificate."""
         config, m = self.config, len(U)
         sums = np.sum((self.lifted_train @ U.T) * (self.lifted_train @ V.T), axis=1)
-        value = objective(str(config.loss), float(config.beta), self.d, m, alpha,
+        value = objective(self.loss, self.beta, self.d, m, alpha,
                           alpha * sums, self.dataset.y_train)
         lower = self.solution.lower_bound
         training = {

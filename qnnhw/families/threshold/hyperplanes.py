@@ -3,7 +3,7 @@
 The network is f(x) = c + Σₖ wₖ·1[hₖᵀx̃ ≥ 0] on the lifted input x̃ (the constant feature
 carries the hidden biases). Ergen, Gulluk, Lacotte & Pilanci (ICLR 2023) show that its
 weight-decay training problem is the Lasso over the hyperplane arrangement patterns of the
-training data (:mod:`qnnhw.lasso`). "Convex-Lasso" in practice, as here:
+training data (:mod:`.lasso`). "Convex-Lasso" in practice, as here:
 
 1. sample N hyperplanes hₖ — ±1 vectors (``binary``: the hidden layer needs no multiplier)
    or Gaussian directions rounded to signed integers of ``hidden_bits`` bits (``gaussian``);

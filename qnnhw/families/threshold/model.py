@@ -105,8 +105,9 @@ class ThresholdModel(Network):
         if kind not in HIDDEN_KINDS:
             raise QnnhwError(f"network.hidden must be one of {', '.join(HIDDEN_KINDS)}, not "
                              f"{kind!r}")
+        bits: Any = 1
         if kind == "binary":
-            H, bits = sign_matrix(network.get("H"), "H", d), 1
+            H = sign_matrix(network.get("H"), "H", d)
         else:
             bits = network.get("hidden_bits")
             if isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= 16:

@@ -39,6 +39,9 @@ class ThresholdTrainer:
                  progress: Progress | None = None):
         self.dataset = dataset
         self.config = config.resolved(dataset)
+        assert self.config.beta is not None
+        #: β, as resolved.
+        self.beta = self.config.beta
         self.progress = progress or (lambda message: None)
         self.inputs = prepare_inputs(dataset, bool(self.config.standardize),
                                      bool(self.config.bias))
@@ -50,7 +53,7 @@ class ThresholdTrainer:
         assert config.neurons is not None and config.hidden_bits is not None
         if config.method == "lasso":
             network = hyperplanes.train_lasso_network(
-                X, y, beta=float(config.beta), hyperplanes=config.neurons,
+                X, y, beta=self.beta, hyperplanes=config.neurons,
                 kind=config.hyperplanes, hidden_bits=config.hidden_bits,
                 solver=str(config.solver), seed=seed, progress=self.progress,
                 layer_widths=[config.layer_width] * (config.layers - 2))
@@ -58,7 +61,7 @@ class ThresholdTrainer:
         else:
             network = hyperplanes.train_ste(
                 X, y, neurons=config.neurons, variant=str(config.method),
-                beta=float(config.beta), hidden_bits=config.hidden_bits,
+                beta=self.beta, hidden_bits=config.hidden_bits,
                 sgd=SGDConfig(epochs=config.epochs, seed=seed), progress=self.progress)
             hidden = "real, rounded to integers"
         bits = 1 if hidden == "binary" else config.hidden_bits
@@ -68,7 +71,7 @@ class ThresholdTrainer:
                                lifting=self.inputs.lifting, task=dataset.task,
                                target=dataset.target, label_names=dataset.label_names)
         prediction = model.bias + model.activations(X) @ model.w
-        value = lasso_objective(float(config.beta), model.w, prediction, y)
+        value = lasso_objective(self.beta, model.w, prediction, y)
         model.training = {
             "method": config.method, "family": "threshold", "loss": "squared",
             "beta": config.beta, "m": model.m, "seed": seed, "data": dataset.source,

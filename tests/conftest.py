@@ -1,0 +1,42 @@
+"""Fixtures every test module may use."""
+
+import gc
+import warnings
+
+import pytest
+
+from qnnhw import dataset
+from qnnhw.families.bilinear.config import BilinearConfig
+from qnnhw.families.bilinear.train import SDPTrainer
+
+
+@pytest.fixture(autouse=True)
+def collect_unused_components():
+    """Components built only to check their refusals or their ROM are never elaborated;
+    collect them while their test runs, so that their warning is this test's, and quiet."""
+    with warnings.catch_warnings():
+        from amaranth.hdl import UnusedElaboratable
+
+        warnings.simplefilter("ignore", UnusedElaboratable)
+        yield
+        gc.collect()
+
+
+@pytest.fixture(scope="session")
+def planted_trainer():
+    """The paper's Fig. 1 setting: planted data, squared loss, β = 1e-4 (one SDP for all)."""
+    return SDPTrainer(dataset.planted(seed=0), BilinearConfig(loss="squared", beta=1e-4,
+                                                               epochs=100))
+
+
+@pytest.fixture(scope="session")
+def ionosphere_trainer():
+    """The paper's Fig. 3 setting: ionosphere, hinge loss, β = 10."""
+    return SDPTrainer(dataset.load("ionosphere", seed=0), BilinearConfig(loss="hinge",
+                                                                          beta=10.0))
+
+
+@pytest.fixture(scope="session")
+def verilator_dir(tmp_path_factory):
+    """One Verilator work folder for the session: identical designs are built once."""
+    return tmp_path_factory.mktemp("verilator")
