@@ -46,7 +46,7 @@ class BilinearFamily:
     #: The paper's Fig. 3 network.
     build_defaults: Mapping[str, Any] = {"m": 2500}
     instead: Mapping[str, str] = {}
-    summary_keys = ("lower_bound", "relative_gap")
+    summary_keys = ("lower_bound", "relative_gap", "trivial_objective")
 
     def add_options(self, group: argparse._ArgumentGroup, defaults: Mapping[str, Any]
                     ) -> None:

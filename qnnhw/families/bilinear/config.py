@@ -34,7 +34,8 @@ class BilinearConfig(TrainingOptions):
         Default: hinge for two classes, squared otherwise.
     weight_levels : int
         First-layer weight levels {−(L−1), …, L−1} by feature replication (2: ±1).
-    solver : {"SCS", "CLARABEL"}
+    solver : {"auto", "BM", "SCS", "CLARABEL"}
+        The SDP solver: ``auto`` (CLARABEL for small SDPs, qnnhw's own BM otherwise).
     refit_alpha : bool
         The least-squares α on the training set instead of the paper's ρ*π/(γm).
     shaping : {"krivine", "sdp"}

@@ -31,7 +31,7 @@ class BinaryBilinearNetwork(NetworkEstimator):
         Append the constant feature; standardise features on the training data.
     weight_levels : int
         Number of first-layer weight levels (2 = ±1; more by feature replication).
-    solver : {"SCS", "CLARABEL"}
+    solver : {"auto", "BM", "SCS", "CLARABEL"}
     refit_alpha : bool
         Use the least-squares α instead of the paper's ρ*π/(γm).
 
@@ -49,7 +49,7 @@ class BinaryBilinearNetwork(NetworkEstimator):
 
     def __init__(self, m: int = 1000, beta: float | None = None, loss: str | None = None,
                  seed: int = 0, bias: bool = True, standardize: bool = True,
-                 weight_levels: int = 2, solver: str = "SCS", refit_alpha: bool = False):
+                 weight_levels: int = 2, solver: str = "auto", refit_alpha: bool = False):
         self.m = m
         self.beta = beta
         self.loss = loss

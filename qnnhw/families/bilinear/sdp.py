@@ -4,7 +4,10 @@ The bilinear network f(x) = Σⱼ (xᵀuⱼ)(xᵀvⱼ) α with uⱼ, vⱼ ∈ {�
 
 1. :func:`solve_sdp` solves (22): min ℓ(ŷ, y) + βdρ subject to ŷᵢ = 2xᵢᵀZxᵢ,
    Q = [[V, Z], [Zᵀ, W]] ⪰ 0, diag(Q) = ρ. Its value lower-bounds the objective (21) of every
-   ±1 network of any width.
+   ±1 network of any width. qnnhw's own solver (:mod:`.bm`) never forms the n × d² operator;
+   SCS and CLARABEL (through CVXPY) remain. Whichever ran, :mod:`.certificate` turns its
+   point into a certified lower bound: a solver's reported value is not one (SCS's can lie
+   below the optimum).
 2. :func:`shape_covariance` finds Q* ⪰ 0 with unit diagonal and Q*₁₂ = sin(γZ*/ρ*) (24),
    γ = ln(1 + √2). By default it uses Krivine's construction, which is the proof of
    Theorem 2 made explicit: with G = Q/ρ (unit diagonal), the matrix
@@ -27,6 +30,11 @@ from typing import Literal
 import numpy as np
 
 from qnnhw.errors import QnnhwError
+from qnnhw.families.base import Progress
+from qnnhw.losses import Elementwise
+
+from .bm import solve_bm
+from .certificate import certify
 
 __all__ = ["GAMMA", "SDPSolution", "paper_alpha", "sample_neurons", "shape_covariance",
            "solve_sdp"]
@@ -34,85 +42,157 @@ __all__ = ["GAMMA", "SDPSolution", "paper_alpha", "sample_neurons", "shape_covar
 #: γ = ln(1 + √2) = asinh(1): the constant of Krivine's bound, sinh(γ) = 1.
 GAMMA = math.log(1.0 + math.sqrt(2.0))
 
-SOLVERS = ("SCS", "CLARABEL")
+#: The SDP's solvers: ``auto`` (the default) chooses between qnnhw's own Burer–Monteiro and
+#: CLARABEL by size; SCS and CLARABEL run through CVXPY.
+SOLVERS = ("auto", "BM", "SCS", "CLARABEL")
+#: ``auto`` uses CLARABEL while the conic formulation has at most this many entries
+#: (n·(2d)²): there an interior point is faster than any first- or second-order method (and
+#: exact); beyond it, BM is faster, and soon the only solver that fits in memory.
+CONIC_SIZE_LIMIT = 500_000
+#: Certified gap the BM solver stops at, relative to 1 + |objective|.
+DEFAULT_TOLERANCE = 1e-4
 
 
 @dataclass
 class SDPSolution:
-    """Solution of the SDP (22).
+    """A solution of the SDP (22) with its certificate.
 
     Attributes
     ----------
     lower_bound : float
-        The optimal value: no ±1 network of any width has a smaller objective (21).
-    Q : ndarray, shape (2d, 2d)
-        The optimal [[V, Z], [Zᵀ, W]].
+        Certified (:mod:`.certificate`): no ±1 network of any width has a smaller objective
+        (21), whichever solver produced the point.
+    objective : float
+        The SDP's objective at ``Q``, a feasible point: the optimum lies in
+        [lower_bound, objective].
     rho : float
-        The common diagonal value ρ*.
+        The common diagonal value ρ of ``Q``.
+    R : ndarray, shape (2d, r)
+        A factor with unit rows: Q = ρ·RRᵀ.
     """
 
     lower_bound: float
-    Q: np.ndarray
+    objective: float
     rho: float
+    R: np.ndarray
     status: str
     solver: str
     seconds: float
+    iterations: int = 0
 
     @property
     def d(self) -> int:
-        return self.Q.shape[0] // 2
+        return self.R.shape[0] // 2
+
+    @property
+    def G(self) -> np.ndarray:
+        """Q/ρ = RRᵀ: positive semidefinite with unit diagonal, exactly."""
+        G: np.ndarray = self.R @ self.R.T
+        return G
+
+    @property
+    def Q(self) -> np.ndarray:
+        return self.rho * self.G
 
     @property
     def Z(self) -> np.ndarray:
         return self.Q[:self.d, self.d:]
 
+    @property
+    def gap(self) -> float:
+        """objective − lower_bound: how far the point may be from the optimum."""
+        return max(self.objective - self.lower_bound, 0.0)
+
+    @property
+    def relative_gap(self) -> float:
+        return self.gap / (1.0 + abs(self.objective))
+
     def predict(self, X: np.ndarray) -> np.ndarray:
         """The SDP's own predictions ŷᵢ = 2xᵢᵀZxᵢ (the mean of the sampled networks)."""
-        return 2.0 * np.einsum("ij,jk,ik->i", X, self.Z, X)
+        d = self.d
+        return 2.0 * self.rho * np.sum((X @ self.R[:d]) * (X @ self.R[d:]), axis=1)
 
 
-def solve_sdp(X: np.ndarray, y: np.ndarray, *, loss: str, beta: float, solver: str = "SCS",
-              verbose: bool = False) -> SDPSolution:
-    """Solve the SDP (22) for lifted inputs ``X`` (n × d) and targets ``y``."""
-    import cvxpy as cp  # imported here: it takes a second, and only training needs it
+def solve_sdp(X: np.ndarray, y: np.ndarray, *, loss: str, beta: float,
+              solver: str = "auto", tolerance: float = DEFAULT_TOLERANCE,
+              progress: Progress | None = None) -> SDPSolution:
+    """Solve the SDP (22) for lifted inputs ``X`` (n × d) and targets ``y``, and certify it.
 
+    ``BM`` is qnnhw's own matrix-free solver (:mod:`.bm`), run to a certified gap
+    ≤ ``tolerance``·(1 + |objective|); ``SCS`` and ``CLARABEL`` state the SDP in CVXPY and
+    solve it to their own accuracy; ``auto`` takes CLARABEL for small SDPs, BM otherwise.
+    Every result carries the same certified lower bound.
+    """
     if solver not in SOLVERS:
         raise QnnhwError(f"unknown SDP @solver {solver!r}; choose one of {', '.join(SOLVERS)}",
                          "solver")
     if not (beta >= 0 and math.isfinite(beta)):
         raise QnnhwError(f"@beta must be a finite number ≥ 0, not {beta}", "beta")
+    if solver == "auto":
+        n, d = X.shape
+        solver = "CLARABEL" if n * (2 * d) ** 2 <= CONIC_SIZE_LIMIT else "BM"
+    if solver == "BM":
+        result = solve_bm(X, y, loss, beta, tolerance=tolerance, progress=progress)
+        status = "certified" if result.gap <= tolerance * (1 + abs(result.objective)) \
+            else "stopped"
+        return SDPSolution(lower_bound=result.lower_bound, objective=result.objective,
+                           rho=float(result.rho[0]), R=result.R[0], status=status,
+                           solver=solver, seconds=result.seconds, iterations=result.iterations)
+    return _solve_conic(X, y, loss, beta, solver)
+
+
+def _solve_conic(X: np.ndarray, y: np.ndarray, loss: str, beta: float, solver: str
+                 ) -> SDPSolution:
+    """The SDP (22) in CVXPY; the point is made exactly feasible and certified afterwards."""
+    import cvxpy as cp  # imported here: it takes a second, and only these solvers need it
+
     n, d = X.shape
     Q = cp.Variable((2 * d, 2 * d), symmetric=True)
     rho = cp.Variable()
+    prediction = cp.Variable(n)
     Z = Q[:d, d:]
-    prediction = 2.0 * cp.sum(cp.multiply(X @ Z, X), axis=1)
-    if loss == "squared":
-        fit = 0.5 * cp.sum_squares(prediction - y)
-    else:
-        fit = cp.sum(cp.pos(1.0 - cp.multiply(y, prediction)))
-    problem = cp.Problem(cp.Minimize(fit + beta * d * rho), [Q >> 0, cp.diag(Q) == rho])
+    fit = (0.5 * cp.sum_squares(prediction - y) if loss == "squared"
+           else cp.sum(cp.pos(1.0 - cp.multiply(y, prediction))))
+    link = prediction == 2.0 * cp.sum(cp.multiply(X @ Z, X), axis=1)
+    problem = cp.Problem(cp.Minimize(fit + beta * d * rho), [Q >> 0, cp.diag(Q) == rho, link])
     start = time.perf_counter()
+    other = "CLARABEL" if solver == "SCS" else "SCS"
     try:
-        problem.solve(solver=solver, verbose=verbose)
+        problem.solve(solver=solver)
     except cp.error.SolverError as error:
-        raise QnnhwError(f"the SDP solver {solver} failed ({error}); try @solver "
-                         f"{'CLARABEL' if solver == 'SCS' else 'SCS'}", "solver") from None
+        raise QnnhwError(f"the SDP solver {solver} failed ({error}); try @solver {other}",
+                         "solver") from None
     seconds = time.perf_counter() - start
-    if problem.status not in ("optimal", "optimal_inaccurate"):
+    if problem.status not in ("optimal", "optimal_inaccurate") or Q.value is None:
         raise QnnhwError(f"the SDP solver {solver} ended with status {problem.status!r}; try "
-                         f"@solver {'CLARABEL' if solver == 'SCS' else 'SCS'}", "solver")
-    Q_value = np.asarray(Q.value)
-    return SDPSolution(lower_bound=float(problem.value), Q=(Q_value + Q_value.T) / 2,
-                       rho=float(np.asarray(rho.value)), status=problem.status, solver=solver,
-                       seconds=seconds)
+                         f"@solver {other}", "solver")
+    # The solver's point may be slightly outside the set: its nearest unit-diagonal PSD
+    # matrix, at the solver's ρ, is a feasible point whose objective bounds the optimum above.
+    R = _unit_diagonal_factor(np.asarray(Q.value) / max(float(np.asarray(rho.value)), 1e-300))
+    scale = max(float(np.asarray(rho.value)), 0.0)
+    true_loss = Elementwise(loss, y[None])
+    feasible = scale * 2.0 * np.sum((X @ R[:d]) * (X @ R[d:]), axis=1)
+    objective = true_loss.value(feasible[None]) + beta * d * scale
+    # The dual of the link is the loss gradient at the optimum: the certificate's candidate.
+    W = np.asarray(link.dual_value, dtype=float).reshape(1, n)
+    if np.sum(W * true_loss.gradient(feasible[None])) < 0:
+        W = -W   # CVXPY's sign convention
+    if loss == "hinge":
+        W = -y[None] * np.clip(-y[None] * W, 0.0, 1.0)
+    certificate = certify(X, true_loss, beta, W, [R])
+    return SDPSolution(lower_bound=certificate.lower_bound, objective=objective, rho=scale,
+                       R=R, status=problem.status, solver=solver, seconds=seconds)
 
 
-def _unit_diagonal_psd(matrix: np.ndarray) -> np.ndarray:
-    """Nearest-in-spirit PSD matrix with unit diagonal: clip eigenvalues, rescale."""
+def _unit_diagonal_factor(matrix: np.ndarray) -> np.ndarray:
+    """R with unit rows and RRᵀ the nearest-in-spirit unit-diagonal PSD matrix to ``matrix``
+    (eigenvalues clipped at 0, rows rescaled)."""
     eigenvalues, eigenvectors = np.linalg.eigh((matrix + matrix.T) / 2)
-    psd = (eigenvectors * np.clip(eigenvalues, 0.0, None)) @ eigenvectors.T
-    scale = 1.0 / np.sqrt(np.clip(np.diag(psd), 1e-300, None))
-    return psd * np.outer(scale, scale)
+    keep = eigenvalues > 1e-12 * max(float(eigenvalues.max()), 1e-300)
+    factor = eigenvectors[:, keep] * np.sqrt(eigenvalues[keep])
+    norms = np.linalg.norm(factor, axis=1, keepdims=True)
+    normalized: np.ndarray = factor / np.where(norms > 0, norms, 1.0)
+    return normalized
 
 
 def shape_covariance(solution: SDPSolution,
@@ -120,16 +200,17 @@ def shape_covariance(solution: SDPSolution,
                      ) -> tuple[np.ndarray, float]:
     """Covariance shaping (24). Returns Q* and the residual ‖Q*₁₂ − sin(γZ*/ρ*)‖_F.
 
-    Theorem 2 says the residual is zero in exact arithmetic; what remains measures the SDP
-    solver's inaccuracy and is reported as a health check.
+    Theorem 2 says the residual is zero in exact arithmetic. Krivine's construction starts
+    from G = RRᵀ, positive semidefinite with unit diagonal by construction, so its residual
+    is rounding; the SDP (24) as written shows its own solver's inaccuracy.
     """
     d = solution.d
     if solution.rho <= 1e-12:
         # β is so large that the best network is the zero network: any Q will do.
         return np.eye(2 * d), 0.0
-    target = np.sin(GAMMA * solution.Z / solution.rho)
+    G = solution.G
+    target = np.sin(GAMMA * G[:d, d:])
     if method == "krivine":
-        G = _unit_diagonal_psd(solution.Q / solution.rho)
         shaped = np.block([[np.sinh(GAMMA * G[:d, :d]), np.sin(GAMMA * G[:d, d:])],
                            [np.sin(GAMMA * G[d:, :d]), np.sinh(GAMMA * G[d:, d:])]])
     elif method == "sdp":
@@ -139,7 +220,8 @@ def shape_covariance(solution: SDPSolution,
         problem = cp.Problem(cp.Minimize(cp.sum_squares(Q[:d, d:] - target)),
                              [Q >> 0, cp.diag(Q) == 1])
         problem.solve(solver="SCS", eps_abs=1e-7, eps_rel=1e-7)
-        shaped = _unit_diagonal_psd(np.asarray(Q.value))
+        factor = _unit_diagonal_factor(np.asarray(Q.value))
+        shaped = factor @ factor.T
     else:
         raise QnnhwError(f"unknown covariance shaping {method!r}; choose krivine or sdp")
     residual = float(np.linalg.norm(shaped[:d, d:] - target))

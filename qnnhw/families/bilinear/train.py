@@ -65,9 +65,12 @@ class SDPTrainer:
                       f"beta={self.config.beta:g}, solver {self.config.solver}")
         self.solution = sdp.solve_sdp(self.lifted_train, dataset.y_train,
                                       loss=self.loss, beta=self.beta,
-                                      solver=str(self.config.solver))
-        self.progress(f"SDP solved in {self.solution.seconds:.2f} s: lower bound "
-                      f"{self.solution.lower_bound:.6g} (status {self.solution.status})")
+                                      solver=str(self.config.solver), progress=self.progress)
+        solution = self.solution
+        self.progress(f"SDP solved by {solution.solver} in {solution.seconds:.2f} s: "
+                      f"objective {solution.objective:.6g}, certified lower bound "
+                      f"{solution.lower_bound:.6g} (gap {solution.gap:.2e}, "
+                      f"{solution.status})")
         self.Q, self.residual = sdp.shape_covariance(self.solution, self.config.shaping)
 
     @property
@@ -123,13 +126,19 @@ class SDPTrainer:
         sums = np.sum((self.lifted_train @ U.T) * (self.lifted_train @ V.T), axis=1)
         value = objective(self.loss, self.beta, self.d, m, alpha,
                           alpha * sums, self.dataset.y_train)
-        lower = self.solution.lower_bound
+        solution = self.solution
+        lower = solution.lower_bound
+        # The zero network's objective: what "far from the bound" is measured against.
+        trivial = loss_value(self.loss, np.zeros(len(sums)), self.dataset.y_train)
         training = {
             "method": details["method"], "loss": config.loss, "beta": config.beta, "m": m,
             "seed": seed, "data": self.dataset.source, "solver": config.solver,
-            "sdp_status": self.solution.status, "lower_bound": lower, "objective": value,
-            "gap": value - lower, "relative_gap": (value - lower) / max(abs(lower), 1e-300),
-            "sdp_seconds": self.solution.seconds, "weight_levels": config.weight_levels,
+            "sdp_status": solution.status, "lower_bound": lower, "objective": value,
+            "gap": value - lower, "trivial_objective": trivial,
+            "relative_gap": (value - lower) / max(trivial, 1e-300),
+            "sdp_objective": solution.objective, "sdp_gap": solution.gap,
+            "sdp_iterations": solution.iterations,
+            "sdp_seconds": solution.seconds, "weight_levels": config.weight_levels,
             "standardize": config.standardize, "bias": config.bias,
             "feature_max_abs": self.inputs.feature_max_abs, **details,
         }
