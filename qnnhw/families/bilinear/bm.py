@@ -96,11 +96,19 @@ class _Objective:
         for c in range(s.shape[0]):
             column = Elementwise(self.loss.loss, self.loss.targets[c], self.loss.smoothing,
                                  self.loss.anchor[c])
-            rho[c] = _convex_root(
-                lambda r, column=column, c=c: float(s[c] @ column.gradient(r * s[c]))
-                + self.penalty,
-                lambda r, column=column, c=c: float((s[c] ** 2) @ column.curvature(r * s[c])))
+            rho[c] = _convex_root(*self._scale_derivatives(column, s[c]))
         return rho
+
+    def _scale_derivatives(self, column: Elementwise, s: np.ndarray
+                           ) -> tuple[Callable[[float], float], Callable[[float], float]]:
+        """f'(ρ) and f''(ρ) of ρ ↦ ℓ(ρs) + βdρ for one block."""
+        def first(rho: float) -> float:
+            return float(s @ column.gradient(rho * s)) + self.penalty
+
+        def second(rho: float) -> float:
+            return float((s * s) @ column.curvature(rho * s))
+
+        return first, second
 
     def state(self, R: np.ndarray) -> _State:
         A, B = self._forward(R)
