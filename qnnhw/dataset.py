@@ -314,6 +314,34 @@ def planted(n: int = 100, d: int = 20, neurons: int = 10, test_fraction: float =
                    standardize_default=False, bias_default=False)
 
 
+#: IDX element types (the third byte of the magic number) → NumPy big-endian dtypes.
+_IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: Path | str) -> np.ndarray:
+    """An IDX file (the MNIST format; gzip-compressed when it ends in .gz) as an array."""
+    import gzip
+
+    path = Path(path)
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except FileNotFoundError:
+        raise QnnhwError(f"{path}: no such file") from None
+    except (OSError, EOFError):
+        raise QnnhwError(f"{path}: not a readable gzip file") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
+        raise QnnhwError(f"{path}: not an IDX file (bad magic number); give MNIST-format "
+                         f"files")
+    dimensions = raw[3]
+    header = 4 + 4 * dimensions
+    shape = tuple(int.from_bytes(raw[4 + 4 * k:8 + 4 * k], "big") for k in range(dimensions))
+    dtype = np.dtype(_IDX_TYPES[raw[2]])
+    if len(raw) != header + int(np.prod(shape)) * dtype.itemsize:
+        raise QnnhwError(f"{path}: the IDX header promises {shape} values of {dtype.itemsize} "
+                         f"byte(s), the file holds {len(raw) - header} bytes after it")
+    return np.frombuffer(raw, dtype, offset=header).reshape(shape)
+
+
 def bundled_text(name: str) -> str:
     return resources.files("qnnhw").joinpath("data", f"{name}.csv").read_text(encoding="utf-8")
 

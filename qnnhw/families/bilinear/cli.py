@@ -26,6 +26,10 @@ def add_options(group: argparse._ArgumentGroup, defaults: Mapping[str, Any]) -> 
     group.add_argument("--refit-alpha", action="store_const", const=True,
                        help="bilinear: use the least-squares α on the training set instead of "
                             "the paper's ρ*π/(γm)")
+    group.add_argument("--lasso-refit", action="store_const", const=True,
+                       help="bilinear: choose the output weights of 4m neurons sampled from "
+                            "the SDP by the convex Lasso of (21), as integers on one scale "
+                            "(repeated neurons); kept if it lowers the objective")
 
 
 def report(model: BilinearModel) -> dict[str, Any]:

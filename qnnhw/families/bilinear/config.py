@@ -38,6 +38,9 @@ class BilinearConfig(TrainingOptions):
         The SDP solver: ``auto`` (CLARABEL for small SDPs, qnnhw's own BM otherwise).
     refit_alpha : bool
         The least-squares α on the training set instead of the paper's ρ*π/(γm).
+    lasso_refit : bool
+        Refit the output layer by the Lasso of (21) over 4m neurons sampled from Q*, rounded
+        to integer weights on one scale (repeated neurons); kept when its objective is lower.
     shaping : {"krivine", "sdp"}
         How to find the covariance of Algorithm 1 (24).
     seed, bias, standardize, epochs
@@ -52,6 +55,7 @@ class BilinearConfig(TrainingOptions):
     m: int = 1000
     weight_levels: int = 2
     refit_alpha: bool = False
+    lasso_refit: bool = False
     shaping: Literal["krivine", "sdp"] = "krivine"
 
     def resolve(self, dataset: Dataset) -> BilinearConfig:

@@ -174,11 +174,13 @@ def _solve_conic(X: np.ndarray, y: np.ndarray, loss: str, beta: float, solver: s
     feasible = scale * 2.0 * np.sum((X @ R[:d]) * (X @ R[d:]), axis=1)
     objective = true_loss.value(feasible[None]) + beta * d * scale
     # The dual of the link is the loss gradient at the optimum: the certificate's candidate.
+    # CVXPY's sign convention: orient it as a loss gradient (for the hinge, y·w ≤ 0).
     W = np.asarray(link.dual_value, dtype=float).reshape(1, n)
-    if np.sum(W * true_loss.gradient(feasible[None])) < 0:
-        W = -W   # CVXPY's sign convention
     if loss == "hinge":
+        W = -W if np.sum(y * W) > 0 else W
         W = -y[None] * np.clip(-y[None] * W, 0.0, 1.0)
+    elif np.sum(W * true_loss.gradient(feasible[None])) < 0:
+        W = -W
     certificate = certify(X, true_loss, beta, W, [R])
     return SDPSolution(lower_bound=certificate.lower_bound, objective=objective, rho=scale,
                        R=R, status=problem.status, solver=solver, seconds=seconds)

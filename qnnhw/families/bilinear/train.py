@@ -18,7 +18,7 @@ from qnnhw.losses import loss_value
 from qnnhw.optim import SGDConfig
 from qnnhw.training import prepare_inputs
 
-from . import baselines, sdp
+from . import baselines, refit, sdp
 from .config import BilinearConfig
 from .model import BilinearModel
 
@@ -97,10 +97,40 @@ class SDPTrainer:
         alpha_paper = sdp.paper_alpha(self.solution.rho, m)
         alpha_refit = least_squares_alpha(sums, self.dataset.y_train)
         alpha = alpha_refit if config.refit_alpha else alpha_paper
-        return self._model(U, V, alpha, seed, {
+        details: dict[str, Any] = {
             "method": "sdp", "rho": self.solution.rho, "alpha_paper": alpha_paper,
             "alpha_refit": alpha_refit, "alpha_used": "refit" if config.refit_alpha else "paper",
-            "covariance_residual": self.residual, "covariance_shaping": config.shaping})
+            "covariance_residual": self.residual, "covariance_shaping": config.shaping}
+        model = self._model(U, V, alpha, seed, details)
+        if config.lasso_refit:
+            return self._lasso_refit(model, seed, details)
+        return model
+
+    def _lasso_refit(self, sampled: BilinearModel, seed: int, details: dict[str, Any]
+                     ) -> BilinearModel:
+        """The convex refit of the output layer (:mod:`.refit`): kept only if its objective
+        (21) is lower than Algorithm 1's network's."""
+        m = sampled.m
+        candidates = refit.REFIT_CANDIDATES * m
+        # The same generator: the first m candidates are the sampled network's neurons.
+        U, V = sdp.sample_neurons(self.Q, candidates, np.random.default_rng(seed))
+        S = (self.lifted_train @ U.T) * (self.lifted_train @ V.T)
+        start = np.zeros(candidates)
+        start[:m] = sampled.alpha
+        self.progress(f"refitting the output layer over {candidates} sampled neurons (Lasso)")
+        weights = refit.lasso_weights(S, self.dataset.y_train, self.loss,
+                                      self.beta * self.d, start)
+        U_fit, V_fit, alpha = refit.integer_neurons(U, V, weights, m)
+        fitted = self._model(U_fit, V_fit, alpha, seed, {
+            **details, "refit": "lasso", "refit_candidates": candidates,
+            "alpha_used": "lasso refit", "refit_nonzero": int(np.count_nonzero(weights)),
+            "objective_before_refit": sampled.training["objective"]})
+        if fitted.training["objective"] >= sampled.training["objective"]:
+            self.progress("the refit network is no better than Algorithm 1's; keeping that")
+            sampled.training.update(refit="rejected", refit_candidates=candidates,
+                                    objective_of_refit=fitted.training["objective"])
+            return sampled
+        return fitted
 
     def baseline(self, method: str, m: int, seed: int | None = None,
                  evaluate: baselines.Evaluate | None = None
