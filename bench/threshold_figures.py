@@ -22,7 +22,7 @@ from dataclasses import replace
 import numpy as np
 
 from qnnhw import dataset, flow
-from qnnhw.dataset import Dataset
+from qnnhw.dataset import Dataset, class_indices
 from qnnhw.families.bilinear.config import BilinearConfig
 from qnnhw.families.bilinear.train import SDPTrainer
 from qnnhw.families.threshold.config import ThresholdConfig
@@ -53,7 +53,7 @@ def subsplit(data: Dataset, seed: int) -> Dataset:
 
 
 def accuracy(model, X, y) -> float:
-    return float(np.mean(model.predict_signs(X) == y))
+    return float(np.mean(model.predict_classes(X) == class_indices(y, 2)))
 
 
 def threshold_run(data: Dataset, options: dict, beta: float, hyperplanes: int, seed: int):
@@ -80,8 +80,8 @@ def main() -> None:
             model = threshold_run(data, options, best_beta, args.hyperplanes, seed)
             spec = flow.fixed_point(model)
             reference = flow.reference(model, spec)
-            hardware = float(np.mean(reference.predict_signs(reference.quantize(data.X_test))
-                                     == data.y_test))
+            hardware = float(np.mean(reference.predict_classes(reference.quantize(data.X_test))
+                                     == class_indices(data.y_test, 2)))
             row = rows.setdefault(name, {})
             for key, value in (("test", accuracy(model, data.X_test, data.y_test)),
                                ("hardware", hardware), ("neurons", model.m),
@@ -95,7 +95,8 @@ def main() -> None:
         spec = flow.fixed_point(sdp)
         reference = flow.reference(sdp, spec)
         row.setdefault("hardware", []).append(float(np.mean(
-            reference.predict_signs(reference.quantize(data.X_test)) == data.y_test)))
+            reference.predict_classes(reference.quantize(data.X_test))
+            == class_indices(data.y_test, 2))))
         row.setdefault("neurons", []).append(2500)
         row.setdefault("beta", []).append(10.0)
         row.setdefault("seconds", []).append(time.perf_counter() - start)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .boards import Board
-from .dataset import Dataset
+from .dataset import Dataset, class_indices
 from .errors import QnnhwError
 from .estimate import choose_parallel
 from .families import Progress, Spec, Trainer, family_of, get_family
@@ -239,10 +239,13 @@ def _report(board: Board, model: Network, spec: Spec, datapath: Any,
     }
     if dataset is not None and model.task == "classification":
         reference = flow.reference(model, spec)
+        classes = dataset.classes
         for split, X, y in (("train", dataset.X_train, dataset.y_train),
                             ("test", dataset.X_test, dataset.y_test)):
             if len(y):
-                report[f"{split}_accuracy_float"] = float((model.predict_signs(X) == y).mean())
+                truth = class_indices(y, classes)
+                report[f"{split}_accuracy_float"] = float(
+                    (model.predict_classes(X) == truth).mean())
                 report[f"{split}_accuracy_hardware"] = float(
-                    (reference.predict_signs(reference.quantize(X)) == y).mean())
+                    (reference.predict_classes(reference.quantize(X)) == truth).mean())
     return report

@@ -342,7 +342,7 @@ def cmd_run(args: argparse.Namespace, start: float, flags: Mapping[str, str]) ->
         y = client.infer(vector)
         mismatches += y != int(expected[index])
         if model.task == "classification":
-            prediction = model.label_of(1.0 if y > 0 else -1.0)
+            prediction = model.label_name(1 if y > 0 else 0)
         else:
             prediction = f"{float(spec.output_to_real(np.asarray(y))):.6g}"
         row = [index + 2, prediction, y, int(expected[index])]

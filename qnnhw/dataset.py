@@ -11,9 +11,18 @@ last one). Every other column is a feature:
 * anything else (a stray word in a numeric column, an empty cell, NaN, infinity) is an
   error that names the row and column.
 
-A target with two distinct values is a classification task: the values are sorted in natural
-order and the second becomes the label +1. A numeric target with more values is a regression
-task. The train/test split is a permutation drawn from ``seed``.
+The target decides the task (``task="auto"``): a target that is not numeric, has two distinct
+values, or has at most 32 distinct integer values is a classification target with C classes,
+sorted in natural order (numerically for numbers); any other numeric target is a regression
+target. ``task="regression"`` or ``"classification"`` says so explicitly. Two classes are
+labels −1 and +1 (the second is +1); C ≥ 3 classes are indices 0 … C−1. Every class needs two
+rows at least and a row in the training split.
+
+Besides CSV files: ``planted`` (the paper's Fig. 1 generator), the bundled UCI sets, ``digits``
+(scikit-learn's bundled copy of the UCI handwritten digits, 8 × 8 pixels) and a folder of
+MNIST-format IDX files (``train-images-idx3-ubyte[.gz]`` and its labels, with the ``t10k``
+files as the test split), such as Fashion-MNIST. Nothing is ever downloaded. The train/test
+split is a permutation drawn from ``seed``, unless the data set has its own.
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ from __future__ import annotations
 import csv
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -45,6 +54,11 @@ Task = Literal["classification", "regression"]
 
 #: Data sets shipped as package data, reachable by name from ``--data``.
 BUNDLED = ("ionosphere", "breast-cancer")
+#: Every name ``--data`` knows besides a path.
+NAMES = ("planted", *BUNDLED, "digits")
+TASKS = ("auto", "classification", "regression")
+#: A numeric target with at most this many distinct integer values is taken for classes.
+AUTO_CLASSES = 32
 
 
 def natural_key(text: str) -> list[Any]:
@@ -153,7 +167,8 @@ class Dataset:
     """A data set split into training and test parts.
 
     ``X_*`` are real feature matrices (categorical columns already encoded, not yet
-    standardised); ``y_*`` are ±1 labels (classification) or real targets (regression).
+    standardised); ``y_*`` are ±1 labels (two classes), class indices 0 … C−1 (C ≥ 3
+    classes) or real targets (regression).
     """
 
     X_train: np.ndarray
@@ -163,7 +178,7 @@ class Dataset:
     encoder: InputEncoder
     task: Task
     target: str
-    label_names: tuple[str, str] | None
+    label_names: tuple[str, ...] | None
     source: str
     standardize_default: bool = True
     bias_default: bool = True
@@ -171,6 +186,16 @@ class Dataset:
     @property
     def feature_names(self) -> list[str]:
         return self.encoder.names
+
+    @property
+    def classes(self) -> int:
+        """C: the number of classes (0 for regression)."""
+        return len(self.label_names) if self.label_names else 0
+
+    @property
+    def outputs(self) -> int:
+        """The network's outputs: one per class from three classes on, else one."""
+        return self.classes if self.classes >= 3 else 1
 
 
 def _clean(field: str) -> str:
@@ -248,7 +273,8 @@ def _split(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndar
 
 
 def load_csv(path: Path | str, target: str | None = None, test_fraction: float = 0.2,
-             seed: int = 0, *, text: str | None = None, source: str | None = None) -> Dataset:
+             seed: int = 0, *, text: str | None = None, source: str | None = None,
+             task: str = "auto") -> Dataset:
     """Load a CSV file as a :class:`Dataset` (see the module docstring for the rules)."""
     header, rows = read_csv_table(path, text)
     if target is None:
@@ -258,36 +284,100 @@ def load_csv(path: Path | str, target: str | None = None, test_fraction: float =
                          f"{', '.join(header)}")
     target_index = header.index(target)
     target_values = [row[target_index] for row in rows]
-    if any(value == "" for value in target_values):
-        row = target_values.index("") + 2
-        raise QnnhwError(f"row {row}, target column {target!r}: empty cell")
-    classes = sorted(set(target_values), key=natural_key)
-    task: Task
-    if len(classes) < 2:
-        raise QnnhwError(f"{path}: the target {target!r} has one value only ({classes[0]!r}); "
-                         f"training needs two classes or a numeric target")
-    if len(classes) == 2:
-        task = "classification"
-        y = np.array([1.0 if value == classes[1] else -1.0 for value in target_values])
-        label_names: tuple[str, str] | None = (classes[0], classes[1])
-    else:
-        task = "regression"
-        label_names = None
-        y = np.array([ColumnEncoder(target).encode(value, row)
-                      for row, value in enumerate(target_values, start=2)])
     columns = tuple(_column_encoder(name, [row[k] for row in rows])
                     for k, name in enumerate(header) if k != target_index)
     encoder = InputEncoder(columns)
     X = encoder.encode_rows(header, rows)
-    train, test = _split(len(rows), test_fraction, seed)
-    if len(train) < 2:
-        raise QnnhwError(f"{path}: only {len(train)} training row(s); lower --test-fraction "
-                         f"or add data")
-    if task == "classification" and len(set(y[train])) < 2:
-        raise QnnhwError(f"{path}: the training split holds one class only; lower "
-                         f"--test-fraction, change --seed or add data")
-    return Dataset(X[train], y[train], X[test], y[test], encoder, task, target, label_names,
-                   source or str(path))
+    return split(X, target_values, encoder, target, source or str(path), task=task,
+                 test_fraction=test_fraction, seed=seed)
+
+
+def encode_target(values: list[str], target: str, task: str, where: str
+                  ) -> tuple[Task, np.ndarray, tuple[str, ...] | None]:
+    """The task, the targets and the class names of a target column (module docstring)."""
+    if task not in TASKS:
+        raise QnnhwError(f"unknown @task {task!r}; choose one of {', '.join(TASKS)}", "task")
+    if any(value == "" for value in values):
+        row = values.index("") + 2
+        raise QnnhwError(f"row {row}, target column {target!r}: empty cell")
+    numbers = [_parse_number(value) for value in values]
+    numeric = all(number is not None and math.isfinite(number) for number in numbers)
+    distinct = set(values)
+    if len(distinct) < 2:
+        raise QnnhwError(f"{where}: the target {target!r} has one value only "
+                         f"({next(iter(distinct))!r}); training needs two classes or a "
+                         f"numeric target")
+    if task == "auto":
+        integral = numeric and all(float(number).is_integer() for number in numbers
+                                   if number is not None)
+        task = ("classification" if not numeric or len(distinct) == 2
+                or (integral and len(distinct) <= AUTO_CLASSES) else "regression")
+    if task == "regression":
+        y = np.array([ColumnEncoder(target).encode(value, row)
+                      for row, value in enumerate(values, start=2)])
+        return "regression", y, None
+    key = (lambda text: float(text)) if numeric else natural_key
+    classes = sorted(distinct, key=key)
+    counts = {name: 0 for name in classes}
+    for value in values:
+        counts[value] += 1
+    lonely = [name for name in classes if counts[name] == 1]
+    if lonely:
+        advice = "; if the target is a number, use @task regression" if numeric else ""
+        raise QnnhwError(f"{where}: class {lonely[0]!r} of the target {target!r} has a single "
+                         f"row, too few to train and test on ({len(classes)} classes in "
+                         f"{len(values)} rows){advice}", "task")
+    index = {name: k for k, name in enumerate(classes)}
+    if len(classes) == 2:
+        y = np.array([1.0 if value == classes[1] else -1.0 for value in values])
+    else:
+        y = np.array([float(index[value]) for value in values])
+    return "classification", y, tuple(classes)
+
+
+def split(X: np.ndarray, target_values: list[str], encoder: InputEncoder, target: str,
+          source: str, *, task: str = "auto", test_fraction: float = 0.2, seed: int = 0,
+          test: tuple[np.ndarray, list[str]] | None = None) -> Dataset:
+    """A :class:`Dataset` from encoded features and target texts: the target encoded by
+    :func:`encode_target`, split by ``seed`` (or with the given ``test`` rows: a data set's
+    own split)."""
+    if test is not None:
+        values = target_values + test[1]
+        task, y_all, labels = encode_target(values, target, task, source)
+        y, y_test = y_all[:len(X)], y_all[len(X):]
+        X_test = test[0]
+    else:
+        task, y_all, labels = encode_target(target_values, target, task, source)
+        train_rows, test_rows = _split(len(X), test_fraction, seed)
+        X, X_test, y, y_test = X[train_rows], X[test_rows], y_all[train_rows], y_all[test_rows]
+    return _checked(Dataset(X, y, X_test, y_test, encoder, task, target, labels, source))
+
+
+def _checked(data: Dataset) -> Dataset:
+    """Refuse a training split too small to train on, or lacking a class."""
+    if len(data.y_train) < 2:
+        raise QnnhwError(f"{data.source}: only {len(data.y_train)} training row(s); lower "
+                         f"--test-fraction or add data")
+    if data.label_names:
+        classes = len(data.label_names)
+        if classes > len(data.y_train):
+            raise QnnhwError(f"{data.source}: {classes} classes but only "
+                             f"{len(data.y_train)} training rows; lower --test-fraction or "
+                             f"add data")
+        present = set(class_indices(data.y_train, classes).tolist())
+        missing = [k for k in range(classes) if k not in present]
+        if missing:
+            raise QnnhwError(f"{data.source}: the training split holds no row of class "
+                             f"{data.label_names[missing[0]]!r}; lower --test-fraction, "
+                             f"change --seed or add data")
+    return data
+
+
+def class_indices(y: np.ndarray, classes: int) -> np.ndarray:
+    """Class indices 0 … C−1 of targets: ±1 for two classes (−1 is class 0), else the index."""
+    if classes == 2:
+        return (np.asarray(y) > 0).astype(int)
+    return np.asarray(y).astype(int)
 
 
 def planted(n: int = 100, d: int = 20, neurons: int = 10, test_fraction: float = 0.2,
@@ -346,11 +436,71 @@ def bundled_text(name: str) -> str:
     return resources.files("qnnhw").joinpath("data", f"{name}.csv").read_text(encoding="utf-8")
 
 
+def load_digits(test_fraction: float = 0.2, seed: int = 0, task: str = "auto") -> Dataset:
+    """scikit-learn's bundled copy of the UCI handwritten digits: 1,797 images of 8 × 8 pixels
+    valued 0–16, ten classes."""
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    bunch = sklearn_digits()
+    encoder = InputEncoder(tuple(ColumnEncoder(f"pixel{k}") for k in range(bunch.data.shape[1])))
+    return split(np.asarray(bunch.data, dtype=float), [str(int(v)) for v in bunch.target],
+                 encoder, "digit", "digits", task=task, test_fraction=test_fraction, seed=seed)
+
+
+def load_idx_folder(folder: Path, seed: int = 0, task: str = "auto",
+                    subsample: int | None = None) -> Dataset:
+    """MNIST-format files in ``folder``: ``train-`` images and labels for training, ``t10k-``
+    ones for testing (each ``.gz`` or not), pixels as features."""
+    def find(prefix: str) -> Path:
+        for name in (prefix, prefix + ".gz"):
+            if (folder / name).is_file():
+                return folder / name
+        raise QnnhwError(f"{folder}: no {prefix}[.gz]; a folder of MNIST-format data holds "
+                         f"train-images-idx3-ubyte, train-labels-idx1-ubyte and the t10k "
+                         f"pair")
+
+    def pair(split_name: str) -> tuple[np.ndarray, np.ndarray]:
+        images = read_idx(find(f"{split_name}-images-idx3-ubyte"))
+        labels = read_idx(find(f"{split_name}-labels-idx1-ubyte"))
+        if images.ndim < 2 or labels.ndim != 1 or len(images) != len(labels):
+            raise QnnhwError(f"{folder}: {split_name} images {images.shape} and labels "
+                             f"{labels.shape} do not pair up")
+        return images.reshape(len(images), -1).astype(float), labels
+
+    X, y = pair("train")
+    X_test, y_test = pair("t10k")
+    if X_test.shape[1] != X.shape[1]:
+        raise QnnhwError(f"{folder}: training images have {X.shape[1]} pixels, test images "
+                         f"{X_test.shape[1]}")
+    encoder = InputEncoder(tuple(ColumnEncoder(f"pixel{k}") for k in range(X.shape[1])))
+    data = split(X, [str(int(v)) for v in y], encoder, "label", str(folder), task=task,
+                 seed=seed, test=(X_test, [str(int(v)) for v in y_test]))
+    return data if subsample is None else subsampled(data, subsample, seed)
+
+
 def load(spec: str, target: str | None = None, test_fraction: float = 0.2,
-         seed: int = 0) -> Dataset:
-    """Load ``planted``, a bundled set by name, or a CSV file by path."""
+         seed: int = 0, task: str = "auto", subsample: int | None = None) -> Dataset:
+    """Load ``planted``, a bundled set or ``digits`` by name, a folder of MNIST-format files
+    or a CSV file by path; ``subsample`` draws that many training rows."""
     if spec == "planted":
-        return planted(test_fraction=test_fraction, seed=seed)
-    if spec in BUNDLED:
-        return load_csv(spec, target, test_fraction, seed, text=bundled_text(spec), source=spec)
-    return load_csv(spec, target, test_fraction, seed)
+        data = planted(test_fraction=test_fraction, seed=seed)
+    elif spec == "digits":
+        data = load_digits(test_fraction, seed, task)
+    elif spec in BUNDLED:
+        data = load_csv(spec, target, test_fraction, seed, text=bundled_text(spec),
+                        source=spec, task=task)
+    elif Path(spec).is_dir():
+        return load_idx_folder(Path(spec), seed, task, subsample)
+    else:
+        data = load_csv(spec, target, test_fraction, seed, task=task)
+    return data if subsample is None else subsampled(data, subsample, seed)
+
+
+def subsampled(data: Dataset, rows: int, seed: int) -> Dataset:
+    """``data`` with ``rows`` of its training rows, drawn by ``seed`` (all when fewer)."""
+    if isinstance(rows, bool) or not (isinstance(rows, int) and rows >= 2):
+        raise QnnhwError(f"@subsample must be an integer ≥ 2, not {rows!r}", "subsample")
+    if rows >= len(data.y_train):
+        return data
+    chosen = np.sort(np.random.default_rng(seed + 1).permutation(len(data.y_train))[:rows])
+    return _checked(replace(data, X_train=data.X_train[chosen], y_train=data.y_train[chosen]))

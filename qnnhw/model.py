@@ -7,10 +7,13 @@ A model file holds everything needed to recompute any prediction from a raw CSV 
 * ``lifting``: the constant (bias) feature and the feature replication of Theorem 1;
 * ``family``: the model family (:mod:`qnnhw.families`; absent in the first files: bilinear);
 * ``network``: the family's weights (see its ``model.py``);
-* ``task``, ``target`` and ``label_names`` (classification: label −1 first, label +1 second);
+* ``task``, ``target`` and ``label_names`` (classification: the C class names in order; with
+  two classes the network has one output, label −1 first, label +1 second);
 * ``training``: how it was trained and what it achieved, its certificate included.
 
-Classification predicts label +1 exactly when the network's output f(x) > 0.
+Classification with two classes predicts class 1 (label +1) exactly when the network's one
+output f(x) > 0; with C ≥ 3 classes the network has C outputs and predicts the first of the
+largest.
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ from .dataset import InputEncoder
 from .errors import QnnhwError
 from .files import atomic_write
 
-__all__ = ["FORMAT", "VERSION", "Lifting", "Network", "Standardizer", "finite_number",
-           "load_model", "model_from_dict", "sign_matrix"]
+__all__ = ["FORMAT", "VERSION", "Lifting", "Network", "Standardizer", "classes_of",
+           "finite_number", "load_model", "model_from_dict", "sign_matrix"]
 
 FORMAT = "qnnhw-model"
 VERSION = 1
@@ -102,6 +105,15 @@ class Lifting:
         return [f"{name}#{k}" for name in names for k in range(self.replicas)]
 
 
+def classes_of(outputs: np.ndarray) -> np.ndarray:
+    """Class indices from outputs: 1 where the one output is > 0, else 0; with C outputs the
+    index of the largest, the lowest index on a tie (as the hardware does)."""
+    outputs = np.asarray(outputs)
+    if outputs.ndim == 1:
+        return (outputs > 0).astype(int)
+    return np.argmax(outputs, axis=1)
+
+
 def finite_number(value: Any, what: str) -> float:
     """A model file's number, refused unless finite."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -138,8 +150,8 @@ class Network:
         The input pipeline from raw columns to the lifted vector x̃.
     task : {"classification", "regression"}
     target : str
-    label_names : (str, str) or None
-        Classification labels for −1 and +1.
+    label_names : tuple of str or None
+        Class names (for two classes: of −1 and +1).
     training : dict
         How it was trained and what it achieved (method, loss, β, certificate, …).
     """
@@ -151,8 +163,13 @@ class Network:
     lifting: Lifting
     task: str
     target: str
-    label_names: tuple[str, str] | None
+    label_names: tuple[str, ...] | None
     training: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def outputs(self) -> int:
+        """One output per class from three classes on; one output otherwise."""
+        return len(self.label_names) if self.label_names and len(self.label_names) > 2 else 1
 
     @property
     def m(self) -> int:
@@ -178,21 +195,27 @@ class Network:
         return self.standardizer.apply(X)
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
-        """f(x) for encoded input columns ``X``."""
+        """f(x) for encoded input columns ``X``: shape (n,) for one output, (n, C) for C."""
         raise NotImplementedError
 
     def predict_signs(self, X: np.ndarray) -> np.ndarray:
         return np.where(self.decision_function(X) > 0, 1.0, -1.0)
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """Label ±1 (classification) or the real prediction (regression)."""
-        if self.task == "classification":
-            return self.predict_signs(X)
-        return self.decision_function(X)
+    def predict_classes(self, X: np.ndarray) -> np.ndarray:
+        """Class indices: 1 where f > 0 (one output), else the first largest output."""
+        return classes_of(self.decision_function(X))
 
-    def label_of(self, sign: float) -> str:
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Label ±1 (two classes), class index (C ≥ 3) or the real prediction (regression)."""
+        if self.task == "regression":
+            return self.decision_function(X)
+        if self.outputs == 1:
+            return self.predict_signs(X)
+        return self.predict_classes(X).astype(float)
+
+    def label_name(self, index: int) -> str:
         assert self.label_names is not None
-        return self.label_names[1] if sign > 0 else self.label_names[0]
+        return self.label_names[index]
 
     # -- file format -------------------------------------------------------------------------
 
@@ -264,8 +287,8 @@ def model_from_dict(data: Any) -> Network:
                          f"retrain the model") from None
     if task not in ("classification", "regression"):
         raise QnnhwError(f"model task {task!r} is neither classification nor regression")
-    if task == "classification" and (not isinstance(labels, list) or len(labels) != 2):
-        raise QnnhwError("a classification model needs two label_names")
+    if task == "classification" and (not isinstance(labels, list) or len(labels) < 2):
+        raise QnnhwError("a classification model needs two label_names at least")
     if not isinstance(network, dict):
         raise QnnhwError("model field 'network' must be an object")
     columns = len(encoder.columns)
@@ -277,7 +300,7 @@ def model_from_dict(data: Any) -> Network:
         raise QnnhwError("model field 'standardize' has a scale that is not positive")
     common = {"encoder": encoder, "standardizer": standardizer, "lifting": lifting,
               "task": task, "target": target,
-              "label_names": None if labels is None else (str(labels[0]), str(labels[1])),
+              "label_names": None if labels is None else tuple(str(label) for label in labels),
               "training": training}
     d = lifting.lifted_dimension(len(standardizer.keep))
     return family.model_type.from_network(network, d, common)

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .errors import QnnhwError
+from .model import classes_of
 
 __all__ = ["Reference"]
 
@@ -48,8 +49,9 @@ class Reference:
         """The datapath's output y for each integer input vector."""
         raise NotImplementedError
 
-    def predict_signs(self, x: np.ndarray) -> np.ndarray:
-        return np.where(self.outputs(x) > 0, 1.0, -1.0)
+    def predict_classes(self, x: np.ndarray) -> np.ndarray:
+        """Class indices from the integer outputs, as the hardware decides them."""
+        return classes_of(self.outputs(x))
 
     def quantize(self, X_encoded: np.ndarray) -> np.ndarray:
         """Encoded input columns → the integer vectors the hardware receives."""

@@ -13,7 +13,7 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from .dataset import Dataset
+from .dataset import Dataset, class_indices
 from .errors import QnnhwError
 from .families import Progress, family_of
 from .losses import loss_value
@@ -109,7 +109,9 @@ def evaluate(model: Network, dataset: Dataset) -> dict[str, float]:
         if len(y) == 0:
             continue
         if model.task == "classification":
-            out[f"{split}_accuracy"] = float(np.mean(model.predict_signs(X) == y))
+            assert model.label_names is not None
+            out[f"{split}_accuracy"] = float(np.mean(
+                model.predict_classes(X) == class_indices(y, len(model.label_names))))
         else:
             prediction = model.decision_function(X)
             out[f"{split}_loss"] = loss_value(loss, prediction, y)
