@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .cli_types import number, positive_int
+from .dataset import TASKS
 from .errors import QnnhwError
 from .families import DEFAULT_FAMILY, get_family, names
 from .protocol import DEFAULT_BAUD
@@ -50,12 +51,18 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, data_default: str
     group.add_argument("--family", choices=names(), default=DEFAULT_FAMILY,
                        help="; ".join(f"{name}: {get_family(name).description}"
                                       for name in names()))
-    group.add_argument("--data", default=data_default, metavar="planted|ionosphere|"
-                       "breast-cancer|PATH.csv",
-                       help=f"data set: the paper's planted generator, a bundled UCI set, or a "
-                            f"CSV file with a header row (default: {data_default})")
+    group.add_argument("--data", default=data_default, metavar="NAME|PATH.csv|DIR",
+                       help=f"data set: planted (the paper's generator), ionosphere or "
+                            f"breast-cancer (bundled UCI sets), digits (scikit-learn's bundled "
+                            f"copy), a CSV file with a header row, or a folder of MNIST-format "
+                            f"IDX files such as Fashion-MNIST (default: {data_default})")
     group.add_argument("--target", metavar="NAME",
                        help="target column of a CSV file (default: the last column)")
+    group.add_argument("--task", choices=TASKS, default="auto",
+                       help="auto (default): a target that is not numeric, has two values or "
+                            "at most 32 integer values is classes, else regression")
+    group.add_argument("--subsample", type=positive_int, metavar="N",
+                       help="train on N training rows drawn at random (for large data sets)")
     group.add_argument("--beta", type=number,
                        help="regularisation β (default: the paper's, 1e-4 for squared loss, 10 "
                             "for hinge; threshold: 5)")
@@ -124,7 +131,8 @@ def training_inputs(args: argparse.Namespace, flags: Mapping[str, str]) -> tuple
 
     _refuse_foreign_options(args, flags)
     family = get_family(args.family)
-    data = dataset.load(args.data, args.target, args.test_fraction, args.seed)
+    data = dataset.load(args.data, args.target, args.test_fraction, args.seed, args.task,
+                        args.subsample)
     values = dict(args.family_defaults.get(family.name, {}))
     values.update({item.name: getattr(args, item.name) for item in fields(family.config_type)
                    if getattr(args, item.name, None) is not None})
