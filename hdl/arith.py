@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from amaranth.hdl import Const, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Const, Module, Mux, Shape, Signal, Value, signed
 
-__all__ = ["constant_multiply", "csd_digits", "pipelined_sum", "signed_binary_dot",
-           "tree_depth"]
+__all__ = ["constant_multiply", "csd_digits", "pipelined_argmax", "pipelined_sum",
+           "signed_binary_dot", "tree_depth"]
 
 
 def pipelined_sum(m: Module, values: Sequence[Value], *, name: str) -> tuple[Value, int]:
@@ -40,6 +40,49 @@ def pipelined_sum(m: Module, values: Sequence[Value], *, name: str) -> tuple[Val
         level = next_level
         depth += 1
     return level[0], depth
+
+
+def pipelined_argmax(m: Module, values: Sequence[Value], *, name: str
+                     ) -> tuple[Value, list[Value], int]:
+    """The index of the largest of ``values``, the first one on a tie, by a tree of
+    comparators with one register after every level; the values come out delayed beside it.
+
+    Each comparison keeps the left (lower-index) candidate unless the right one is strictly
+    larger, so ties go to the lowest index. Returns the index, the delayed values and the
+    number of register stages (⌈log₂ len(values)⌉).
+    """
+    if len(values) < 2:
+        raise ValueError(f"An argmax needs two values at least, not {len(values)}")
+    index_shape = range(len(values))
+    level: list[tuple[Value, Value]] = [(value, Const(index, index_shape))
+                                        for index, value in enumerate(values)]
+    delayed = list(values)
+    depth = 0
+    while len(level) > 1:
+        next_level = []
+        for pair in range(0, len(level), 2):
+            best = Signal(level[pair][0].shape(), name=f"{name}_l{depth}_{pair // 2}")
+            best_index = Signal(index_shape, name=f"{name}_l{depth}_{pair // 2}_index")
+            if pair + 1 == len(level):
+                m.d.sync += [best.eq(level[pair][0]), best_index.eq(level[pair][1])]
+            else:
+                (left, left_index), (right, right_index) = level[pair], level[pair + 1]
+                best = Signal(_common_shape(left, right), name=best.name)
+                right_wins = right > left
+                m.d.sync += [best.eq(Mux(right_wins, right, left)),
+                             best_index.eq(Mux(right_wins, right_index, left_index))]
+            next_level.append((best, best_index))
+        registers = [Signal.like(value, name=f"{name}_score{index}_d{depth + 1}")
+                     for index, value in enumerate(delayed)]
+        m.d.sync += [register.eq(value) for register, value in zip(registers, delayed)]
+        delayed = registers
+        level = next_level
+        depth += 1
+    return level[0][1], delayed, depth
+
+
+def _common_shape(left: Value, right: Value) -> Shape:
+    return Mux(Const(0, 1), left, right).shape()
 
 
 def csd_digits(constant: int) -> list[tuple[int, int]]:

@@ -13,6 +13,11 @@ Data flow for one input vector (all arithmetic exact; see
                      ▼
     output scaler y = round(s·A / 2^k) (shift-and-add, constant A) ─► FIFO ─► o.payload
 
+With C outputs the neurons of each output fill whole groups (the last one of an output
+padded with disabled units), so the accumulator restarts at each output's first group and
+the one scaler sees s₀ … s_{C−1} in turn; a collector keeps the C scores and the first of the
+largest, and sends them on after the last. T = Σ꜀ ⌈m꜀/P⌉ ≥ C.
+
 Every stage is registered and the pipeline never stalls: backpressure is handled by credits.
 A vector is accepted only while the output FIFO has room for every vector in flight, so a
 stalled consumer stops the input and never loses a result.
@@ -23,21 +28,41 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from amaranth.hdl import Module, Signal, signed, unsigned
+
+from amaranth.hdl import Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data
 
 from qnnhw.families.bilinear.fixedpoint import BilinearSpec
 
 from .arith import constant_multiply, csd_digits, pipelined_sum, signed_binary_dot, tree_depth
-from .folding import FoldedDatapath
-from .pipeline import Stages
+from .folding import FoldedDatapath, output_shape
+from .pipeline import Stages, Tracker
 
 __all__ = ["BilinearDatapath"]
 
 
-def _word_layout(d: int, parallel: int) -> data.ArrayLayout:
-    """A ROM word: for each of the P units, the masks of u and v (bit i set for +1)."""
-    return data.ArrayLayout(data.StructLayout({"u": unsigned(d), "v": unsigned(d)}), parallel)
+def _word_layout(spec: BilinearSpec, parallel: int) -> data.Layout:
+    """A ROM word: for each of the P units, the masks of u and v (bit i set for +1); with C
+    outputs also which units are enabled and whether the group is its output's first or
+    last."""
+    units = data.ArrayLayout(data.StructLayout({"u": unsigned(spec.d), "v": unsigned(spec.d)}),
+                             parallel)
+    if spec.outputs == 1:
+        return units
+    return data.StructLayout({"units": units, "enable": unsigned(parallel),
+                              "first": unsigned(1), "last": unsigned(1)})
+
+
+def _output_groups(spec: BilinearSpec, parallel: int) -> list[list[int]]:
+    """The neurons of each group (padding omitted): consecutive P at a time, and with C
+    outputs, never two outputs in one group."""
+    groups = []
+    start = 0
+    for count in spec.class_neurons or (spec.m,):
+        groups += [list(range(start + first, start + min(first + parallel, count)))
+                   for first in range(0, count, parallel)]
+        start += count
+    return groups
 
 
 class BilinearDatapath(FoldedDatapath):
@@ -51,8 +76,8 @@ class BilinearDatapath(FoldedDatapath):
         Neuron weights; d must equal ``spec.d``.
     parallel : int
         Number of neuron units P, 1 ≤ P ≤ m. The m neurons are processed in
-        T = ⌈m/P⌉ cycles per vector; the weights sit in a ROM of T words of 2dP bits when
-        T > 1, and are constants when T = 1.
+        T = ⌈m/P⌉ cycles per vector (Σ꜀ ⌈m꜀/P⌉ for C outputs); the weights sit in a ROM of
+        T words of 2dP bits when T > 1, and are constants when T = 1.
 
     Attributes
     ----------
@@ -69,40 +94,61 @@ class BilinearDatapath(FoldedDatapath):
             raise ValueError("Weights must be ±1")
         self.check_parallel(spec, parallel)
         self._U, self._V = U, V
+        self._groups = _output_groups(spec, parallel)
         super().__init__(spec, parallel, Stages([
             ("neurons", tree_depth(spec.d) + 1),
             ("product", 1),
             ("sum", tree_depth(parallel)),
             ("accumulate", 1),
             ("scale", tree_depth(len(csd_digits(abs(spec.alpha_mantissa))))),
+            ("collect", 0 if spec.outputs == 1 else 1),
             ("output", 1),
-        ]))
+        ]), groups=len(self._groups))
 
     @staticmethod
     def rom_word_widths(spec: BilinearSpec, parallel: int) -> list[int]:
         """Bits of a word of each weight ROM (for resource estimates)."""
-        return [_word_layout(spec.d, parallel).size]
+        return [_word_layout(spec, parallel).size]
+
+    @staticmethod
+    def group_count(spec: BilinearSpec, parallel: int) -> int:
+        """T: cycles per vector with P = ``parallel`` units."""
+        return len(_output_groups(spec, parallel))
 
     def weight_words(self) -> list[data.Const]:
-        """ROM contents: word g holds, for unit p, u and v of neuron gP+p as masks (bit i set
-        for +1). Padding neurons beyond m are all zero."""
+        """ROM contents: word g holds, for unit p, u and v of the group's neuron p as masks
+        (bit i set for +1). Padding units are all zero (and, with C outputs, disabled)."""
         spec, P = self.spec, self.parallel
-        layout = _word_layout(spec.d, P)
+        layout = _word_layout(spec, P)
 
         def mask(row: np.ndarray) -> int:
             return sum(1 << i for i, weight in enumerate(row) if weight > 0)
 
-        return [layout.const([{"u": mask(self._U[k]), "v": mask(self._V[k])}
-                              for k in range(group * P, min((group + 1) * P, spec.m))])
-                for group in range(self.groups)]
+        words = []
+        ends = set(np.cumsum(spec.class_neurons or (spec.m,)).tolist())
+        starts = {0} | ends
+        for neurons in self._groups:
+            units = [{"u": mask(self._U[k]), "v": mask(self._V[k])} for k in neurons]
+            if spec.outputs == 1:
+                words.append(layout.const(units))
+            else:
+                words.append(layout.const({
+                    "units": units, "enable": (1 << len(neurons)) - 1,
+                    "first": int(neurons[0] in starts), "last": int(neurons[-1] + 1 in ends)}))
+        return words
 
     def elaborate(self, platform: Any) -> Module:
         m = Module()
         spec, P, T = self.spec, self.parallel, self.groups
         issue = self.issue_stage(m)
         pipe = issue.pipe
-        word = self.rom(m, "weights", _word_layout(spec.d, P), self.weight_words(),
+        word = self.rom(m, "weights", _word_layout(spec, P), self.weight_words(),
                         pipe["address"])
+        if spec.outputs > 1:
+            pipe.carry("enable", word.enable)
+            pipe.carry("output_first", word.first)
+            pipe.carry("output_last", word.last)
+            word = word.units
 
         # -- hidden layer: per unit, a = 2 Σ_{u=+1} x̃ − Σ x̃ (likewise b) --------------------
         lifted = self.lifted(issue.x, spec.replicas)
@@ -116,12 +162,14 @@ class BilinearDatapath(FoldedDatapath):
             neurons.append((a, b))
         pipe.advance("neurons", depth)
 
-        # -- P multipliers; padding units in the last group contribute zero -----------------
+        # -- P multipliers; padding units contribute zero ------------------------------------
         products = []
         active_in_last = spec.m - (T - 1) * P
         for unit, (a, b) in enumerate(neurons):
             product = Signal(signed(spec.product_width), name=f"p{unit}")
-            if unit < active_in_last:
+            if spec.outputs > 1:
+                m.d.sync += product.eq(Mux(pipe["enable"][unit], a * b, 0))
+            elif unit < active_in_last:
                 m.d.sync += product.eq(a * b)
             else:
                 m.d.sync += product.eq(0)
@@ -132,11 +180,38 @@ class BilinearDatapath(FoldedDatapath):
         group_sum, depth = pipelined_sum(m, products, name="psum")
         pipe.advance("sum", depth)
 
-        # -- accumulate over the T groups of one vector, then y = round_half_up(s·A / 2^k) ---
-        s = self.accumulate(m, group_sum, pipe, spec.sum_width)
+        # -- accumulate over an output's groups, then y = round_half_up(s·A / 2^k) -----------
+        first = None if spec.outputs == 1 else pipe["output_first"]
+        s, = self.accumulate(m, [group_sum], pipe, spec.sum_width, first)
         scaled, depth = constant_multiply(m, s, spec.alpha_mantissa, name="scale")
         pipe.advance("scale", depth)
         k = spec.alpha_shift
         rounded = (scaled + (1 << (k - 1))) >> k if k > 0 else scaled << -k
-        self.output(m, rounded, pipe)
+        if spec.outputs == 1:
+            pipe.advance("collect", 0)
+            self.output(m, rounded, pipe)
+        else:
+            self.output(m, self._collect(m, rounded, pipe), pipe)
         return m
+
+    def _collect(self, m: Module, y: Value, pipe: Tracker) -> Value:
+        """Stage ``collect``: y₀ … y_{C−1} arrive one at a time (each at its output's last
+        group); keep them and the first of the largest. After the last output of a vector
+        the registers hold its output word."""
+        spec = self.spec
+        word = Signal(output_shape(spec))
+        index = Signal(range(spec.outputs))
+        best = Signal(signed(spec.output_width))
+        # Every control signal is fetched here: fetching one creates its delay registers,
+        # which must not be created inside an m.If.
+        arrives = pipe["valid"] & pipe["output_last"]
+        vector_done = pipe["last"]
+        with m.If(arrives):
+            for output in range(spec.outputs):
+                with m.If(index == output):
+                    m.d.sync += word.scores[output].eq(y)
+            with m.If((index == 0) | (y > best)):
+                m.d.sync += [best.eq(y), word.label.eq(index)]
+            m.d.sync += index.eq(Mux(vector_done, 0, index + 1))
+        pipe.advance("collect", 1)
+        return word

@@ -14,13 +14,29 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from amaranth.hdl import Const, Module, Mux, Shape, ShapeLike, Signal, Value, signed
+from amaranth.hdl import Const, Module, Mux, Shape, ShapeLike, Signal, Value, signed, unsigned
 from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .arith import pipelined_argmax
 from .pipeline import Stages, Tracker
 
-__all__ = ["FoldedDatapath", "IssueStage"]
+__all__ = ["FoldedDatapath", "IssueStage", "argmax_depth", "output_shape"]
+
+
+def output_shape(spec: Any) -> ShapeLike:
+    """What a datapath returns per vector: y (one output), or for C outputs the class and
+    the scores, ``{"label": unsigned, "scores": C × signed(output_width)}``."""
+    score = signed(spec.output_width)
+    if spec.outputs == 1:
+        return score
+    return data.StructLayout({"label": unsigned(max(1, (spec.outputs - 1).bit_length())),
+                              "scores": data.ArrayLayout(score, spec.outputs)})
+
+
+def argmax_depth(outputs: int) -> int:
+    """Register stages of the class decision (none for one output)."""
+    return 0 if outputs == 1 else math.ceil(math.log2(outputs))
 
 
 @dataclass
@@ -45,15 +61,18 @@ class FoldedDatapath(wiring.Component):
         The register stages from the issue stage to the output register, declared by the
         subclass; its elaboration is checked against them, so the latency and the hardware
         cannot disagree.
+    groups : int, optional
+        Weight groups T per vector (default ⌈m/P⌉).
 
     Attributes
     ----------
     i : In(stream.Signature(data.ArrayLayout(signed(B), features)))
         One input vector per transfer, feature k in ``payload[k]``.
-    o : Out(stream.Signature(signed(output_width)))
-        One output y per vector, in input order.
+    o : Out(stream.Signature(output_shape(spec)))
+        One output per vector, in input order: y, or for C outputs the class (the first of
+        the largest scores) and the C scores.
     groups : int
-        T = ⌈m/P⌉.
+        T, by default ⌈m/P⌉.
     initiation_interval : int
         Cycles between accepted vectors at full rate (T).
     latency : int
@@ -70,12 +89,12 @@ class FoldedDatapath(wiring.Component):
         if not 1 <= parallel <= spec.m:
             raise ValueError(f"Parallel units must be between 1 and m={spec.m}, not {parallel}")
 
-    def __init__(self, spec: Any, parallel: int, stages: Stages):
+    def __init__(self, spec: Any, parallel: int, stages: Stages, groups: int | None = None):
         self.check_parallel(spec, parallel)
         self.spec = spec
         self.parallel = parallel
         self.stages = stages
-        self.groups = math.ceil(spec.m / parallel)
+        self.groups = math.ceil(spec.m / parallel) if groups is None else groups
         self.initiation_interval = self.groups
         # The last group issues T cycles after the handshake; SyncFIFOBuffered shows a
         # written word on its read side two cycles after the write.
@@ -85,7 +104,7 @@ class FoldedDatapath(wiring.Component):
         self.fifo_depth = math.ceil(self.latency / self.groups) + 1
         super().__init__({
             "i": In(stream.Signature(data.ArrayLayout(signed(spec.input_bits), spec.features))),
-            "o": Out(stream.Signature(signed(spec.output_width))),
+            "o": Out(stream.Signature(output_shape(spec))),
         })
 
     def issue_stage(self, m: Module) -> IssueStage:
@@ -144,22 +163,41 @@ class FoldedDatapath(wiring.Component):
         m.d.comb += read.addr.eq(address)
         return read.data
 
-    def accumulate(self, m: Module, group_sum: Value, pipe: Tracker, width: int) -> Value:
-        """Sum ``group_sum`` (at the pipeline's current stage) over the T groups of a vector:
-        stage ``accumulate``. The total is valid after it when valid and last are."""
-        accumulator = Signal(signed(width))
-        total = Signal(signed(width))
-        running = Signal(signed(width))
-        m.d.comb += running.eq(group_sum + Mux(pipe["first"], 0, accumulator))
-        with m.If(pipe["valid"]):
-            m.d.sync += accumulator.eq(running)
-        m.d.sync += total.eq(running)
+    def accumulate(self, m: Module, group_sums: Sequence[Value], pipe: Tracker, width: int,
+                   first: Value | None = None) -> list[Value]:
+        """Sum each of ``group_sums`` (at the pipeline's current stage) over the groups of a
+        vector, restarting where ``first`` is set (default: the vector's first group):
+        stage ``accumulate``. The totals are complete after it where the sums end."""
+        restart = pipe["first"] if first is None else first
+        totals = []
+        for index, group_sum in enumerate(group_sums):
+            accumulator = Signal(signed(width), name=f"accumulator{index}")
+            total = Signal(signed(width), name=f"total{index}")
+            running = Signal(signed(width), name=f"running{index}")
+            m.d.comb += running.eq(group_sum + Mux(restart, 0, accumulator))
+            with m.If(pipe["valid"]):
+                m.d.sync += accumulator.eq(running)
+            m.d.sync += total.eq(running)
+            totals.append(total)
         pipe.advance("accumulate", 1)
-        return total
+        return totals
+
+    def decide(self, m: Module, scores: Sequence[Value], pipe: Tracker) -> Value:
+        """Stage ``argmax``: the output word for the scores (see :func:`output_shape`), the
+        class being the first of the largest."""
+        if self.spec.outputs == 1:
+            pipe.advance("argmax", 0)
+            return scores[0]
+        label, delayed, depth = pipelined_argmax(m, scores, name="argmax")
+        pipe.advance("argmax", depth)
+        word = Signal(output_shape(self.spec))
+        m.d.comb += word.label.eq(label)
+        m.d.comb += [word.scores[index].eq(score) for index, score in enumerate(delayed)]
+        return word
 
     def output(self, m: Module, y: Value, pipe: Tracker) -> None:
-        """Register y (stage ``output``) into the FIFO between it and ``o``."""
-        shape: ShapeLike = signed(self.spec.output_width)
+        """Register the output word (stage ``output``) into the FIFO between it and ``o``."""
+        shape = output_shape(self.spec)
         result = stream.Signature(shape).create()
         y_register = Signal(shape)
         m.d.sync += y_register.eq(y)

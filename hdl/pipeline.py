@@ -64,8 +64,17 @@ class Tracker:
                              f"{expected!r} with {declared} registers was declared")
         self.depth += depth
 
+    def carry(self, name: str, value: Value) -> None:
+        """From here on carry ``value`` (a signal of the current stage) beside the data."""
+        if name in self._delayed:
+            raise ValueError(f"Control signal {name!r} is carried already")
+        self._delayed[name] = [value] * (self.depth + 1)
+
     def __getitem__(self, name: str) -> Value:
-        """Control signal ``name`` as it is at the current stage (registered as needed)."""
+        """Control signal ``name`` as it is at the current stage (registered as needed).
+
+        The delay registers are created on first use: never call this inside ``m.If``,
+        which would make them conditional."""
         chain = self._delayed[name]
         while len(chain) <= self.depth:
             register = Signal.like(chain[-1], name=f"{name}_d{len(chain)}")

@@ -13,9 +13,9 @@ Data flow for one input vector (all arithmetic exact; see
     P × [ z = h·x̃ by masked adder trees:  ±1 weights: 2·Σ_{h=+1} x̃ − Σ x̃
                                           b-bit weights: Σⱼ ±2^j·Σ_{bit j of h} x̃ ]
                      ▼
-    output-weight ROM ─► P × [ z ≥ 0 ? W : 0 ] ─► adder tree over P ─► accumulator over T
+    output-weight ROM ─► P × C × [ z ≥ 0 ? W꜀ : 0 ] ─► C adder trees over P
                      ▼
-    y = C + Σ ─► FIFO ─► o.payload
+    C accumulators over T ─► y꜀ = C꜀ + Σ ─► argmax tree (C ≥ 3) ─► FIFO ─► o.payload
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from amaranth.lib import data
 from qnnhw.families.threshold.fixedpoint import ThresholdSpec
 
 from .arith import pipelined_sum, signed_binary_dot, tree_depth
-from .folding import FoldedDatapath
+from .folding import FoldedDatapath, argmax_depth
 from .pipeline import Stages, Tracker
 
 __all__ = ["ThresholdDatapath"]
@@ -38,6 +38,9 @@ __all__ = ["ThresholdDatapath"]
 
 class ThresholdDatapath(FoldedDatapath):
     """Streaming inference of f(x) = c + Σₖ wₖ·1[hₖᵀx̃ ≥ 0], in exact integers.
+
+    With C outputs every neuron's activation gates its C output weights into C sums (the
+    neurons are shared), and the class is decided by a comparator tree.
 
     Parameters
     ----------
@@ -93,6 +96,8 @@ class ThresholdDatapath(FoldedDatapath):
             ("gate", 1),
             ("sum", tree_depth(parallel)),
             ("accumulate", 1),
+            ("bias", 1),
+            ("argmax", argmax_depth(spec.outputs)),
             ("output", 1),
         ]))
 
@@ -105,8 +110,9 @@ class ThresholdDatapath(FoldedDatapath):
 
     @staticmethod
     def _output_layout(spec: ThresholdSpec, parallel: int) -> data.ArrayLayout:
-        """An output-weight ROM word: Wₖ of each unit's neuron."""
-        return data.ArrayLayout(signed(spec.weight_bits), parallel)
+        """An output-weight ROM word: the C weights Wₖ꜀ of each unit's neuron."""
+        return data.ArrayLayout(data.ArrayLayout(signed(spec.weight_bits), spec.outputs),
+                                parallel)
 
     @classmethod
     def rom_word_widths(cls, spec: ThresholdSpec, parallel: int) -> list[int]:
@@ -130,10 +136,10 @@ class ThresholdDatapath(FoldedDatapath):
         return self._words(self._hidden_layout(spec, self.parallel), units)
 
     def output_words(self) -> list[data.Const]:
-        """Output-weight ROM: unit p of word g holds Wₖ of neuron gP+p; padding neurons have
-        W = 0, so they add nothing."""
+        """Output-weight ROM: unit p of word g holds the Wₖ꜀ of neuron gP+p; padding neurons
+        have W = 0, so they add nothing."""
         return self._words(self._output_layout(self.spec, self.parallel),
-                           list(self.spec.output_weights))
+                           self.spec.weight_matrix.tolist())
 
     def elaborate(self, platform: Any) -> Module:
         m = Module()
@@ -171,19 +177,29 @@ class ThresholdDatapath(FoldedDatapath):
         output_word = self.rom(m, "output_weights", self._output_layout(spec, P),
                                self.output_words(), pipe["address"])
 
-        # -- the threshold selects the output weight ----------------------------------------
-        selected = []
+        # -- the threshold selects the output weights -----------------------------------------
+        selected: list[list[Value]] = [[] for _ in range(spec.outputs)]
         for unit, z in enumerate(hidden):
-            gate = Signal(signed(spec.weight_bits), name=f"g{unit}")
-            m.d.sync += gate.eq(Mux(z >= 0, output_word[unit], 0))
-            selected.append(gate)
+            for output in range(spec.outputs):
+                gate = Signal(signed(spec.weight_bits), name=f"g{unit}_{output}")
+                m.d.sync += gate.eq(Mux(z >= 0, output_word[unit][output], 0))
+                selected[output].append(gate)
         pipe.advance("gate", 1)
-        group_sum, depth = pipelined_sum(m, selected, name="gsum")
+        group_sums = []
+        for output, gates in enumerate(selected):
+            group_sum, depth = pipelined_sum(m, gates, name=f"gsum{output}")
+            group_sums.append(group_sum)
         pipe.advance("sum", depth)
 
-        # -- accumulate over the T groups, add the bias ---------------------------------------
-        s = self.accumulate(m, group_sum, pipe, spec.sum_width)
-        self.output(m, s + spec.output_bias, pipe)
+        # -- accumulate over the T groups, add the biases, decide the class ------------------
+        sums = self.accumulate(m, group_sums, pipe, spec.sum_width)
+        scores = []
+        for output, (total, bias) in enumerate(zip(sums, spec.output_biases)):
+            score = Signal(signed(spec.output_width), name=f"y{output}")
+            m.d.sync += score.eq(total + bias)
+            scores.append(score)
+        pipe.advance("bias", 1)
+        self.output(m, self.decide(m, scores, pipe), pipe)
         return m
 
     def _unfolded_layer(self, m: Module, inputs: list[Value], layer: np.ndarray, index: int,

@@ -197,6 +197,15 @@ class Dataset:
         """The network's outputs: one per class from three classes on, else one."""
         return self.classes if self.classes >= 3 else 1
 
+    @property
+    def train_targets(self) -> np.ndarray:
+        """What the network is fitted to: ``y_train`` for one output; for C outputs, the
+        one-hot ±1 matrix (+1 in the column of the row's class, −1 elsewhere)."""
+        if self.outputs == 1:
+            return self.y_train
+        return np.where(np.arange(self.outputs) == self.y_train.astype(int)[:, None],
+                        1.0, -1.0)
+
 
 def _clean(field: str) -> str:
     field = field.strip()

@@ -21,9 +21,17 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: st
         assert needle in errors[0], errors[0]
 
 
+def _labels(task: str, classes: int):
+    if task != "classification":
+        return None
+    return ("neg", "pos") if classes <= 2 else tuple(f"c{k}" for k in range(classes))
+
+
 def random_model(features: int, m: int, *, bias: bool = True, replicas: int = 1,
-                 alpha: float = 0.01, seed: int = 0, task: str = "classification"):
-    """A model with random ±1 weights (no training): for hardware tests of any shape."""
+                 alpha: float = 0.01, seed: int = 0, task: str = "classification",
+                 classes: int = 2):
+    """A model with random ±1 weights (no training): for hardware tests of any shape; with
+    ``classes`` ≥ 3, its m neurons split at random between the outputs."""
     import numpy as np
 
     from qnnhw.dataset import ColumnEncoder, InputEncoder
@@ -37,18 +45,24 @@ def random_model(features: int, m: int, *, bias: bool = True, replicas: int = 1,
     V = rng.choice(np.array([-1, 1], dtype=np.int8), (m, d))
     encoder = InputEncoder(tuple(ColumnEncoder(f"x{k}") for k in range(features)))
     standardizer = Standardizer(tuple(range(features)), (0.0,) * features, (1.0,) * features)
-    labels = ("neg", "pos") if task == "classification" else None
-    return BilinearModel(U=U, V=V, alpha=alpha, encoder=encoder, standardizer=standardizer,
-                         lifting=lifting, task=task, target="y", label_names=labels,
+    counts = ()
+    if classes > 2:
+        cuts = np.sort(rng.choice(np.arange(1, m), classes - 1, replace=False))
+        counts = tuple(int(c) for c in np.diff(np.concatenate([[0], cuts, [m]])))
+    return BilinearModel(U=U, V=V, alpha=alpha, class_neurons=counts, encoder=encoder,
+                         standardizer=standardizer, label_names=_labels(task, classes),
+                         lifting=lifting, task=task, target="y",
                          training={"method": "random", "loss": "hinge",
                                    "feature_max_abs": 3.0})
 
 
 def random_threshold_model(features: int, neurons: int, *, bias: bool = True,
                            hidden_bits: int = 1, seed: int = 0,
-                           task: str = "classification", layer_widths: tuple = ()):
+                           task: str = "classification", layer_widths: tuple = (),
+                           classes: int = 2):
     """A threshold network with random hidden and output weights (no training); with
-    ``layer_widths``, a deep one with earlier ±1 layers of those widths."""
+    ``layer_widths``, a deep one with earlier ±1 layers of those widths; with ``classes``
+    ≥ 3, C outputs."""
     import numpy as np
 
     from qnnhw.dataset import ColumnEncoder, InputEncoder
@@ -68,8 +82,11 @@ def random_threshold_model(features: int, neurons: int, *, bias: bool = True,
         H = rng.integers(-top, top + 1, (neurons, d)).astype(np.int32)
     encoder = InputEncoder(tuple(ColumnEncoder(f"x{k}") for k in range(features)))
     standardizer = Standardizer(tuple(range(features)), (0.0,) * features, (1.0,) * features)
-    labels = ("neg", "pos") if task == "classification" else None
-    return ThresholdModel(H=H, w=rng.normal(size=neurons), bias=float(rng.normal()),
+    labels = _labels(task, classes)
+    outputs = (classes,) if classes > 2 else ()
+    w = rng.normal(size=(neurons, *outputs))
+    output_bias = rng.normal(size=outputs) if outputs else float(rng.normal())
+    return ThresholdModel(H=H, w=w, bias=output_bias,
                           hidden_bits=hidden_bits, layers=tuple(layers), encoder=encoder,
                           standardizer=standardizer, lifting=Lifting(bias, 1), task=task,
                           target="y", label_names=labels,

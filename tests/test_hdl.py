@@ -178,8 +178,80 @@ def test_threshold_rom_layout_and_refusals():
         weights = [word[i] for i in range(d)]
         assert weights == model.H[neuron].tolist()
     weight_rows = dut.output_words()
-    assert weight_rows[1][1] == 0   # the padding unit adds nothing
+    assert weight_rows[1][1] == [0]   # the padding unit adds nothing (to its one output)
     with pytest.raises(ValueError, match=r"Hidden weights must lie in \[−3, 3\]"):
         ThresholdDatapath(spec, model.H * 2, 1)
     with pytest.raises(ValueError, match="Parallel units must be between 1 and m=3, not 4"):
         ThresholdDatapath(spec, model.H, 4)
+
+
+def output_words(spec, outputs):
+    """Datapath output words as the reference gives them: y, or (label, scores)."""
+    if spec.outputs == 1:
+        return outputs
+    return [(int(word.label), [int(score) for score in word.scores]) for word in outputs]
+
+
+def reference_words(reference, vectors):
+    y = reference.outputs(vectors)
+    if y.ndim == 1:
+        return y.tolist()
+    return [(int(np.argmax(row)), row.tolist()) for row in y]
+
+
+@pytest.mark.parametrize("classes, m, parallel", [
+    (3, 7, 2),     # the outputs' last groups padded
+    (4, 9, 3),     # P = 3, uneven outputs
+    (3, 5, 5),     # P = m: T = C groups, each output padded
+    (5, 5, 1),     # one neuron per output, P = 1
+])
+def test_multiclass_bilinear_datapath_is_bit_exact(classes, m, parallel):
+    model = random_model(4, m, classes=classes, seed=m + classes)
+    spec = BilinearSpec.for_model(model, input_bits=5)
+    rng = np.random.default_rng(3)
+    vectors = rng.integers(spec.input_min, spec.input_max + 1, (20, 4))
+    vectors[:4] = 0   # all-zero inputs: ties in every output, the lowest index must win
+    vectors[4] = spec.input_max
+    dut = BilinearDatapath(spec, model.U, model.V, parallel)
+    assert dut.groups == BilinearDatapath.group_count(spec, parallel) >= classes
+    outputs, accepted, emitted = run_datapath(dut, vectors)
+    reference = BilinearReference(model, spec)
+    assert output_words(spec, outputs) == reference_words(reference, vectors)
+    assert len({label for label, _ in output_words(spec, outputs)}) >= 2
+    assert {out - into for into, out in zip(accepted, emitted)} == {dut.latency}
+    assert set(np.diff(accepted)) == {dut.initiation_interval}
+
+
+@pytest.mark.parametrize("classes, neurons, parallel", [(3, 7, 3), (10, 6, 6), (4, 5, 1)])
+def test_multiclass_threshold_datapath_is_bit_exact(classes, neurons, parallel):
+    model = random_threshold_model(5, neurons, classes=classes, seed=classes)
+    spec = ThresholdSpec.for_model(model, input_bits=6)
+    vectors = np.random.default_rng(4).integers(spec.input_min, spec.input_max + 1, (24, 5))
+    dut = ThresholdDatapath(spec, model.H, parallel)
+    outputs, accepted, emitted = run_datapath(dut, vectors)
+    reference = ThresholdReference(model, spec)
+    assert output_words(spec, outputs) == reference_words(reference, vectors)
+    assert len({label for label, _ in output_words(spec, outputs)}) >= 2
+    assert [out - into for into, out in zip(accepted, emitted)] == [dut.latency] * 24
+
+
+def test_argmax_ties_go_to_the_lowest_index():
+    from qnnhw.hdl.arith import pipelined_argmax
+
+    m = Module()
+    values = [Signal(signed(4), name=f"v{k}") for k in range(5)]
+    label, delayed, depth = pipelined_argmax(m, values, name="argmax")
+    assert depth == 3
+
+    async def testbench(ctx):
+        for case in ([1, 3, 3, -2, 3], [-1, -1, -1, -1, -1], [0, 1, 2, 3, 7], [5, 4, 3, 2, 1]):
+            for signal, value in zip(values, case):
+                ctx.set(signal, value)
+            await ctx.tick().repeat(depth)
+            assert ctx.get(label) == int(np.argmax(case))
+            assert [ctx.get(value) for value in delayed] == case
+
+    simulator = Simulator(m)
+    simulator.add_clock(1e-8)
+    simulator.add_testbench(testbench)
+    simulator.run()

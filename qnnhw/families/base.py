@@ -48,7 +48,11 @@ class Spec(Protocol):
     def d(self) -> int:
         """Inputs of each folded neuron."""
     @property
-    def output_width(self) -> int: ...
+    def outputs(self) -> int:
+        """Outputs C: one, or one per class from three classes on."""
+    @property
+    def output_width(self) -> int:
+        """Width of each output."""
     @property
     def input_min(self) -> int: ...
     @property

@@ -68,4 +68,14 @@ class BilinearConfig(TrainingOptions):
                                                         and self.weight_levels >= 2):
             raise QnnhwError(f"@weight_levels must be an integer ≥ 2, not "
                              f"{self.weight_levels}", "weight_levels")
+        if dataset.outputs > 1 and self.method != "sdp":
+            raise QnnhwError(f"@method {self.method} trains networks of one output; a "
+                             f"{dataset.classes}-class network is trained by @method sdp",
+                             "method")
+        if dataset.outputs > 1 and self.lasso_refit:
+            raise QnnhwError(f"@lasso_refit refits one output; drop it for a "
+                             f"{dataset.classes}-class network", "lasso_refit")
+        if self.m < dataset.outputs:
+            raise QnnhwError(f"a {dataset.classes}-class network needs a neuron per class at "
+                             f"least: @m {dataset.outputs} or more", "m")
         return replace(self, beta=beta, loss=loss)

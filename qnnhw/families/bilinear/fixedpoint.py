@@ -13,9 +13,14 @@ Output scaler
     y has F_out fractional bits: ŷ ≈ y / 2^F_out. No saturation: the output width is the
     worst case of this formula over every input.
 
+Several outputs
+    With C outputs each neuron serves one (``class_neurons``: m₀ … m_{C−1} consecutive
+    neurons): s꜀ sums output c's neurons and y꜀ = round_half_up(s꜀ · A / 2^k), the same
+    scaler for every output. The class is the first c of the largest y꜀.
+
 Widths come from worst-case bounds: with Amax = M·(features·2^(B−1) + bias·2^F) (M the
-replication), |aⱼ|, |bⱼ| ≤ Amax, |aⱼbⱼ| ≤ Amax², |s| ≤ m·Amax², and every partial sum of the
-accumulator is bounded by the same m·Amax².
+replication), |aⱼ|, |bⱼ| ≤ Amax, |aⱼbⱼ| ≤ Amax², |s| ≤ m·Amax² (m꜀·Amax² for output c), and
+every partial sum of the accumulator is bounded by the same.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from qnnhw.errors import QnnhwError
 from qnnhw.fixedpoint import (
     DEFAULT_INPUT_BITS,
     InputFormat,
@@ -63,9 +69,12 @@ class BilinearSpec(InputFormat):
         Width of A.
     output_frac : int
         Fractional bits of y.
+    class_neurons : tuple of int
+        For C outputs, the neurons of each (consecutive); empty for one output.
     """
 
     FAMILY = "bilinear"
+    TUPLE_FIELDS = ("class_neurons",)
 
     features: int
     bias: bool
@@ -77,6 +86,13 @@ class BilinearSpec(InputFormat):
     alpha_shift: int
     alpha_bits: int
     output_frac: int
+    class_neurons: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.class_neurons and (sum(self.class_neurons) != self.m
+                                   or min(self.class_neurons) < 1):
+            raise QnnhwError(f"malformed fixed-point spec: class_neurons {self.class_neurons} "
+                             f"must be positive and add up to m={self.m}; rebuild")
 
     @classmethod
     def for_model(cls, model: BilinearModel, input_bits: int = DEFAULT_INPUT_BITS,
@@ -99,7 +115,8 @@ class BilinearSpec(InputFormat):
         return cls(features=len(model.feature_names), bias=model.lifting.bias,
                    replicas=model.lifting.replicas, m=model.m, input_bits=input_bits,
                    input_frac=input_frac, alpha_mantissa=mantissa, alpha_shift=shift,
-                   alpha_bits=alpha_bits, output_frac=output_frac)
+                   alpha_bits=alpha_bits, output_frac=output_frac,
+                   class_neurons=model.class_neurons)
 
     # -- derived quantities: the single source of every width -------------------------------
 
@@ -122,8 +139,13 @@ class BilinearSpec(InputFormat):
         return signed_width(-self.neuron_bound ** 2, self.neuron_bound ** 2)
 
     @property
+    def outputs(self) -> int:
+        return len(self.class_neurons) or 1
+
+    @property
     def sum_bound(self) -> int:
-        return self.m * self.neuron_bound ** 2
+        """The largest |s꜀| (and partial sum of it) of any output."""
+        return max(self.class_neurons or (self.m,)) * self.neuron_bound ** 2
 
     @property
     def sum_width(self) -> int:

@@ -1,7 +1,7 @@
 """The bilinear datapath's integer reference: the oracle of its hardware.
 
-Integer inputs in, the exact integer sum s = Σⱼ (uⱼ·x̃)(vⱼ·x̃), then
-y = round_half_up(s·A / 2^k); Python integers take over from int64 wherever a worst-case
+Integer inputs in, the exact integer sum s = Σⱼ (uⱼ·x̃)(vⱼ·x̃) (per output, over its
+neurons), then y = round_half_up(s·A / 2^k); Python integers take over from int64 wherever a worst-case
 bound needs more than 62 bits, so the result is exact for every configuration.
 """
 
@@ -26,8 +26,8 @@ class ReferenceResult:
 
     a: np.ndarray   # (n, m): uⱼ·x̃
     b: np.ndarray   # (n, m): vⱼ·x̃
-    s: np.ndarray   # (n,):   Σⱼ aⱼbⱼ
-    y: np.ndarray   # (n,):   the datapath output
+    s: np.ndarray   # (n,) or (n, C): Σⱼ aⱼbⱼ (per output)
+    y: np.ndarray   # (n,) or (n, C): the datapath output
 
 
 class BilinearReference(Reference):
@@ -48,7 +48,7 @@ class BilinearReference(Reference):
         b = lifted @ self._V.T
         wide = spec.sum_width > 62 or spec.product_width > 62
         products = a.astype(object) * b.astype(object) if wide else a * b
-        s = products.sum(axis=1)
+        s = self.model.sum_by_output(products, spec.class_neurons)
         scaled_wide = spec.sum_width + spec.alpha_bits > 62 or spec.output_width > 62
         t = (s.astype(object) if scaled_wide else s) * spec.alpha_mantissa
         y = round_shift(t, spec.alpha_shift)
@@ -76,6 +76,11 @@ class BilinearReference(Reference):
         delta = spec.d * np.abs(lifted - lifted_q).max(axis=1)
         a, b = lifted @ model.U.T.astype(float), lifted @ model.V.T.astype(float)
         s_q = self.run(quantized).s.astype(float) / 2.0 ** (2 * spec.input_frac)
+        spread = model.sum_by_output(np.abs(a) + np.abs(b), spec.class_neurons)
+        neurons = np.array(spec.class_neurons or (model.m,))
+        if spread.ndim == 2:
+            delta = delta[:, None]
+        else:
+            neurons = neurons[0]
         return (2.0 ** (-spec.output_frac - 1) + abs(spec.alpha_value - model.alpha) * np.abs(s_q)
-                + abs(model.alpha) * ((np.abs(a) + np.abs(b)).sum(axis=1) * delta
-                                      + model.m * delta ** 2))
+                + abs(model.alpha) * (spread * delta + neurons * delta ** 2))

@@ -4,6 +4,12 @@
 what lets the build flow choose the largest m that fits a device without solving again.
 The baselines train through it too: they share its preprocessing, and its lower bound is
 the certificate their networks are measured against.
+
+With C ≥ 3 classes the network has C outputs fitted to ±1 one-hot targets. Its SDP has one
+block per output and, the loss being a sum over outputs, the blocks are independent
+problems (docs/sdp.md, "Vector outputs"): each is solved and certified on its own and the
+bound of the network is their sum. Algorithm 1 gives output c m_c ∝ ρ_c of the m neurons,
+which makes one α serve every output.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from qnnhw.dataset import Dataset
+from qnnhw.errors import QnnhwError
 from qnnhw.families import Progress
 from qnnhw.losses import loss_value
 from qnnhw.optim import SGDConfig
@@ -22,7 +29,7 @@ from . import baselines, refit, sdp
 from .config import BilinearConfig
 from .model import BilinearModel
 
-__all__ = ["SDPTrainer", "least_squares_alpha", "objective"]
+__all__ = ["SDPTrainer", "allocate_neurons", "least_squares_alpha", "objective"]
 
 
 def objective(loss: str, beta: float, d: int, m: int, alpha: float, prediction: np.ndarray,
@@ -32,9 +39,28 @@ def objective(loss: str, beta: float, d: int, m: int, alpha: float, prediction: 
 
 
 def least_squares_alpha(sums: np.ndarray, y: np.ndarray) -> float:
-    """argmin_α ‖α s − y‖²: the one scale that best fits the training targets."""
+    """argmin_α ‖α s − y‖²: the one scale that best fits the training targets (of every
+    output)."""
+    sums, y = np.ravel(sums), np.ravel(y)
     denominator = float(sums @ sums)
     return float(sums @ y) / denominator if denominator > 0 else 0.0
+
+
+def allocate_neurons(m: int, rhos: list[float]) -> list[int]:
+    """m_c ∝ ρ_c with Σ m_c = m, every m_c ≥ 1, by largest remainders (ties to the lower c).
+
+    The proportional allocation minimises the variance of the sampled outputs and gives
+    every output the same weight π·Σρ/(γm) up to the rounding (docs/sdp.md)."""
+    outputs = len(rhos)
+    if m < outputs:
+        raise QnnhwError(f"{outputs} outputs need @m {outputs} neurons at least", "m")
+    total = sum(rhos)
+    shares = (np.array(rhos) / total if total > 0 else np.full(outputs, 1 / outputs)) \
+        * (m - outputs)
+    counts = np.floor(shares).astype(int)
+    order = np.argsort(-(shares - counts), kind="stable")
+    counts[order[:m - outputs - int(counts.sum())]] += 1
+    return [int(count) + 1 for count in counts]
 
 
 class SDPTrainer:
@@ -60,18 +86,44 @@ class SDPTrainer:
         self.inputs = prepare_inputs(dataset, bool(self.config.standardize),
                                      bool(self.config.bias), self.config.weight_levels - 1)
         self.lifted_train = self.inputs.lifted
+        #: The targets: y, or for C outputs the n × C one-hot ±1 matrix.
+        self.targets = dataset.train_targets
         n, d = self.lifted_train.shape
-        self.progress(f"solving the SDP (22): n={n}, d={d}, {self.config.loss} loss, "
-                      f"beta={self.config.beta:g}, solver {self.config.solver}")
-        self.solution = sdp.solve_sdp(self.lifted_train, dataset.y_train,
-                                      loss=self.loss, beta=self.beta,
-                                      solver=str(self.config.solver), progress=self.progress)
-        solution = self.solution
-        self.progress(f"SDP solved by {solution.solver} in {solution.seconds:.2f} s: "
-                      f"objective {solution.objective:.6g}, certified lower bound "
-                      f"{solution.lower_bound:.6g} (gap {solution.gap:.2e}, "
-                      f"{solution.status})")
-        self.Q, self.residual = sdp.shape_covariance(self.solution, self.config.shaping)
+        outputs = dataset.outputs
+        #: One solution, shaped covariance and shaping residual per output.
+        self.solutions: list[sdp.SDPSolution] = []
+        self.covariances: list[tuple[np.ndarray, float]] = []
+        for output in range(outputs):
+            column = self.targets if outputs == 1 else self.targets[:, output]
+            which = "" if outputs == 1 else (f" for class {output + 1} of {outputs} "
+                                              f"({dataset.label_names[output]!r})"
+                                              if dataset.label_names else "")
+            self.progress(f"solving the SDP (22){which}: n={n}, d={d}, {self.config.loss} "
+                          f"loss, beta={self.config.beta:g}, solver {self.config.solver}")
+            solution = sdp.solve_sdp(self.lifted_train, column, loss=self.loss,
+                                     beta=self.beta, solver=str(self.config.solver),
+                                     progress=self.progress)
+            self.progress(f"SDP solved by {solution.solver} in {solution.seconds:.2f} s: "
+                          f"objective {solution.objective:.6g}, certified lower bound "
+                          f"{solution.lower_bound:.6g} (gap {solution.gap:.2e}, "
+                          f"{solution.status})")
+            self.solutions.append(solution)
+            self.covariances.append(sdp.shape_covariance(solution, self.config.shaping))
+
+    @property
+    def solution(self) -> sdp.SDPSolution:
+        """The SDP's solution (of the first output)."""
+        return self.solutions[0]
+
+    @property
+    def Q(self) -> np.ndarray:
+        """Algorithm 1's shaped covariance Q* (of the first output)."""
+        return self.covariances[0][0]
+
+    @property
+    def residual(self) -> float:
+        """‖Q*₁₂ − sin(γZ*/ρ*)‖_F of the shaping (the largest over the outputs)."""
+        return max(residual for _, residual in self.covariances)
 
     @property
     def d(self) -> int:
@@ -92,16 +144,24 @@ class SDPTrainer:
         """Algorithm 1, step 3: a network of m neurons, α = ρ*π/(γm) (or refitted)."""
         config = self.config
         seed = config.seed if seed is None else seed
-        U, V = sdp.sample_neurons(self.Q, m, np.random.default_rng(seed))
-        sums = np.sum((self.lifted_train @ U.T) * (self.lifted_train @ V.T), axis=1)
-        alpha_paper = sdp.paper_alpha(self.solution.rho, m)
-        alpha_refit = least_squares_alpha(sums, self.dataset.y_train)
+        rhos = [solution.rho for solution in self.solutions]
+        counts = allocate_neurons(m, rhos)
+        rng = np.random.default_rng(seed)
+        samples = [sdp.sample_neurons(Q, count, rng)
+                   for (Q, _), count in zip(self.covariances, counts)]
+        U = np.concatenate([U for U, _ in samples])
+        V = np.concatenate([V for _, V in samples])
+        class_neurons = tuple(counts) if len(counts) > 1 else ()
+        sums = self._sums(U, V, class_neurons)
+        alpha_paper = sdp.paper_alpha(sum(rhos), m)
+        alpha_refit = least_squares_alpha(sums, self.targets)
         alpha = alpha_refit if config.refit_alpha else alpha_paper
         details: dict[str, Any] = {
-            "method": "sdp", "rho": self.solution.rho, "alpha_paper": alpha_paper,
-            "alpha_refit": alpha_refit, "alpha_used": "refit" if config.refit_alpha else "paper",
+            "method": "sdp", "rho": rhos[0] if len(rhos) == 1 else rhos,
+            "alpha_paper": alpha_paper, "alpha_refit": alpha_refit,
+            "alpha_used": "refit" if config.refit_alpha else "paper",
             "covariance_residual": self.residual, "covariance_shaping": config.shaping}
-        model = self._model(U, V, alpha, seed, details)
+        model = self._model(U, V, alpha, seed, details, class_neurons)
         if config.lasso_refit:
             return self._lasso_refit(model, seed, details)
         return model
@@ -149,31 +209,41 @@ class SDPTrainer:
         return self._model(U, V, alpha, seed, {
             "method": method, "epochs": config.epochs, "step_size": trace.step_size}), trace
 
+    def _sums(self, U: np.ndarray, V: np.ndarray, class_neurons: tuple[int, ...]
+              ) -> np.ndarray:
+        """Σⱼ (uⱼᵀx̃)(vⱼᵀx̃) on the training rows, per output."""
+        products = (self.lifted_train @ U.T) * (self.lifted_train @ V.T)
+        return BilinearModel.sum_by_output(products, class_neurons)
+
     def _model(self, U: np.ndarray, V: np.ndarray, alpha: float, seed: int,
-               details: dict[str, Any]) -> BilinearModel:
+               details: dict[str, Any], class_neurons: tuple[int, ...] = ()) -> BilinearModel:
         """The model file's content for weights U, V and scale α, with the certificate."""
         config, m = self.config, len(U)
-        sums = np.sum((self.lifted_train @ U.T) * (self.lifted_train @ V.T), axis=1)
-        value = objective(self.loss, self.beta, self.d, m, alpha,
-                          alpha * sums, self.dataset.y_train)
-        solution = self.solution
-        lower = solution.lower_bound
+        sums = self._sums(U, V, class_neurons)
+        value = objective(self.loss, self.beta, self.d, m, alpha, alpha * sums, self.targets)
+        solutions = self.solutions
+        # The outputs' SDP blocks are independent: the network's bound is their sum.
+        lower = sum(solution.lower_bound for solution in solutions)
         # The zero network's objective: what "far from the bound" is measured against.
-        trivial = loss_value(self.loss, np.zeros(len(sums)), self.dataset.y_train)
+        trivial = loss_value(self.loss, np.zeros_like(sums), self.targets)
+        statuses = sorted({solution.status for solution in solutions})
         training = {
             "method": details["method"], "loss": config.loss, "beta": config.beta, "m": m,
             "seed": seed, "data": self.dataset.source, "solver": config.solver,
-            "sdp_status": solution.status, "lower_bound": lower, "objective": value,
+            "sdp_status": ", ".join(statuses), "lower_bound": lower, "objective": value,
             "gap": value - lower, "trivial_objective": trivial,
             "relative_gap": (value - lower) / max(trivial, 1e-300),
-            "sdp_objective": solution.objective, "sdp_gap": solution.gap,
-            "sdp_iterations": solution.iterations,
-            "sdp_seconds": solution.seconds, "weight_levels": config.weight_levels,
+            "sdp_objective": sum(solution.objective for solution in solutions),
+            "sdp_gap": sum(solution.gap for solution in solutions),
+            "sdp_iterations": sum(solution.iterations for solution in solutions),
+            "sdp_seconds": sum(solution.seconds for solution in solutions),
+            "weight_levels": config.weight_levels,
             "standardize": config.standardize, "bias": config.bias,
             "feature_max_abs": self.inputs.feature_max_abs, **details,
         }
         dataset = self.dataset
-        return BilinearModel(U=U, V=V, alpha=alpha, encoder=dataset.encoder,
+        return BilinearModel(U=U, V=V, alpha=alpha, class_neurons=class_neurons,
+                             encoder=dataset.encoder,
                              standardizer=self.inputs.standardizer,
                              lifting=self.inputs.lifting, task=dataset.task,
                              target=dataset.target, label_names=dataset.label_names,

@@ -6,6 +6,8 @@ import argparse
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from qnnhw.cli_types import positive_int
 
 from .hyperplanes import HYPERPLANES
@@ -44,7 +46,7 @@ def add_options(group: argparse._ArgumentGroup, defaults: Mapping[str, Any]) -> 
 def report(model: ThresholdModel) -> dict[str, Any]:
     training = model.training
     return {**{key: training.get(key) for key in REPORT_KEYS}, "neurons": model.m,
-            "output_bias": model.bias, "solve_seconds": training.get("lasso_seconds"),
+            "output_bias": np.asarray(model.bias).tolist(), "solve_seconds": training.get("lasso_seconds"),
             "problem": "Lasso"}
 
 

@@ -15,6 +15,11 @@ Output weights and bias
     bias c, with F_out chosen so that max(|w|, |c|) fits. The output
     ``y = C + Σₖ 1[zₖ ≥ 0]·Wₖ`` is exact, no rounding and no saturation: its width is that of
     [C + Σ min(Wₖ, 0), C + Σ max(Wₖ, 0)]. ŷ ≈ y / 2^F_out.
+
+Several outputs
+    With C outputs (one per class) each neuron has C weights Wₖ꜀ and each output its bias
+    C꜀, all rounded alike with one F_out: y꜀ = C꜀ + Σₖ 1[zₖ ≥ 0]·Wₖ꜀, exact. Every score
+    has the width of the widest; the class is the first c of the largest y꜀.
 """
 
 from __future__ import annotations
@@ -63,16 +68,18 @@ class ThresholdSpec(InputFormat):
     output_frac : int
         F_out: fractional bits of Wₖ, C and y.
     output_weights : tuple of int
-        W₀ … W_{K−1}.
-    output_bias : int
-        C.
+        W₀ … W_{K−1}; for C outputs, K·C weights, neuron by neuron (Wₖ꜀ at k·C + c).
+    output_biases : tuple of int
+        C of each output.
+    outputs : int
+        Outputs C (1, or the number of classes from three on).
     layer_widths : tuple of int
         Widths of the earlier threshold layers of a deep network (their ±1 weights are the
         model's); each layer's output is 0/1 per neuron plus the constant 1.
     """
 
     FAMILY = "threshold"
-    TUPLE_FIELDS = ("output_weights", "layer_widths")
+    TUPLE_FIELDS = ("output_weights", "output_biases", "layer_widths")
 
     features: int
     bias: bool
@@ -83,8 +90,16 @@ class ThresholdSpec(InputFormat):
     weight_bits: int
     output_frac: int
     output_weights: tuple[int, ...]
-    output_bias: int
+    output_biases: tuple[int, ...]
+    outputs: int = 1
     layer_widths: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if (len(self.output_weights) != self.neurons * self.outputs
+                or len(self.output_biases) != self.outputs):
+            raise QnnhwError(f"malformed fixed-point spec: {self.neurons} neurons and "
+                             f"{self.outputs} outputs need {self.neurons * self.outputs} "
+                             f"output weights and {self.outputs} biases; rebuild")
 
     @classmethod
     def for_model(cls, model: ThresholdModel, input_bits: int = DEFAULT_INPUT_BITS,
@@ -96,14 +111,17 @@ class ThresholdSpec(InputFormat):
         if input_frac is None:
             input_frac = choose_frac(input_bits,
                                      float(model.training.get("feature_max_abs", 4.0)))
-        largest = max(float(np.abs(model.w).max()), abs(model.bias))
+        weights = np.asarray(model.w, dtype=float).ravel()
+        biases = np.atleast_1d(np.asarray(model.bias, dtype=float))
+        largest = max(float(np.abs(weights).max()), float(np.abs(biases).max()))
         output_frac = choose_frac(weight_bits, largest)
-        rounded = quantize_weights(np.append(model.w, model.bias), weight_bits, output_frac)
+        rounded = quantize_weights(np.append(weights, biases), weight_bits, output_frac)
         return cls(features=len(model.feature_names), bias=model.lifting.bias,
                    neurons=model.m, hidden_bits=model.hidden_bits, input_bits=input_bits,
                    input_frac=input_frac, weight_bits=weight_bits, output_frac=output_frac,
-                   output_weights=tuple(int(v) for v in rounded[:-1]),
-                   output_bias=int(rounded[-1]),
+                   output_weights=tuple(int(v) for v in rounded[:len(weights)]),
+                   output_biases=tuple(int(v) for v in rounded[len(weights):]),
+                   outputs=len(biases),
                    layer_widths=tuple(len(layer) for layer in model.layers))
 
     @property
@@ -135,21 +153,43 @@ class ThresholdSpec(InputFormat):
         return signed_width(-bound, bound)
 
     @property
+    def output_bias(self) -> int:
+        """C of a network with one output."""
+        if self.outputs != 1:
+            raise ValueError(f"A network with {self.outputs} outputs has one bias per output")
+        return self.output_biases[0]
+
+    @property
+    def weight_matrix(self) -> np.ndarray:
+        """Wₖ꜀ as a K × C matrix of int64."""
+        return np.array(self.output_weights, dtype=np.int64).reshape(self.neurons, self.outputs)
+
+    def _class_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per output, the smallest and the largest Σₖ 1[zₖ ≥ 0]·Wₖ꜀ (bias not included)."""
+        weights = self.weight_matrix
+        return np.minimum(weights, 0).sum(axis=0), np.maximum(weights, 0).sum(axis=0)
+
+    @property
     def output_low(self) -> int:
-        return self.output_bias + sum(min(w, 0) for w in self.output_weights)
+        """The smallest y꜀ of any output."""
+        low, _ = self._class_bounds()
+        return int((low + np.array(self.output_biases)).min())
 
     @property
     def output_high(self) -> int:
-        return self.output_bias + sum(max(w, 0) for w in self.output_weights)
+        """The largest y꜀ of any output."""
+        _, high = self._class_bounds()
+        return int((high + np.array(self.output_biases)).max())
 
     @property
     def sum_width(self) -> int:
-        """Width of every partial sum of Σₖ 1[zₖ ≥ 0]·Wₖ (the bias comes last)."""
-        return signed_width(sum(min(w, 0) for w in self.output_weights),
-                            sum(max(w, 0) for w in self.output_weights))
+        """Width of every partial sum of Σₖ 1[zₖ ≥ 0]·Wₖ꜀ (the bias comes last)."""
+        low, high = self._class_bounds()
+        return signed_width(int(low.min()), int(high.max()))
 
     @property
     def output_width(self) -> int:
+        """Width of each output y꜀."""
         return signed_width(min(self.output_low, 0), max(self.output_high, 0))
 
     def derived(self) -> dict[str, Any]:

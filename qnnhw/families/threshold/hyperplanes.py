@@ -108,8 +108,8 @@ class TrainedWeights:
     """A trained threshold network (by the Lasso or a baseline), before it becomes a model."""
 
     H: np.ndarray
-    w: np.ndarray
-    bias: float
+    w: np.ndarray            # (K,) or, for C outputs, (K, C)
+    bias: float | np.ndarray  # c, or its C entries
     details: dict[str, float | int | str] = field(default_factory=dict)
     layers: list[np.ndarray] = field(default_factory=list)
 
@@ -125,10 +125,11 @@ def train_lasso_network(X: np.ndarray, y: np.ndarray, *, beta: float, hyperplane
     H = sample_hyperplanes(rng, hyperplanes, X.shape[1], kind, hidden_bits)
     D, rows = distinct_patterns(X, H)
     pattern_seconds = time.perf_counter() - start
+    problem = "Lasso" if y.ndim == 1 else f"group Lasso ({y.shape[1]} outputs)"
     progress(f"{hyperplanes} {kind} hyperplanes give {len(rows)} distinct arrangement "
-             f"patterns on n={len(y)} rows; solving the Lasso (beta={beta:g}, {solver})")
+             f"patterns on n={len(y)} rows; solving the {problem} (beta={beta:g}, {solver})")
     solution = solve_lasso(D, y, beta, solver=solver, progress=progress)
-    active = np.flatnonzero(solution.w)
+    active = np.flatnonzero(np.abs(solution.w).reshape(len(rows), -1).sum(axis=1))
     progress(f"Lasso solved by {solution.solver} in {solution.seconds:.2f} s: objective "
              f"{solution.objective:.6g}, "
              f"duality gap {solution.gap:.2e}, {len(active)} active neurons")
@@ -161,8 +162,8 @@ def train_ste(X: np.ndarray, y: np.ndarray, *, neurons: int, variant: str, beta:
               hidden_bits: int, sgd: SGDConfig, progress: Progress) -> TrainedWeights:
     """The non-convex network trained by Adam with a surrogate gradient (the baselines).
 
-    Minimises the mean of ½(f(x) − y)² plus (β/2n)(‖H‖² + ‖w‖²) (weight decay, the
-    objective the Lasso is equivalent to). The hidden weights are then rounded to integers of
+    Minimises the mean of ½‖f(x) − y‖² plus (β/2n)(‖H‖² + ‖w‖²) (weight decay, the
+    objective the Lasso is equivalent to); ``y`` is n × C for C outputs, w then K × C. The hidden weights are then rounded to integers of
     ``hidden_bits`` bits, row by row, so that the hardware can run the network; the reported
     metrics are those of the rounded network.
     """
@@ -170,9 +171,12 @@ def train_ste(X: np.ndarray, y: np.ndarray, *, neurons: int, variant: str, beta:
     n, d = X.shape
     step, decay = sgd.adam_step_sizes[1], beta / n
 
+    outputs = y.shape[1:]   # () for one output, (C,) for C
+
     def init(rng: np.random.Generator) -> list[np.ndarray]:
         return [rng.standard_normal((neurons, d)) / np.sqrt(d),
-                rng.standard_normal(neurons) / np.sqrt(neurons), np.array(float(y.mean()))]
+                rng.standard_normal((neurons, *outputs)) / np.sqrt(neurons),
+                np.asarray(y.mean(axis=0), dtype=float).copy()]
 
     def gradient(params: list[np.ndarray], xb: np.ndarray, yb: np.ndarray
                  ) -> list[np.ndarray]:
@@ -180,8 +184,8 @@ def train_ste(X: np.ndarray, y: np.ndarray, *, neurons: int, variant: str, beta:
         z = xb @ H.T
         active = (z >= 0).astype(float)
         error = (c + active @ w - yb) / len(yb)
-        grad_z = np.outer(error, w) * _surrogate(variant, z)
-        return [grad_z.T @ xb + decay * H, active.T @ error + decay * w, np.array(error.sum())]
+        grad_z = (error.reshape(len(yb), -1) @ w.reshape(neurons, -1).T) * _surrogate(variant, z)
+        return [grad_z.T @ xb + decay * H, active.T @ error + decay * w, error.sum(axis=0)]
 
     progress(f"training a {neurons}-neuron threshold network by {variant} "
              f"({sgd.epochs} epochs)")
@@ -189,5 +193,6 @@ def train_ste(X: np.ndarray, y: np.ndarray, *, neurons: int, variant: str, beta:
                                 lambda params: None, adam=True)
     H_integer = integer_directions(H, hidden_bits)
     keep = np.flatnonzero(np.abs(H_integer).sum(axis=1) > 0)
-    return TrainedWeights(H_integer[keep], w[keep], float(c), {"epochs": sgd.epochs,
-                                                             "step_size": step})
+    bias = float(c) if c.ndim == 0 else c
+    return TrainedWeights(H_integer[keep], w[keep], bias, {"epochs": sgd.epochs,
+                                                         "step_size": step})

@@ -5,7 +5,13 @@ D = [1[X hₖ ≥ 0]]ₖ is the Lasso (their Lemma 2.1 and Theorem 2.2)::
 
     min_{w, c}  ½‖D w + c·1 − y‖² + β‖w‖₁
 
-with the output bias c unpenalised. Two solvers, both ending with a certificate:
+with the output bias c unpenalised. With C outputs (a class each) every neuron has a row
+wₖ ∈ ℝ^C of output weights and weight decay on the network becomes the group Lasso, whose
+penalty β Σₖ ‖wₖ‖₂ keeps or drops a neuron for all classes at once::
+
+    min_{W, c}  ½‖D W + 1cᵀ − Y‖²_F + β Σₖ ‖Wₖ‖₂
+
+(for C = 1 it is the Lasso above). Two solvers, both ending with a certificate:
 
 * ``"FISTA"``: accelerated proximal gradient in NumPy (with adaptive restart), on the
   centred problem (centring D and y eliminates c exactly), over a working set of columns
@@ -14,8 +20,9 @@ with the output bias c unpenalised. Two solvers, both ending with a certificate:
 * ``"CLARABEL"`` / ``"SCS"``: the same problem stated in CVXPY for a conic solver.
 
 Whichever solver ran, :func:`duality_gap` bounds how far its w is from the optimum: the
-residual, scaled into the dual feasible set {θ : ‖Dᵀθ‖∞ ≤ β, 1ᵀθ = 0}, gives a dual value
-and the gap between the two is ≥ the distance to the optimal objective.
+residual, scaled into the dual feasible set {Θ : ‖DₖᵀΘ‖₂ ≤ β for every k, 1ᵀΘ = 0}, gives
+a dual value ⟨Y, Θ⟩ − ½‖Θ‖² and the gap between the two is ≥ the distance to the optimal
+objective.
 """
 
 from __future__ import annotations
@@ -44,18 +51,19 @@ class LassoSolution:
 
     Attributes
     ----------
-    w : ndarray, shape (P,)
-        Output weights; the neurons with wₖ ≠ 0 are the network.
-    bias : float
+    w : ndarray, shape (P,) or (P, C)
+        Output weights (a row per neuron for C outputs); the neurons with wₖ ≠ 0 are the
+        network.
+    bias : float or ndarray of shape (C,)
         The unpenalised output bias c.
     objective : float
-        ½‖Dw + c − y‖² + β‖w‖₁ at (w, c).
+        ½‖Dw + c − y‖² + β Σₖ ‖wₖ‖₂ at (w, c).
     gap : float
         Duality gap: the optimal objective lies in [objective − gap, objective].
     """
 
     w: np.ndarray
-    bias: float
+    bias: float | np.ndarray
     objective: float
     gap: float
     iterations: int
@@ -67,27 +75,52 @@ class LassoSolution:
         return self.objective - self.gap
 
 
-def _centred(D: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+# Internally targets and weights are always matrices: Y is n × C and W is P × C (C = 1 for
+# one output), so that the Lasso is the group Lasso with groups of one.
+
+
+def _centred(D: np.ndarray, Y: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     mean_columns = D.mean(axis=0)
-    return D - mean_columns, y - y.mean(), mean_columns, float(y.mean())
+    return D - mean_columns, Y - Y.mean(axis=0), mean_columns, Y.mean(axis=0)
 
 
-def _gap(D_c: np.ndarray, y_c: np.ndarray, beta: float, w: np.ndarray) -> tuple[float, float]:
-    """Objective and dual value of the centred problem at w."""
-    residual = y_c - D_c @ w
-    primal = 0.5 * float(residual @ residual) + beta * float(np.abs(w).sum())
-    correlation = float(np.abs(D_c.T @ residual).max()) if D_c.shape[1] else 0.0
+def _group_norms(W: np.ndarray) -> np.ndarray:
+    """‖Wₖ‖₂ of each row (each neuron's output weights)."""
+    return np.sqrt(np.einsum("kc,kc->k", W, W))
+
+
+def _gap(D_c: np.ndarray, Y_c: np.ndarray, beta: float, W: np.ndarray) -> tuple[float, float]:
+    """Objective and dual value of the centred problem at W."""
+    residual = Y_c - D_c @ W
+    primal = 0.5 * float(np.vdot(residual, residual)) + beta * float(_group_norms(W).sum())
+    correlation = float(_group_norms(D_c.T @ residual).max()) if D_c.shape[1] else 0.0
     scale = min(1.0, beta / correlation) if correlation > 0 else 1.0
     theta = scale * residual
-    return primal, float(y_c @ theta) - 0.5 * float(theta @ theta)
+    return primal, float(np.vdot(Y_c, theta)) - 0.5 * float(np.vdot(theta, theta))
 
 
 def duality_gap(D: np.ndarray, y: np.ndarray, beta: float, w: np.ndarray
-                ) -> tuple[float, float, float]:
-    """Objective, dual value and optimal bias at w (the bias is the exact minimiser over c)."""
-    D_c, y_c, mean_columns, mean_y = _centred(D, y)
-    primal, dual = _gap(D_c, y_c, beta, w)
-    return primal, dual, mean_y - float(mean_columns @ w)
+                ) -> tuple[float, float, float | np.ndarray]:
+    """Objective, dual value and optimal bias at w (the bias is the exact minimiser over c).
+
+    ``y`` is a vector (one output) or an n × C matrix, ``w`` likewise of P or P × C."""
+    Y, W = _as_matrix(y), _as_matrix(w)
+    D_c, Y_c, mean_columns, mean_y = _centred(D, Y)
+    primal, dual = _gap(D_c, Y_c, beta, W)
+    bias = mean_y - mean_columns @ W
+    return primal, dual, float(bias[0]) if np.ndim(y) == 1 else bias
+
+
+def _as_matrix(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=float)
+    return values[:, None] if values.ndim == 1 else values
+
+
+def _shrink(W: np.ndarray, threshold: float) -> np.ndarray:
+    """The group soft threshold: the proximal map of threshold·Σₖ ‖Wₖ‖₂."""
+    norms = _group_norms(W)
+    return W * (np.maximum(norms - threshold, 0.0) / np.where(norms > 0, norms, 1.0))[:, None]
 
 
 def _fista_subproblem(D_c: np.ndarray, y_c: np.ndarray, beta: float, w: np.ndarray,
@@ -96,7 +129,7 @@ def _fista_subproblem(D_c: np.ndarray, y_c: np.ndarray, beta: float, w: np.ndarr
     Returns the weights, the iterations and whether the gap was reached."""
     lipschitz = float(np.linalg.norm(D_c, 2)) ** 2
     if lipschitz == 0.0:
-        return np.zeros(D_c.shape[1]), 0, True
+        return np.zeros_like(w), 0, True
     correlation = D_c.T @ y_c
     momentum_point = w.copy()
     t = 1.0
@@ -104,8 +137,8 @@ def _fista_subproblem(D_c: np.ndarray, y_c: np.ndarray, beta: float, w: np.ndarr
     for iteration in range(1, max_iterations + 1):
         gradient = D_c.T @ (D_c @ momentum_point) - correlation
         step = momentum_point - gradient / lipschitz
-        new_w = np.sign(step) * np.maximum(np.abs(step) - beta / lipschitz, 0.0)
-        if (momentum_point - new_w) @ (new_w - w) > 0:   # adaptive restart (O'Donoghue–Candès)
+        new_w = _shrink(step, beta / lipschitz)
+        if np.vdot(momentum_point - new_w, new_w - w) > 0:   # adaptive restart (O'Donoghue–Candès)
             t = 1.0
         t_next = (1.0 + np.sqrt(1.0 + 4.0 * t * t)) / 2.0
         momentum_point = new_w + ((t - 1.0) / t_next) * (new_w - w)
@@ -130,8 +163,8 @@ def _fista(D: np.ndarray, y: np.ndarray, beta: float, tolerance: float, max_iter
     """
     D_c, y_c, _, _ = _centred(D, y)
     columns = D.shape[1]
-    w = np.zeros(columns)
-    working = np.argsort(-np.abs(D_c.T @ y_c), kind="stable")[:min(columns, 64)]
+    w = np.zeros((columns, y.shape[1]))
+    working = np.argsort(-_group_norms(D_c.T @ y_c), kind="stable")[:min(columns, 64)]
     sub_tolerance = tolerance / 2
     total = 0
     interior_point = False
@@ -154,7 +187,7 @@ def _fista(D: np.ndarray, y: np.ndarray, beta: float, tolerance: float, max_iter
         if (primal - dual <= tolerance * max(abs(primal), 1e-12) or total >= max_iterations
                 or len(working) == columns):
             return w, total, solvers
-        score = np.abs(D_c.T @ (y_c - D_c @ w))
+        score = _group_norms(D_c.T @ (y_c - D_c @ w))
         score[working] = -np.inf
         violators = np.flatnonzero(score > beta)
         if len(violators):
@@ -172,9 +205,11 @@ def _fista(D: np.ndarray, y: np.ndarray, beta: float, tolerance: float, max_iter
 def _conic(D: np.ndarray, y: np.ndarray, beta: float, solver: str) -> np.ndarray:
     import cvxpy as cp
 
-    w = cp.Variable(D.shape[1])
-    c = cp.Variable()
-    problem = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(D @ w + c - y) + beta * cp.norm1(w)))
+    w = cp.Variable((D.shape[1], y.shape[1]))
+    c = cp.Variable((1, y.shape[1]))
+    fit = D @ w + np.ones((len(D), 1)) @ c - y
+    problem = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(fit)
+                                     + beta * cp.sum(cp.norm(w, 2, axis=1))))
     try:
         problem.solve(solver=solver)
     except cp.error.SolverError as error:
@@ -185,16 +220,19 @@ def _conic(D: np.ndarray, y: np.ndarray, beta: float, solver: str) -> np.ndarray
                          f"{problem.status}); try @solver FISTA", "solver")
     weights = np.asarray(w.value, dtype=float)
     # An interior point leaves zeros as tiny non-zeros; the certificate is computed after.
-    weights[np.abs(weights) <= 1e-8 * max(float(np.abs(weights).max(initial=0.0)), 1e-300)] = 0
+    norms = _group_norms(weights)
+    weights[norms <= 1e-8 * max(float(norms.max(initial=0.0)), 1e-300)] = 0
     return weights
 
 
 def solve_lasso(D: np.ndarray, y: np.ndarray, beta: float, *, solver: str = "FISTA",
                 tolerance: float = DEFAULT_TOLERANCE, max_iterations: int = 100_000,
                 progress: Callable[[str], None] = lambda message: None) -> LassoSolution:
-    """Minimise ½‖Dw + c − y‖² + β‖w‖₁ over w and an unpenalised bias c.
+    """Minimise ½‖Dw + c − y‖² + β Σₖ ‖wₖ‖₂ over w and an unpenalised bias c.
 
-    Weights the conic solvers return as tiny non-zeros (|wₖ| ≤ 10⁻⁸·max|w|) are set to zero
+    ``y`` is a vector (one output: the Lasso) or an n × C matrix (the group Lasso); ``w``
+    and c come back in the same form. Neurons the conic solvers return as tiny non-zeros
+    (‖wₖ‖ ≤ 10⁻⁸·maxₖ‖wₖ‖) are set to zero
     before the certificate is computed, so the gap covers the network actually kept. The
     gap is reported whether or not it reached ``tolerance``.
     """
@@ -202,14 +240,15 @@ def solve_lasso(D: np.ndarray, y: np.ndarray, beta: float, *, solver: str = "FIS
         raise QnnhwError(f"unknown Lasso @solver {solver!r}; choose one of "
                          f"{', '.join(LASSO_SOLVERS)}", "solver")
     D = np.asarray(D, dtype=float)
-    y = np.asarray(y, dtype=float)
+    Y = _as_matrix(y)
     start = time.perf_counter()
     iterations = 0
     if solver == "FISTA":
-        w, iterations, solver = _fista(D, y, beta, tolerance, max_iterations, progress)
+        W, iterations, solver = _fista(D, Y, beta, tolerance, max_iterations, progress)
     else:
-        w = _conic(D, y, beta, solver)
+        W = _conic(D, Y, beta, solver)
     seconds = time.perf_counter() - start
+    w = W[:, 0] if np.ndim(y) == 1 else W
     primal, dual, bias = duality_gap(D, y, beta, w)
     return LassoSolution(w=w, bias=bias, objective=primal, gap=max(primal - dual, 0.0),
                          iterations=iterations, seconds=seconds, solver=solver)

@@ -3,7 +3,8 @@
 f(x) = c + Σₖ wₖ·1[hₖᵀã ≥ 0], ã the lifted input x̃ (or, in a deep network, the earlier
 layers' output). The file's ``network`` object holds ``neurons``, ``d``, ``hidden`` (binary
 or integer), ``hidden_bits``, the earlier ``layers``, the hidden weights ``H``, the output
-weights ``w`` and the output ``bias``.
+weights ``w`` and the output ``bias``. A network with C outputs (C ≥ 3 classes) shares its
+neurons between them: ``w`` lists C weights per neuron and ``bias`` C numbers.
 """
 
 from __future__ import annotations
@@ -36,10 +37,10 @@ class ThresholdModel(Network):
         Hidden weights, row k is neuron k: every entry ±1 when ``hidden_bits`` is 1, else a
         signed integer with |hₖᵢ| ≤ 2^(hidden_bits−1) − 1. Only the sign of hₖᵀx̃ matters, so
         integers lose nothing against real weights of the same direction.
-    w : ndarray of float, shape (K,)
-        Output weight of each neuron.
-    bias : float
-        Output bias c.
+    w : ndarray of float, shape (K,) or (K, C)
+        Output weight of each neuron; for C outputs, a row of C weights per neuron.
+    bias : float or ndarray of shape (C,)
+        Output bias c (one per output).
     hidden_bits : int
         1 for ±1 hidden weights, else the width of the signed integer weights.
     layers : tuple of ndarray of int8
@@ -53,7 +54,7 @@ class ThresholdModel(Network):
 
     H: np.ndarray
     w: np.ndarray
-    bias: float
+    bias: float | np.ndarray
     hidden_bits: int
     layers: tuple[np.ndarray, ...] = field(default=())
 
@@ -89,7 +90,8 @@ class ThresholdModel(Network):
                 "hidden_bits": self.hidden_bits,
                 "layers": [layer.astype(int).tolist() for layer in self.layers],
                 "H": self.H.astype(int).tolist(),
-                "w": [float(v) for v in self.w], "bias": self.bias}
+                "w": self.w.tolist(),
+                "bias": np.asarray(self.bias, dtype=float).tolist()}
 
     @classmethod
     def from_network(cls, network: dict[str, Any], d: int, common: dict[str, Any]
@@ -114,16 +116,39 @@ class ThresholdModel(Network):
                 raise QnnhwError(f"network.hidden_bits must be an integer from 2 to 16, not "
                                  f"{bits!r}")
             H = _integer_matrix(network.get("H"), "H", d, (1 << (bits - 1)) - 1)
-        weights = network.get("w")
-        if not isinstance(weights, list) or len(weights) != len(H):
-            raise QnnhwError(f"network.w must list one output weight for each of the {len(H)} "
-                             f"neurons")
-        w = np.array([finite_number(v, f"network.w[{k}]") for k, v in enumerate(weights)])
+        labels = common["label_names"]
+        outputs = len(labels) if labels is not None and len(labels) > 2 else 1
+        w = _output_weights(network.get("w"), len(H), outputs)
         if network.get("neurons") not in (None, len(H)):
             raise QnnhwError(f"network.neurons = {network.get('neurons')!r} but H has "
                              f"{len(H)} rows")
-        return cls(H=H, w=w, bias=finite_number(network.get("bias"), "network.bias"),
-                   hidden_bits=bits, layers=tuple(layers), **common)
+        bias_value = network.get("bias")
+        bias: float | np.ndarray
+        if outputs == 1:
+            bias = finite_number(bias_value, "network.bias")
+        elif not isinstance(bias_value, list) or len(bias_value) != outputs:
+            raise QnnhwError(f"network.bias must list one bias for each of the {outputs} "
+                             f"classes")
+        else:
+            bias = np.array([finite_number(v, f"network.bias[{c}]")
+                             for c, v in enumerate(bias_value)])
+        return cls(H=H, w=w, bias=bias, hidden_bits=bits, layers=tuple(layers), **common)
+
+
+def _output_weights(weights: Any, neurons: int, outputs: int) -> np.ndarray:
+    """The file's ``w``: a number per neuron, or for C outputs a list of C per neuron."""
+    if not isinstance(weights, list) or len(weights) != neurons:
+        each = "one output weight" if outputs == 1 else f"{outputs} output weights"
+        raise QnnhwError(f"network.w must list {each} for each of the {neurons} neurons")
+    if outputs == 1:
+        return np.array([finite_number(v, f"network.w[{k}]") for k, v in enumerate(weights)])
+    rows = []
+    for k, row in enumerate(weights):
+        if not isinstance(row, list) or len(row) != outputs:
+            raise QnnhwError(f"network.w[{k}] must list {outputs} output weights, one per "
+                             f"class")
+        rows.append([finite_number(v, f"network.w[{k}][{c}]") for c, v in enumerate(row)])
+    return np.array(rows)
 
 
 def _integer_matrix(rows: Any, name: str, d: int, bound: int) -> np.ndarray:

@@ -1,7 +1,7 @@
 """The threshold datapath's integer reference: the oracle of its hardware.
 
-zₖ = hₖ·ã, then y = C + Σₖ 1[zₖ ≥ 0]·Wₖ (always within int64: the spec limits every width
-far below that).
+zₖ = hₖ·ã, then y꜀ = C꜀ + Σₖ 1[zₖ ≥ 0]·Wₖ꜀ for each output c (always within int64: the spec
+limits every width far below that).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ class ThresholdReference(Reference):
     def __init__(self, model: ThresholdModel, spec: ThresholdSpec):
         super().__init__(model, spec)
         self._H = model.H.astype(np.int64)
-        self._W = np.array(spec.output_weights, dtype=np.int64)
+        self._W = spec.weight_matrix
+        self._C = np.array(spec.output_biases, dtype=np.int64)
 
     def hidden(self, x: np.ndarray) -> np.ndarray:
         """zₖ = hₖ·ã, shape (n, K); ã = x̃ or, in a deep network, the earlier layers'
@@ -37,5 +38,7 @@ class ThresholdReference(Reference):
         return inputs @ self._H.T
 
     def outputs(self, x: np.ndarray) -> np.ndarray:
+        """y, shape (n,) for one output, (n, C) for C."""
         active = self.hidden(x) >= 0
-        return self.spec.output_bias + active.astype(np.int64) @ self._W
+        y = self._C + active.astype(np.int64) @ self._W
+        return y[:, 0] if self.spec.outputs == 1 else y

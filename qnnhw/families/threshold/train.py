@@ -49,7 +49,7 @@ class ThresholdTrainer:
     def train(self, seed: int | None = None) -> ThresholdModel:
         config, dataset = self.config, self.dataset
         seed = config.seed if seed is None else seed
-        X, y = self.inputs.lifted, dataset.y_train
+        X, y = self.inputs.lifted, dataset.train_targets
         assert config.neurons is not None and config.hidden_bits is not None
         if config.method == "lasso":
             network = hyperplanes.train_lasso_network(
