@@ -74,7 +74,8 @@ def row(label: str, solver: str, out: dict, reference: dict | None) -> str:
         return f"| {label} | {solver} | {out['error']} | | | | | | |"
     versus = ""
     if reference is not None and "error" not in reference:
-        versus = f"{abs(out['objective'] - reference['objective']) / (1 + abs(reference['objective'])):.1e}"
+        difference = abs(out['objective'] - reference['objective'])
+        versus = f"{difference / (1 + abs(reference['objective'])):.1e}"
     return (f"| {label} | {solver} | {out['seconds']:.2f} | {out['objective']:.8g} | "
             f"{out['bound']:.8g} | {out['relative_gap']:.1e} | {versus} | {out['rank']} | "
             f"{out['memory_mb']:.0f} |")

@@ -21,7 +21,7 @@ from amaranth.lib.wiring import In, Out
 from .arith import pipelined_argmax
 from .pipeline import Stages, Tracker
 
-__all__ = ["FoldedDatapath", "IssueStage", "argmax_depth", "output_shape"]
+__all__ = ["FoldedDatapath", "IssueStage", "argmax_depth", "output_shape", "output_word_width"]
 
 
 def output_shape(spec: Any) -> ShapeLike:
@@ -32,6 +32,11 @@ def output_shape(spec: Any) -> ShapeLike:
         return score
     return data.StructLayout({"label": unsigned(max(1, (spec.outputs - 1).bit_length())),
                               "scores": data.ArrayLayout(score, spec.outputs)})
+
+
+def output_word_width(spec: Any) -> int:
+    """Bits of one output word (the FIFO's width)."""
+    return Shape.cast(output_shape(spec)).width
 
 
 def argmax_depth(outputs: int) -> int:

@@ -9,11 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from amaranth.hdl import Cat, Module, Signal, signed
+from amaranth.hdl import Cat, Module, ShapeLike, Signal, Value, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from qnnhw.protocol import CRC, REQUEST_SYNC, RESPONSE_SYNC, value_bytes
+from qnnhw.protocol import (
+    CRC,
+    LENGTH_BYTES,
+    MAX_PAYLOAD,
+    REQUEST_SYNC,
+    RESPONSE_SYNC,
+    ResponseFormat,
+    value_bytes,
+)
 
 __all__ = ["FrameReceiver", "FrameTransmitter"]
 
@@ -48,8 +56,9 @@ class FrameReceiver(wiring.Component):
         self.input_bits = input_bits
         self.width = value_bytes(input_bits)
         self.length = features * self.width
-        if self.length > 255:
-            raise ValueError(f"A frame holds at most 255 payload bytes, not {self.length}")
+        if self.length > MAX_PAYLOAD:
+            raise ValueError(f"A frame holds at most {MAX_PAYLOAD} payload bytes, not "
+                             f"{self.length}")
         self.timeout = timeout
         super().__init__({
             "i": In(stream.Signature(8, always_ready=True)),
@@ -63,6 +72,7 @@ class FrameReceiver(wiring.Component):
         m.submodules.crc = crc = CRC.create()
         payload = Signal(8 * self.length)
         remaining = Signal(range(self.length + 1))
+        length_byte = Signal(range(LENGTH_BYTES))
         silence = Signal(range(self.timeout + 1))
         byte = self.i.payload
         bad = Signal()   # a line error happened inside this frame
@@ -79,18 +89,21 @@ class FrameReceiver(wiring.Component):
         timed_out = ~self.i.valid & (silence == self.timeout)
         with m.FSM() as fsm:
             with m.State("hunt"):
-                m.d.sync += bad.eq(0)
+                m.d.sync += [bad.eq(0), length_byte.eq(0)]
                 with m.If(self.i.valid & (byte == REQUEST_SYNC)):
                     m.next = "length"
             with m.State("length"):
-                # The length byte starts the CRC.
-                m.d.comb += [crc.start.eq(1), crc.valid.eq(self.i.valid)]
+                # The first length byte starts the CRC; the length is little-endian.
+                m.d.comb += [crc.start.eq(length_byte == 0), crc.valid.eq(self.i.valid)]
+                expected = self.length.to_bytes(LENGTH_BYTES, "little")
                 with m.If(self.i.valid):
-                    m.d.sync += remaining.eq(self.length)
+                    m.d.sync += [remaining.eq(self.length), length_byte.eq(length_byte + 1)]
+                    with m.If(length_byte == LENGTH_BYTES - 1):
+                        m.next = "payload" if self.length else "check"
                     # A length that does not fit is taken as a false sync: hunt again.
-                    m.next = "payload" if self.length else "check"
-                    with m.If(byte != self.length):
-                        m.next = "hunt"
+                    for index, value in enumerate(expected):
+                        with m.If((length_byte == index) & (byte != value)):
+                            m.next = "hunt"
                 with m.Elif(timed_out):
                     m.next = "hunt"
             with m.State("payload"):
@@ -125,12 +138,14 @@ class FrameTransmitter(wiring.Component):
 
     Parameters
     ----------
-    output_bits : int
-        Width of the output; carried in ceil(output_bits/8) little-endian bytes.
+    response : ResponseFormat
+        What a response carries (:mod:`qnnhw.protocol`).
+    shape : shape-like
+        The datapath's output word (:func:`qnnhw.hdl.folding.output_shape`).
 
     Attributes
     ----------
-    i : In(stream.Signature(signed(output_bits)))
+    i : In(stream.Signature(shape))
         Outputs to send.
     nak : In(1)
         Pulse to send a NAK frame (sent before the next output).
@@ -138,23 +153,43 @@ class FrameTransmitter(wiring.Component):
         Bytes for the UART transmitter.
     """
 
-    def __init__(self, output_bits: int):
-        self.output_bits = output_bits
-        self.width = value_bytes(output_bits)
+    def __init__(self, response: ResponseFormat, shape: ShapeLike):
+        self.response = response
+        self.length = response.payload_bytes
         super().__init__({
-            "i": In(stream.Signature(signed(output_bits))),
+            "i": In(stream.Signature(shape)),
             "nak": In(1),
             "o": Out(stream.Signature(8)),
         })
 
+    def _payload(self, m: Module) -> Value:
+        """The response payload for the output word on ``i``, first byte lowest: y
+        sign-extended to whole bytes, or the class (one byte) and the scores likewise."""
+        response, word = self.response, self.i.payload
+        bits = 8 * response.value_size
+        if response.outputs == 1:
+            fields = [(word, signed(bits))]
+        else:
+            fields = [(word.label, unsigned(8))]
+            if response.scores:
+                fields += [(score, signed(bits)) for score in word.scores]
+        parts = []
+        for index, (value, shape) in enumerate(fields):
+            part = Signal(shape, name=f"field{index}")
+            m.d.comb += part.eq(value)   # extends as the value's signedness says
+            parts.append(part)
+        return Cat(*parts)
+
     def elaborate(self, platform: Any) -> Module:
         m = Module()
         m.submodules.crc = crc = CRC.create()
-        value = Signal(8 * self.width)
-        length = Signal(8)
-        index = Signal(range(self.width + 3))   # byte of the frame being offered
+        header = 1 + LENGTH_BYTES
+        value = Signal(8 * self.length)
+        length = Signal(8 * LENGTH_BYTES)
+        index = Signal(range(header + self.length + 1))   # byte of the frame being offered
         nak_pending = Signal()
         sending = Signal()
+        payload = self._payload(m)
 
         with m.If(self.nak):
             m.d.sync += nak_pending.eq(1)
@@ -165,24 +200,25 @@ class FrameTransmitter(wiring.Component):
                 m.d.sync += [sending.eq(1), length.eq(0), index.eq(0),
                              nak_pending.eq(self.nak)]
             with m.Elif(self.i.valid):
-                m.d.sync += [sending.eq(1), length.eq(self.width), index.eq(0),
-                             value.eq(self.i.payload.as_signed())]
+                m.d.sync += [sending.eq(1), length.eq(self.length), index.eq(0),
+                             value.eq(payload)]
 
         last = Signal()
         m.d.comb += [
             self.o.valid.eq(sending),
-            last.eq(index == length + 2),
+            last.eq(index == length + header),
         ]
         with m.If(index == 0):
             m.d.comb += self.o.payload.eq(RESPONSE_SYNC)
-        with m.Elif(index == 1):
-            m.d.comb += self.o.payload.eq(length)
+        for byte in range(LENGTH_BYTES):
+            with m.Elif(index == 1 + byte):
+                m.d.comb += self.o.payload.eq(length.word_select(byte, 8))
         with m.Elif(last):
             m.d.comb += self.o.payload.eq(crc.crc)
         with m.Else():
-            m.d.comb += self.o.payload.eq(value.word_select((index - 2).as_unsigned(), 8))
+            m.d.comb += self.o.payload.eq(value.word_select((index - header).as_unsigned(), 8))
         sent = self.o.valid & self.o.ready
-        # The CRC covers the length byte (which starts it) and the payload.
+        # The CRC covers the length bytes (the first starts it) and the payload.
         m.d.comb += [crc.data.eq(self.o.payload), crc.start.eq(index == 1),
                      crc.valid.eq(sent & (index != 0) & ~last)]
         with m.If(sent):

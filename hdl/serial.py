@@ -8,9 +8,9 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from qnnhw.protocol import FRAME_TIMEOUT_BYTES
+from qnnhw.protocol import FRAME_TIMEOUT_BYTES, ResponseFormat
 
-from .folding import FoldedDatapath
+from .folding import FoldedDatapath, output_shape
 from .framing import FrameReceiver, FrameTransmitter
 from .uart import UARTReceiver, UARTTransmitter
 
@@ -28,6 +28,8 @@ class SerialInference(wiring.Component):
     datapath : FoldedDatapath
     divisor : int
         Clock cycles per UART bit (clock frequency ÷ baud rate).
+    scores : bool
+        With C outputs, whether responses carry the C scores after the class.
 
     Attributes
     ----------
@@ -35,9 +37,10 @@ class SerialInference(wiring.Component):
     tx : Out(1)
     """
 
-    def __init__(self, datapath: FoldedDatapath, divisor: int):
+    def __init__(self, datapath: FoldedDatapath, divisor: int, scores: bool = True):
         self.datapath = datapath
         self.divisor = divisor
+        self.response = ResponseFormat.for_spec(datapath.spec, scores)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1)})
 
     def elaborate(self, platform: Any) -> Module:
@@ -47,7 +50,8 @@ class SerialInference(wiring.Component):
         m.submodules.uart_tx = uart_tx = UARTTransmitter(self.divisor)
         m.submodules.frames_in = frames_in = FrameReceiver(
             spec.features, spec.input_bits, timeout=FRAME_TIMEOUT_BYTES * 10 * self.divisor)
-        m.submodules.frames_out = frames_out = FrameTransmitter(spec.output_width)
+        m.submodules.frames_out = frames_out = FrameTransmitter(self.response,
+                                                                output_shape(spec))
         m.submodules.datapath = datapath = self.datapath
 
         m.d.comb += [uart_rx.rx.eq(self.rx), self.tx.eq(uart_tx.tx),

@@ -33,7 +33,7 @@ from .families import Progress, Spec, Trainer, family_of, get_family
 from .files import atomic_write
 from .fixedpoint import DEFAULT_INPUT_BITS
 from .model import Network
-from .protocol import DEFAULT_BAUD, value_bytes
+from .protocol import DEFAULT_BAUD, LENGTH_BYTES, ResponseFormat, request_frame_bytes
 from .toolchain import DoesNotFit, Implementation, elaborate, implement
 from .training import TrainingOptions
 
@@ -213,8 +213,8 @@ def _report(board: Board, model: Network, spec: Spec, datapath: Any,
     family, device = family_of(model), board.device
     groups = datapath.initiation_interval
     clock = board.clock_hz
-    request_bytes = spec.features * value_bytes(spec.input_bits) + 3
-    response_bytes = value_bytes(spec.output_width) + 3
+    request_bytes = request_frame_bytes(spec.features, spec.input_bits)
+    response_bytes = ResponseFormat.for_spec(spec).payload_bytes + 2 + LENGTH_BYTES
     training = model.training
     report: dict[str, Any] = {
         "board": board.name, "board_title": board.title, "device": device.name,
@@ -228,6 +228,7 @@ def _report(board: Board, model: Network, spec: Spec, datapath: Any,
         "unit_bound_per_second": parallel * clock / model.m,
         "bound_ratio": (clock / groups) / (parallel * clock / model.m),
         "input_bits": spec.input_bits, "output_bits": spec.output_width,
+        "outputs": spec.outputs,
         "uart_baud": DEFAULT_BAUD,
         "uart_inferences_per_second": DEFAULT_BAUD / 10 / (request_bytes + response_bytes),
         "estimated_lcs": family.estimate(device, spec, parallel).lcs,

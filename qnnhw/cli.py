@@ -24,7 +24,7 @@ from .cli_types import number, positive_int
 from .dataset import TASKS
 from .errors import QnnhwError
 from .families import DEFAULT_FAMILY, get_family, names
-from .protocol import DEFAULT_BAUD
+from .protocol import DEFAULT_BAUD, ResponseFormat
 
 __all__ = ["main"]
 
@@ -211,7 +211,7 @@ def cmd_verilog(args: argparse.Namespace, start: float, flags: Mapping[str, str]
 
 def cmd_simulate(args: argparse.Namespace, start: float, flags: Mapping[str, str]) -> int:
     from . import flow
-    from .sim.runner import random_vectors, simulate_datapath
+    from .sim.runner import decode_words, random_vectors, simulate_datapath
 
     model, spec, parallel = load_hardware_inputs(args)
     inputs = random_vectors(spec, args.vectors, args.seed)
@@ -219,7 +219,8 @@ def cmd_simulate(args: argparse.Namespace, start: float, flags: Mapping[str, str
                                args.work_dir or flow.cache_dir() / "sim", seed=args.seed,
                                stall_vectors=args.stall_vectors, progress=progress)
     if args.dump:
-        flow.dump_vectors(args.dump, model, inputs, result.outputs, result.reference)
+        flow.dump_vectors(args.dump, model, inputs, decode_words(spec, result.outputs),
+                          decode_words(spec, result.reference))
     summary = result.summary()
     if args.json:
         print(json.dumps(summary))
@@ -328,32 +329,56 @@ def cmd_run(args: argparse.Namespace, start: float, flags: Mapping[str, str]) ->
         raise QnnhwError(f"{spec_path}: corrupt JSON; rebuild") from None
     reference = flow.reference(model, spec)
     source = args.data or model.training.get("data")
+    targets: list[str] | None
     if source in dataset.BUNDLED:
         header, rows = dataset.read_csv_table(source, dataset.bundled_text(source))
     elif source and Path(source).is_file():
         header, rows = dataset.read_csv_table(source)
+    elif source == "digits" or (source and Path(source).is_dir()):
+        # Data sets that are not CSV tables: the test split of the training run's seed.
+        data = dataset.load(source, seed=int(model.training.get("seed", 0)))
+        X, targets = data.X_test, [model.label_name(k) for k in
+                                   dataset.class_indices(data.y_test, data.classes)]
+        rows = []
     else:
-        raise QnnhwError("give the rows to send with --data CSV")
-    X = model.encoder.encode_rows(header, rows)
-    targets = ([row[header.index(model.target)] for row in rows] if model.target in header
-               else None)
+        raise QnnhwError("give the rows to send with --data CSV (or digits, or a folder of "
+                         "MNIST-format files)")
+    if rows:
+        X = model.encoder.encode_rows(header, rows)
+        targets = ([row[header.index(model.target)] for row in rows]
+                   if model.target in header else None)
     inputs = reference.quantize(X)
     expected = reference.outputs(inputs)
-    client = BoardClient.open(args.port, args.baud, spec.input_bits, spec.output_width)
+    response_format = ResponseFormat.for_spec(spec)
+    client = BoardClient.open(args.port, args.baud, spec.input_bits, response_format)
     progress(f"sending {len(inputs)} vectors to {args.port} at {args.baud} baud")
     writer = csv_module.writer(sys.stdout)
-    writer.writerow(["row", "prediction", "y_board", "y_reference"]
-                    + (["target"] if targets else []))
+    several = spec.outputs > 1
+    columns = ["class_board", "class_reference"] if several else ["y_board", "y_reference"]
+    if several and args.scores:
+        columns += ["scores_board"]
+    writer.writerow(["row", "prediction", *columns] + (["target"] if targets else []))
     mismatches = correct = 0
     began = time.perf_counter()
     for index, vector in enumerate(inputs.tolist()):
-        y = client.infer(vector)
-        mismatches += y != int(expected[index])
-        if model.task == "classification":
-            prediction = model.label_name(1 if y > 0 else 0)
+        answer = client.infer(vector)
+        y = answer.value
+        assert y is not None
+        if several:
+            truth = int(np.argmax(expected[index]))
+            mismatches += y != truth or (answer.scores is not None and list(answer.scores)
+                                         != expected[index].tolist())
+            prediction = model.label_name(y)
+            row = [index + 2, prediction, y, truth]
+            if args.scores:
+                row.append(" ".join(map(str, answer.scores or ())))
         else:
-            prediction = f"{float(spec.output_to_real(np.asarray(y))):.6g}"
-        row = [index + 2, prediction, y, int(expected[index])]
+            mismatches += y != int(expected[index])
+            if model.task == "classification":
+                prediction = model.label_name(1 if y > 0 else 0)
+            else:
+                prediction = f"{float(spec.output_to_real(np.asarray(y))):.6g}"
+            row = [index + 2, prediction, y, int(expected[index])]
         if targets:
             correct += prediction == targets[index]
             row.append(targets[index])
@@ -443,6 +468,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="rows to send (default: the model's bundled training data)")
     run.add_argument("--baud", type=positive_int, default=DEFAULT_BAUD,
                      help=f"baud rate (default: {DEFAULT_BAUD}, as built)")
+    run.add_argument("--scores", action="store_true",
+                     help="for a network of three classes or more, print the board's C scores "
+                          "beside its class")
     run.set_defaults(handler=cmd_run)
 
     boards = commands.add_parser("boards", help="list the supported boards")

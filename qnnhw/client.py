@@ -33,25 +33,28 @@ class BoardClient:
     ----------
     transport : Transport
         An open serial port with a read timeout.
-    input_bits, output_bits : int
-        The design's input and output widths (from its fixed-point spec).
+    input_bits : int
+        The design's input width (from its fixed-point spec).
+    response : protocol.ResponseFormat
+        What the design's responses carry.
     timeout : float
         Seconds to wait for a response before sending the request again.
     retries : int
         Attempts per request before giving up.
     """
 
-    def __init__(self, transport: Transport, input_bits: int, output_bits: int, *,
-                 timeout: float = 0.5, retries: int = 5):
+    def __init__(self, transport: Transport, input_bits: int,
+                 response: protocol.ResponseFormat, *, timeout: float = 0.5, retries: int = 5):
         self.transport = transport
         self.input_bits = input_bits
-        self.decoder = protocol.ResponseDecoder(output_bits)
+        self.decoder = protocol.ResponseDecoder(response)
         self.timeout = timeout
         self.retries = retries
         self.resent = 0
 
     @classmethod
-    def open(cls, port: str, baud: int, input_bits: int, output_bits: int) -> BoardClient:
+    def open(cls, port: str, baud: int, input_bits: int, response: protocol.ResponseFormat
+             ) -> BoardClient:
         import serial
 
         try:
@@ -60,10 +63,11 @@ class BoardClient:
             raise QnnhwError(f"cannot open serial port {port!r} ({error}); check the cable "
                              f"and the port name (Linux: /dev/ttyUSB1 for the iCEBreaker)"
                              ) from None
-        return cls(transport, input_bits, output_bits)
+        return cls(transport, input_bits, response)
 
-    def infer(self, vector: Sequence[int]) -> int:
-        """Send one integer input vector; return the board's integer output y."""
+    def infer(self, vector: Sequence[int]) -> protocol.Response:
+        """Send one integer input vector; return the board's answer: its integer output y,
+        or its class and scores."""
         frame = protocol.encode_request(vector, self.input_bits)
         for attempt in range(self.retries):
             if attempt:
@@ -76,7 +80,7 @@ class BoardClient:
                 responses = self.decoder.feed(self.transport.read(64))
                 if responses:
                     if responses[0].value is not None:
-                        return responses[0].value
+                        return responses[0]
                     break   # NAK: send again
         raise QnnhwError(f"the board did not answer after {self.retries} attempts; check "
                          f"the port, the baud rate and that the bitstream is loaded")

@@ -1,8 +1,13 @@
-"""What the scikit-learn-style estimators of every family share (fit / predict / score).
+"""What the scikit-learn estimators of every family share (fit / predict / score).
 
-scikit-learn is not required; the classes follow its conventions so that they read and
-behave like one. Each family's estimator (``qnnhw/families/*/estimator.py``) names its
-parameters and how it trains.
+They are scikit-learn estimators (``BaseEstimator``, ``ClassifierMixin``): ``clone``,
+``Pipeline`` and ``GridSearchCV`` work on them. Each family's estimator
+(``qnnhw/families/*/estimator.py``) names its parameters and how it trains.
+
+The target decides the task as ``--task auto`` does on the command line: labels that are not
+numbers, two values, or at most :data:`~qnnhw.dataset.AUTO_CLASSES` integer values are
+classes (``classes_``; three or more give the network one output per class); any other
+numeric target is a regression (and ``score`` is R²).
 """
 
 from __future__ import annotations
@@ -11,8 +16,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
 
-from .dataset import ColumnEncoder, Dataset, InputEncoder, Task
+from .dataset import AUTO_CLASSES, ColumnEncoder, Dataset, InputEncoder, Task
 from .errors import QnnhwError
 from .model import Network
 
@@ -33,30 +39,34 @@ def _as_matrix(X: Any, columns: int | None = None) -> np.ndarray:
     return X
 
 
-class NetworkEstimator:
+def _is_classes(y: np.ndarray, classes: np.ndarray) -> bool:
+    """Whether a target is classes (the module docstring's rule)."""
+    if len(classes) == 2 or not np.issubdtype(y.dtype, np.number):
+        return True
+    return bool(np.all(np.mod(classes, 1) == 0)) and len(classes) <= AUTO_CLASSES
+
+
+class NetworkEstimator(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     """fit / predict / score around a family's trainer.
 
-    A subclass lists its constructor arguments in ``PARAMETERS``, maps those that differ from
-    the training configuration's names in ``CONFIG_NAMES`` (argument → configuration
-    field), and trains in :meth:`_train`. Errors about a configuration field name the
-    estimator's argument.
+    A subclass takes its parameters as constructor arguments (stored unchanged, as
+    scikit-learn requires), maps those that differ from the training configuration's names
+    in ``CONFIG_NAMES`` (argument → configuration field), and trains in :meth:`_train`.
+    Errors about a configuration field name the estimator's argument.
     """
 
-    PARAMETERS: tuple[str, ...]
     CONFIG_NAMES: Mapping[str, str] = {}
     model_: Network
     standardize: bool
     bias: bool
 
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.PARAMETERS}
-
     def set_params(self, **params: Any) -> Any:
-        for name, value in params.items():
-            if name not in self.PARAMETERS:
-                raise QnnhwError(f"unknown parameter {name!r}")
-            setattr(self, name, value)
-        return self
+        known = self.get_params(deep=False)
+        for name in params:
+            if name not in known:
+                raise QnnhwError(f"unknown parameter {name!r}; this estimator takes "
+                                 f"{', '.join(sorted(known))}")
+        return super().set_params(**params)
 
     def _train(self, data: Dataset) -> None:
         raise NotImplementedError
@@ -77,10 +87,13 @@ class NetworkEstimator:
         names = feature_names or [f"x{k + 1}" for k in range(X.shape[1])]
         encoder = InputEncoder(tuple(ColumnEncoder(str(name)) for name in names))
         task: Task
-        if len(classes) == 2:
+        labels: tuple[str, ...] | None
+        if _is_classes(y, classes):
             self.classes_ = classes
-            task, target = "classification", np.where(y == classes[1], 1.0, -1.0)
-            labels: tuple[str, str] | None = (str(classes[0]), str(classes[1]))
+            index = np.searchsorted(classes, y)
+            task, labels = "classification", tuple(str(label) for label in classes)
+            target = np.where(index == 1, 1.0, -1.0) if len(classes) == 2 \
+                else index.astype(float)
         else:
             task, target, labels = "regression", _as_matrix(y[:, None])[:, 0], None
         data = Dataset(X, target, X[:0], target[:0], encoder, task, "y", labels, "arrays",
@@ -101,11 +114,13 @@ class NetworkEstimator:
         return model.decision_function(_as_matrix(X, len(model.encoder.columns)))
 
     def predict(self, X: Any) -> np.ndarray:
-        scores = self.decision_function(X)
-        if self._check_fitted().task == "classification":
-            result: np.ndarray = self.classes_[(scores > 0).astype(int)]
+        """Labels (classification, from ``classes_``) or real predictions (regression)."""
+        model = self._check_fitted()
+        if model.task == "classification":
+            X = _as_matrix(X, len(model.encoder.columns))
+            result: np.ndarray = self.classes_[model.predict_classes(X)]
             return result
-        return scores
+        return self.decision_function(X)
 
     def score(self, X: Any, y: Any) -> float:
         """Accuracy for a classifier, R² for a regressor (as scikit-learn)."""

@@ -63,12 +63,23 @@ def verilog_text(component: Any, name: str) -> str:
     return text
 
 
-def dump_vectors(path: Path, model: Network, inputs: np.ndarray, hardware: list[int],
-                 reference: list[int]) -> None:
-    """CSV of integer inputs and outputs, enough for anyone to recheck every result."""
+def dump_vectors(path: Path, model: Network, inputs: np.ndarray, hardware: list[Any],
+                 reference: list[Any]) -> None:
+    """CSV of integer inputs and outputs, enough for anyone to recheck every result.
+
+    Outputs are y, or for C outputs (class, scores): then the class and the scores
+    (space-separated) of each side."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([*model.feature_names, "y_hardware", "y_reference"])
-    for row, y_hw, y_ref in zip(inputs.tolist(), hardware, reference):
-        writer.writerow([*row, y_hw, y_ref])
+    if model.outputs == 1:
+        writer.writerow([*model.feature_names, "y_hardware", "y_reference"])
+        for row, y_hw, y_ref in zip(inputs.tolist(), hardware, reference):
+            writer.writerow([*row, y_hw, y_ref])
+    else:
+        writer.writerow([*model.feature_names, "class_hardware", "class_reference",
+                         "scores_hardware", "scores_reference"])
+        for row, (class_hw, scores_hw), (class_ref, scores_ref) in zip(inputs.tolist(),
+                                                                        hardware, reference):
+            writer.writerow([*row, class_hw, class_ref, " ".join(map(str, scores_hw)),
+                             " ".join(map(str, scores_ref))])
     atomic_write(path, buffer.getvalue())

@@ -1,6 +1,7 @@
 """cocotb test bench of the bilinear datapath (run by :mod:`qnnhw.sim.runner`).
 
-The host writes the stimulus and the reference outputs to the JSON file named by
+The host writes the stimulus and the reference output words (y, or for C outputs the class
+and the scores packed as the datapath's output layout) to the JSON file named by
 ``QNNHW_BENCH``; each test appends what it measured to the JSON file named by
 ``QNNHW_RESULTS``. Every output is compared bit for bit with the integer reference.
 """
@@ -74,7 +75,7 @@ async def run(dut: Any, name: str, idle: float, stall: float, count: int) -> Non
     driver = StreamDriver("i", dut, dut.clk, PERIOD, idle_probability=idle,
                           rng=random.Random(rng.random()))
     monitor = StreamMonitor("o", dut, dut.clk, PERIOD, scoreboard, stall_probability=stall,
-                            rng=random.Random(rng.random()))
+                            rng=random.Random(rng.random()), signed=bench["signed"])
     start = time.perf_counter()
     receiving = cocotb.start_soon(monitor.receive(len(words)))
     await driver.send(words)

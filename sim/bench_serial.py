@@ -33,7 +33,8 @@ class Host:
         self.bench = bench
         self.source = UARTSource(dut.rx, dut.clk, bench["divisor"])
         self.sink = UARTSink(dut.tx, dut.clk, bench["divisor"])
-        self.decoder = protocol.ResponseDecoder(bench["output_bits"])
+        self.decoder = protocol.ResponseDecoder(protocol.ResponseFormat(
+            bench["output_bits"], bench["outputs"], bench["scores"]))
         self.frame_cycles = 10 * bench["divisor"] * 16
         cocotb.start_soon(self.sink.run())
 
@@ -65,12 +66,14 @@ async def start(dut: Any) -> Host:
 
 @cocotb.test()
 async def answers_every_request(dut: Any) -> None:
-    """Each request frame gets the reference output, bit for bit."""
+    """Each request frame gets the reference output (or class and scores), bit for bit."""
     host = await start(dut)
     for vector, expected in zip(host.bench["inputs"], host.bench["expected"]):
         await host.source.write(host.request(vector))
         response = await host.response()
-        assert response.value == expected, (vector, response.value, expected)
+        scores = None if response.scores is None else list(response.scores)
+        assert (response.value, scores) == (expected["value"], expected["scores"]), (
+            vector, response, expected)
 
 
 @cocotb.test()
@@ -78,15 +81,16 @@ async def recovers_from_line_errors(dut: Any) -> None:
     """A corrupted byte gets a NAK, a lost byte costs one frame, noise before a frame
     (a false sync byte included) is skipped; every good frame after them is answered."""
     host = await start(dut)
-    vector, expected = host.bench["inputs"][0], host.bench["expected"][0]
+    vector, expected = host.bench["inputs"][0], host.bench["expected"][0]["value"]
     good = host.request(vector)
 
     corrupted = bytearray(good)
-    corrupted[2] ^= 0x10
+    corrupted[1 + protocol.LENGTH_BYTES] ^= 0x10            # the first payload byte
     await host.source.write(bytes(corrupted))
     assert (await host.response()).value is None           # NAK
 
-    await host.source.write(good[:3] + good[4:])            # one payload byte lost
+    payload = 1 + protocol.LENGTH_BYTES
+    await host.source.write(good[:payload] + good[payload + 1:])   # one payload byte lost
     await host.source.idle(protocol.FRAME_TIMEOUT_BYTES + 1)
     await host.no_response()
 

@@ -25,8 +25,8 @@ from qnnhw.model import Network
 
 from .toolchain import verilator_environment
 
-__all__ = ["SimulationResult", "random_vectors", "run_cocotb", "simulate_datapath",
-           "simulate_serial"]
+__all__ = ["SimulationResult", "decode_words", "output_words", "random_vectors", "run_cocotb",
+           "simulate_datapath", "simulate_serial"]
 
 TOPLEVEL = "qnnhw_datapath"
 
@@ -61,6 +61,34 @@ class SimulationResult:
                 "cycles_per_vector": self.cycles_per_vector, "parallel": self.parallel,
                 "simulation_seconds": self.seconds, "build_seconds": self.build_seconds,
                 "vectors_per_second": self.vectors_per_second}
+
+
+def output_words(spec: Spec, outputs: np.ndarray) -> list[int]:
+    """Reference outputs as the datapath's output words (the bits of its ``o.payload``): y,
+    or for C outputs the class (the first of the largest) and the scores, packed."""
+    from qnnhw.hdl.folding import output_shape
+
+    if spec.outputs == 1:
+        return [int(y) for y in outputs]
+    shape = output_shape(spec)
+    return [shape.const({"label": int(np.argmax(row)), "scores": [int(v) for v in row]})
+            .as_value().value for row in outputs]
+
+
+def decode_words(spec: Spec, words: list[int]) -> list[Any]:
+    """Output words as numbers: y, or for C outputs (class, scores)."""
+    from amaranth.lib import data
+    from qnnhw.hdl.folding import output_shape
+
+    if spec.outputs == 1:
+        return list(words)
+    shape = output_shape(spec)
+    assert isinstance(shape, data.StructLayout)
+    decoded = []
+    for word in words:
+        view = data.Const(shape, word)
+        decoded.append((int(view.label), tuple(int(score) for score in view.scores)))
+    return decoded
 
 
 def random_vectors(spec: Spec, count: int, seed: int = 0) -> np.ndarray:
@@ -143,14 +171,15 @@ def simulate_datapath(model: Network, spec: Spec, parallel: int,
     ``stall_vectors`` vectors with random gaps on the input and random backpressure).
     """
     start = time.perf_counter()
-    reference = [int(y) for y in flow.reference(model, spec).outputs(inputs)]
+    reference = output_words(spec, flow.reference(model, spec).outputs(inputs))
     dut = flow.datapath(model, spec, parallel)
     progress(f"elaborating the {model.FAMILY} datapath: m={spec.m}, d={spec.d}, P={parallel}, "
              f"T={dut.initiation_interval} cycles per vector")
     text = amaranth_verilog.convert(dut, name=TOPLEVEL, emit_src=False)
     stall_count = len(inputs) if stall_vectors is None else min(stall_vectors, len(inputs))
     bench = {"inputs": inputs.tolist(), "expected": reference, "input_bits": spec.input_bits,
-             "latency": dut.latency, "initiation_interval": dut.initiation_interval,
+             "signed": spec.outputs == 1, "latency": dut.latency,
+             "initiation_interval": dut.initiation_interval,
              "idle_probability": idle_probability, "stall_probability": stall_probability,
              "stall_vectors": stall_count, "seed": seed}
     results, build_seconds = run_cocotb(text, TOPLEVEL, "qnnhw.sim.bench_datapath", bench,
@@ -176,6 +205,7 @@ def simulate_datapath(model: Network, spec: Spec, parallel: int,
 
 def simulate_serial(model: Network, spec: Spec, parallel: int,
                     inputs: np.ndarray, work_dir: Path, *, divisor: int = 8,
+                    scores: bool = True,
                     progress: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
     """Run the board design (UART, framing, datapath) end to end in Verilator.
 
@@ -185,11 +215,18 @@ def simulate_serial(model: Network, spec: Spec, parallel: int,
     """
     from qnnhw.hdl.serial import SerialInference
 
-    reference = [int(y) for y in flow.reference(model, spec).outputs(inputs)]
-    top = SerialInference(flow.datapath(model, spec, parallel), divisor)
+    outputs = flow.reference(model, spec).outputs(inputs)
+    expected: list[dict[str, Any]]
+    if spec.outputs == 1:
+        expected = [{"value": int(y), "scores": None} for y in outputs]
+    else:
+        expected = [{"value": int(np.argmax(row)),
+                     "scores": [int(v) for v in row] if scores else None} for row in outputs]
+    top = SerialInference(flow.datapath(model, spec, parallel), divisor, scores)
     text = amaranth_verilog.convert(top, name="qnnhw_serial", emit_src=False)
-    bench = {"inputs": inputs.tolist(), "expected": reference, "input_bits": spec.input_bits,
-             "output_bits": spec.output_width, "divisor": divisor}
+    bench = {"inputs": inputs.tolist(), "expected": expected, "input_bits": spec.input_bits,
+             "output_bits": spec.output_width, "outputs": spec.outputs, "scores": scores,
+             "divisor": divisor}
     results, _ = run_cocotb(text, "qnnhw_serial", "qnnhw.sim.bench_serial", bench, work_dir,
                             progress)
     return results

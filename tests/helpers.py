@@ -124,7 +124,8 @@ class EmulatedBoard:
         from qnnhw import protocol
 
         tty.setraw(self.master)
-        size = self.spec.features * protocol.value_bytes(self.spec.input_bits) + 3
+        size = protocol.request_frame_bytes(self.spec.features, self.spec.input_bits)
+        response = protocol.ResponseFormat.for_spec(self.spec)
         buffer = bytearray()
         while not self._stop.is_set():
             if not select.select([self.master], [], [], 0.05)[0]:
@@ -141,9 +142,15 @@ class EmulatedBoard:
                 fault = self.faults.pop(0) if self.faults else None
                 if fault == "drop":
                     continue
-                value = None if vector is None or fault == "nak" else int(
-                    self.reference.outputs([vector])[0])
-                os.write(self.master, protocol.encode_response(value, self.spec.output_width))
+                if vector is None or fault == "nak":
+                    os.write(self.master, protocol.encode_response(None, response))
+                    continue
+                y = self.reference.outputs([vector])[0]
+                if self.spec.outputs == 1:
+                    frame = protocol.encode_response(int(y), response)
+                else:
+                    frame = protocol.encode_response(int(y.argmax()), response, y.tolist())
+                os.write(self.master, frame)
 
     def close(self):
         self._stop.set()

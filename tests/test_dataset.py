@@ -109,3 +109,69 @@ def test_cli_reports_missing_file_and_target(tmp_path):
     path = write(tmp_path, "a,t\n1,0\n2,1\n3,0\n4,1\n")
     assert_one_line_error(run_cli("train", "--data", str(path), "--target", "zz"),
                           "no column named 'zz'")
+
+
+# -- classes -----------------------------------------------------------------------------------
+
+def classes_csv(tmp_path, labels, rows_per_class=4, name="classes.csv"):
+    """Two features whose cluster says the class; ``labels`` as the target texts."""
+    rng = np.random.default_rng(0)
+    lines = ["a,b,label"]
+    for k, label in enumerate(labels):
+        for _ in range(rows_per_class):
+            a, b = rng.normal(size=2) * 0.2 + (np.cos(k), np.sin(k))
+            lines.append(f"{a:.4f},{b:.4f},{label}")
+    return write(tmp_path, "\n".join(lines) + "\n", name)
+
+
+def test_three_or_more_values_are_classes_strings_or_integers(tmp_path):
+    strings = dataset.load(str(classes_csv(tmp_path, ["d10", "d2", "d1"])), seed=0)
+    assert strings.task == "classification" and strings.outputs == 3
+    assert strings.label_names == ("d1", "d2", "d10")   # natural order
+    assert set(np.concatenate([strings.y_train, strings.y_test])) == {0, 1, 2}
+    targets = strings.train_targets
+    assert targets.shape == (len(strings.y_train), 3)
+    assert (targets.argmax(axis=1) == strings.y_train).all() and set(targets.ravel()) == {-1, 1}
+    integers = dataset.load(str(classes_csv(tmp_path, [0, 5, 9, 7], name="i.csv")))
+    assert integers.label_names == ("0", "5", "7", "9") and integers.classes == 4
+    regression = dataset.load(str(classes_csv(tmp_path, [0, 5, 9, 7], name="i.csv")),
+                              task="regression")
+    assert regression.task == "regression" and regression.label_names is None
+
+
+@pytest.mark.parametrize("labels, rows, options, needle", [
+    (["a", "b", "c"], 1, [], "has a single row"),
+    ([1, 2, 3], 1, [], "use --task regression"),
+    (["a", "b", "c", "d"], 3, ["--test-fraction", "0.75"], "4 classes but only"),
+])
+def test_class_refusals_are_one_line(tmp_path, labels, rows, options, needle):
+    path = classes_csv(tmp_path, labels, rows)
+    result = run_cli("train", "--data", str(path), "-o", str(tmp_path / "m.json"), *options)
+    assert_one_line_error(result, needle)
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_digits_and_mnist_format_folders(tmp_path):
+    import gzip
+
+    digits = dataset.load("digits", seed=1)
+    assert digits.classes == 10 and digits.X_train.shape[1] == 64
+    assert len(digits.y_train) + len(digits.y_test) == 1797
+
+    def idx(array, code):
+        header = bytes([0, 0, code, array.ndim]) + b"".join(
+            int(size).to_bytes(4, "big") for size in array.shape)
+        return header + array.astype(array.dtype.newbyteorder(">")).tobytes()
+
+    rng = np.random.default_rng(2)
+    for split_name, count in (("train", 40), ("t10k", 12)):
+        images = rng.integers(0, 256, (count, 4, 3)).astype(np.uint8)
+        labels = (np.arange(count) % 3).astype(np.uint8)
+        (tmp_path / f"{split_name}-images-idx3-ubyte.gz").write_bytes(
+            gzip.compress(idx(images, 0x08)))
+        (tmp_path / f"{split_name}-labels-idx1-ubyte").write_bytes(idx(labels, 0x08))
+    data = dataset.load(str(tmp_path))
+    assert data.classes == 3 and data.X_train.shape == (40, 12) and len(data.y_test) == 12
+    assert len(dataset.load(str(tmp_path), subsample=9).y_train) == 9
+    (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x05ab")
+    assert_one_line_error(run_cli("train", "--data", str(tmp_path)), "IDX header promises")

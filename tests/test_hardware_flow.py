@@ -16,16 +16,21 @@ from .helpers import random_model, random_threshold_model, run_cli
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("family", ["bilinear", "threshold"])
-def test_serial_link_end_to_end(tmp_path, family):
-    """Bytes through the UART pins; every prediction checked; line errors recovered."""
+@pytest.mark.parametrize("family, classes, scores", [
+    ("bilinear", 2, True), ("threshold", 2, True),
+    ("bilinear", 4, True), ("threshold", 5, False),
+])
+def test_serial_link_end_to_end(tmp_path, family, classes, scores):
+    """Bytes through the UART pins; every prediction (class and scores) checked; line
+    errors recovered."""
     if family == "bilinear":
-        model = random_model(5, 6, seed=3)
+        model = random_model(5, 6, seed=3, classes=classes)
         spec = BilinearSpec.for_model(model)
     else:
-        model = random_threshold_model(5, 6, seed=3)
+        model = random_threshold_model(5, 6, seed=3, classes=classes)
         spec = ThresholdSpec.for_model(model)
-    results = simulate_serial(model, spec, 4, random_vectors(spec, 12), tmp_path)
+    results = simulate_serial(model, spec, 4, random_vectors(spec, 12), tmp_path,
+                              scores=scores)
     assert results["_failures"] == []
     xml = next(tmp_path.glob("build-*/results.xml")).read_text()
     assert xml.count("<testcase") == 2

@@ -2,9 +2,10 @@
 
 import json
 
+import numpy as np
 import pytest
 
-from qnnhw import protocol
+from qnnhw import flow, protocol
 from qnnhw.flow import fixed_point
 
 from .helpers import EmulatedBoard, random_model, random_threshold_model, run_cli
@@ -16,10 +17,12 @@ def test_crc8_matches_the_standard_check_value():
 
 def test_request_round_trip():
     frame = protocol.encode_request([-128, 0, 127, -1], 8)
-    assert frame[0] == protocol.REQUEST_SYNC and frame[1] == 4
+    assert frame[0] == protocol.REQUEST_SYNC and frame[1:3] == bytes([4, 0])
     assert protocol.decode_request(frame, 4, 8) == [-128, 0, 127, -1]
     wide = protocol.encode_request([-2000, 1999], 12)
-    assert wide[1] == 4 and protocol.decode_request(wide, 2, 12) == [-2000, 1999]
+    assert wide[1:3] == bytes([4, 0]) and protocol.decode_request(wide, 2, 12) == [-2000, 1999]
+    image = protocol.encode_request(list(range(-128, 128)) * 3 + [0] * 16, 8)   # 784 bytes
+    assert image[1:3] == (784).to_bytes(2, "little") and len(image) == 784 + 4
     corrupted = bytearray(frame)
     corrupted[3] ^= 1
     assert protocol.decode_request(bytes(corrupted), 4, 8) is None
@@ -31,19 +34,34 @@ def test_request_refuses_values_out_of_range():
 
 
 def test_decoder_skips_noise_and_false_syncs():
-    decoder = protocol.ResponseDecoder(20)
-    good = protocol.encode_response(-123456, 20)
-    nak = protocol.encode_response(None, 20)
-    noise = bytes([0x5A, 0x09, 0x00, 0x5A, 0x03, 0x01])
+    response = protocol.ResponseFormat(20)
+    decoder = protocol.ResponseDecoder(response)
+    good = protocol.encode_response(-123456, response)
+    nak = protocol.encode_response(None, response)
+    noise = bytes([0x5A, 0x09, 0x00, 0x5A, 0x03, 0x00, 0x01])
     responses = decoder.feed(noise + good[:3])
     responses += decoder.feed(good[3:] + nak)
     assert [r.value for r in responses] == [-123456, None]
 
 
 def test_decoder_rejects_a_bad_crc():
-    frame = bytearray(protocol.encode_response(77, 16))
+    response = protocol.ResponseFormat(16)
+    frame = bytearray(protocol.encode_response(77, response))
     frame[-1] ^= 0xFF
-    assert protocol.ResponseDecoder(16).feed(bytes(frame)) == []
+    assert protocol.ResponseDecoder(response).feed(bytes(frame)) == []
+
+
+def test_class_responses_round_trip():
+    with_scores = protocol.ResponseFormat(9, 10)
+    frame = protocol.encode_response(7, with_scores, [-256, 255] + [0] * 8)
+    assert frame[1:3] == bytes([21, 0])   # the class, then 10 scores of 2 bytes
+    assert protocol.ResponseDecoder(with_scores).feed(frame) == [
+        protocol.Response(7, (-256, 255) + (0,) * 8)]
+    label_only = protocol.ResponseFormat(9, 10, scores=False)
+    frame = protocol.encode_response(9, label_only)
+    assert protocol.ResponseDecoder(label_only).feed(frame) == [protocol.Response(9)]
+    with pytest.raises(ValueError, match="at most 256 classes"):
+        protocol.ResponseFormat(9, 300)
 
 
 @pytest.fixture(params=["bilinear", "threshold"])
@@ -91,3 +109,33 @@ def test_fixed_point_spec_file_is_checked(build_dir):
     (folder / "fixedpoint.json").write_text(json.dumps(data))
     result = run_cli("run", "--port", "/dev/null", "--build", str(folder))
     assert result.returncode == 2 and "'sum_width'" in result.stderr
+
+
+@pytest.mark.parametrize("family", ["bilinear", "threshold"])
+def test_run_prints_classes_and_scores_of_a_multiclass_board(tmp_path, family):
+    model = (random_model(4, 6, seed=6, classes=3) if family == "bilinear"
+             else random_threshold_model(4, 6, seed=6, classes=3))
+    spec = fixed_point(model)
+    model.save(tmp_path / "model.json")
+    (tmp_path / "fixedpoint.json").write_text(spec.to_json())
+    rows = ["x0,x1,x2,x3,y"] + [f"{a},{-a / 2},{a / 3},{1 - a},c{k % 3}"
+                                for k, a in enumerate((-2.5, -1, 0, 0.5, 1.25, 3))]
+    (tmp_path / "data.csv").write_text("\n".join(rows) + "\n")
+    board = EmulatedBoard(model, spec)
+    try:
+        result = run_cli("run", "--port", board.port, "--build", str(tmp_path), "--data",
+                         str(tmp_path / "data.csv"), "--scores", timeout=60)
+    finally:
+        board.close()
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "row,prediction,class_board,class_reference,scores_board,target"
+    reference = flow.reference(model, spec)
+    expected = reference.outputs(reference.quantize(np.array(
+        [[float(v) for v in row.split(",")[:4]] for row in rows[1:]])))
+    for line, scores in zip(lines[1:], expected):
+        row, prediction, board_class, reference_class, board_scores, _ = line.split(",")
+        assert board_class == reference_class == str(int(np.argmax(scores)))
+        assert prediction == f"c{board_class}"
+        assert board_scores == " ".join(map(str, scores))
+    assert "0 differ from the reference" in result.stderr

@@ -39,13 +39,13 @@ def solved():
 def test_the_certificate_is_never_above_the_optimum(solved):
     """The optimum lies between CLARABEL's certificate and its point made feasible: every
     solver's certified bound stays below that feasible objective."""
-    for (seed, loss, beta), (_, _, solutions) in solved.items():
+    for case, (_, _, solutions) in solved.items():
         ceiling = solutions["CLARABEL"].objective
         for solver, solution in solutions.items():
-            assert solution.lower_bound <= ceiling, (seed, loss, solver)
+            assert solution.lower_bound <= ceiling, (case, solver)
             assert solution.lower_bound <= solution.objective
             # and tight: each solver's dual point is oriented and scaled right
-            assert solution.relative_gap <= 1e-2, (seed, loss, solver)
+            assert solution.relative_gap <= 1e-2, (case, solver)
 
 
 def test_bm_matches_clarabel_to_its_tolerance(solved):
@@ -78,7 +78,7 @@ def test_a_solvers_own_value_is_not_a_certificate():
 def test_any_dual_candidate_gives_a_valid_bound(solved, loss):
     """The bound does not rely on a good point: random candidates give weaker, valid ones."""
     rng = np.random.default_rng(7)
-    for (seed, case_loss, beta), (X, y, solutions) in solved.items():
+    for (_, case_loss, beta), (X, y, solutions) in solved.items():
         if case_loss != loss:
             continue
         target = Elementwise(loss, y[None])

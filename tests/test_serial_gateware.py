@@ -2,7 +2,7 @@
 protocol code (qnnhw.protocol)."""
 
 import pytest
-from amaranth.hdl import Module
+from amaranth.hdl import Module, signed
 from amaranth.sim import Simulator
 from qnnhw.hdl.framing import FrameReceiver, FrameTransmitter
 from qnnhw.hdl.uart import UARTReceiver, UARTTransmitter
@@ -220,16 +220,14 @@ def test_frame_receiver_naks_a_frame_while_its_output_is_full():
     assert vectors == [] and len(naks) == 1   # the first waits in o, the second is refused
 
 
-@pytest.mark.parametrize("output_bits", [1, 8, 20])
-def test_frame_transmitter_matches_the_protocol(output_bits):
-    dut = FrameTransmitter(output_bits)
-    low, high = -(1 << (output_bits - 1)), (1 << (output_bits - 1)) - 1
-    values = [low, high, 0, -1 if output_bits > 1 else 0]
+def transmit(dut, words):
+    """Offer ``words`` (None: a NAK pulse) to a FrameTransmitter under backpressure; return
+    the bytes it sends."""
     sent = bytearray()
 
     async def testbench(ctx):
-        queue: list[int | None] = [values[0], None, *values[1:]]   # None: a NAK pulse
-        for cycle in range(400):
+        queue = list(words)
+        for cycle in range(600):
             if queue and queue[0] is None:
                 ctx.set(dut.nak, 1)
                 queue.pop(0)
@@ -247,10 +245,39 @@ def test_frame_transmitter_matches_the_protocol(output_bits):
             await ctx.tick()
 
     simulate(dut, testbench)
-    expected = protocol.encode_response(values[0], output_bits)
-    expected += protocol.encode_response(None, output_bits)
+    return bytes(sent)
+
+
+@pytest.mark.parametrize("output_bits", [1, 8, 20])
+def test_frame_transmitter_matches_the_protocol(output_bits):
+    response = protocol.ResponseFormat(output_bits)
+    dut = FrameTransmitter(response, signed(output_bits))
+    low, high = -(1 << (output_bits - 1)), (1 << (output_bits - 1)) - 1
+    values = [low, high, 0, -1 if output_bits > 1 else 0]
+    sent = transmit(dut, [values[0], None, *values[1:]])
+    expected = protocol.encode_response(values[0], response)
+    expected += protocol.encode_response(None, response)
     for value in values[1:]:
-        expected += protocol.encode_response(value, output_bits)
-    assert bytes(sent) == expected
-    decoded = protocol.ResponseDecoder(output_bits).feed(bytes(sent))
+        expected += protocol.encode_response(value, response)
+    assert sent == expected
+    decoded = protocol.ResponseDecoder(response).feed(sent)
     assert [response.value for response in decoded] == [values[0], None, *values[1:]]
+
+
+@pytest.mark.parametrize("scores", [True, False])
+def test_frame_transmitter_sends_the_class_and_the_scores(scores):
+    from qnnhw.hdl.folding import output_shape
+
+    class Spec:   # what output_shape reads of a fixed-point spec
+        outputs, output_width = 5, 11
+
+    response = protocol.ResponseFormat(11, 5, scores)
+    shape = output_shape(Spec)
+    dut = FrameTransmitter(response, shape)
+    answers = [(4, [-1024, 1023, 0, -1, 1023]), (0, [7, 7, 7, 7, 7])]
+    sent = transmit(dut, [shape.const({"label": label, "scores": values})
+                          for label, values in answers])
+    decoded = protocol.ResponseDecoder(response).feed(sent)
+    assert [(r.value, r.scores) for r in decoded] == [
+        (label, tuple(values) if scores else None) for label, values in answers]
+    assert len(sent) == 2 * (4 + (1 + 5 * 2 if scores else 1))

@@ -62,6 +62,36 @@ def test_every_threshold_output_matches_the_reference(verilator_dir, features, n
     assert result.cycles_per_vector == result.initiation_interval == -(-neurons // parallel)
 
 
+@pytest.mark.parametrize("family, classes, m, parallel", [
+    ("bilinear", 3, 8, 3),     # output groups padded, T = 4
+    ("bilinear", 10, 12, 2),   # ten outputs, one or two neurons each
+    ("threshold", 4, 9, 4),    # C gated sums and a comparator tree
+    ("threshold", 10, 7, 7),   # constant weights, ten outputs
+])
+def test_every_class_and_score_matches_the_reference(verilator_dir, family, classes, m,
+                                                     parallel):
+    from qnnhw.families.threshold.fixedpoint import ThresholdSpec
+
+    if family == "bilinear":
+        model = random_model(5, m, classes=classes, seed=m)
+        spec = BilinearSpec.for_model(model, input_bits=6)
+    else:
+        model = random_threshold_model(5, m, classes=classes, seed=m)
+        spec = ThresholdSpec.for_model(model, input_bits=6)
+    inputs = random_vectors(spec, 60, seed=m)
+    result = simulate_datapath(model, spec, parallel, inputs, verilator_dir, seed=m,
+                               idle_probability=0.4, stall_probability=0.5)
+    assert result.mismatches == 0 and not result.tests["_failures"]
+    assert result.outputs == result.reference
+    assert result.tests["random_stalls"]["outputs"] == result.reference
+    decoded = runner.decode_words(spec, result.outputs)
+    expected = runner.flow.reference(model, spec).outputs(inputs)
+    assert [label for label, _ in decoded] == np.argmax(expected, axis=1).tolist()
+    assert [list(scores) for _, scores in decoded] == expected.tolist()
+    assert len({label for label, _ in decoded}) >= 2   # the class really changes
+    assert result.latency_cycles == result.expected_latency
+
+
 def test_a_wrong_output_is_caught(verilator_dir, monkeypatch):
     """The bench is not vacuous: perturb one reference value and it must report it."""
     model = random_model(3, 4, seed=9)

@@ -270,7 +270,8 @@ def test_deep_lasso_network_chains_its_layers():
     assert spec.layer_widths == (12, 12) and spec.d == 13
     reference = ThresholdReference(model, spec)
     X = data.X_train
-    agreement = np.mean(reference.predict_classes(reference.quantize(X)) == model.predict_classes(X))
+    hardware = reference.predict_classes(reference.quantize(X))
+    agreement = np.mean(hardware == model.predict_classes(X))
     assert agreement >= 0.97
 
 
@@ -309,3 +310,59 @@ def test_cli_refuses_bad_depth(tmp_path, args, needle):
     out = tmp_path / "m.json"
     assert_one_line_error(run_cli("train", "-o", str(out), *args), needle)
     assert not out.exists()
+
+
+def test_estimators_are_scikit_learn_estimators():
+    """clone, Pipeline and GridSearchCV over β, on ten classes (digits) and on two."""
+    from sklearn.base import clone
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler
+
+    from qnnhw import ThresholdNetwork
+
+    data = dataset.load("digits", seed=0)
+    labels = np.array([f"d{int(k)}" for k in data.y_train])   # strings: classes, not values
+    net = ThresholdNetwork(beta=20, hyperplanes=600)
+    assert clone(net).get_params() == net.get_params()
+    pipeline = make_pipeline(MinMaxScaler(), net).fit(data.X_train, labels)
+    assert list(pipeline.classes_) == [f"d{k}" for k in range(10)]
+    test_labels = np.array([f"d{int(k)}" for k in data.y_test])
+    assert pipeline.score(data.X_test, test_labels) > 0.85
+    assert pipeline[-1].model_.outputs == 10
+    search = GridSearchCV(ThresholdNetwork(hyperplanes=300), param_grid={"beta": [5, 50]}, cv=2)
+    search.fit(data.X_train[:600], data.y_train[:600].astype(int))
+    assert search.best_params_["beta"] in (5, 50)
+    assert set(search.predict(data.X_test[:20])) <= set(range(10))
+
+
+def test_group_lasso_certifies_ten_outputs_from_the_cli(tmp_path):
+    out = tmp_path / "m.json"
+    result = run_cli("train", "--family", "threshold", "--data", "digits", "--beta", "20",
+                     "--neurons", "800", "-o", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert "group Lasso (10 outputs)" in result.stderr
+    assert report["lasso_gap"] <= 1e-4 * report["lasso_objective"]
+    assert report["test_accuracy"] >= 0.93
+    model = load_model(out)
+    assert model.outputs == 10 and model.w.shape == (model.m, 10) and model.bias.shape == (10,)
+    assert len(report["output_bias"]) == 10
+
+
+def test_group_lasso_gap_is_a_valid_bound():
+    """The dual value lower-bounds the objective at any W, and the solver's W is optimal
+    against random perturbations."""
+    rng = np.random.default_rng(3)
+    D = (rng.random((60, 25)) > 0.5).astype(float)
+    Y = np.where(rng.integers(0, 4, 60)[:, None] == np.arange(4), 1.0, -1.0)
+    solution = solve_lasso(D, Y, 2.0)
+    assert solution.w.shape == (25, 4) and solution.bias.shape == (4,)
+    optimum = solution.objective
+    assert solution.gap <= 1e-5 * optimum
+    for _ in range(20):
+        W = solution.w + rng.normal(size=solution.w.shape) * 0.05
+        primal, dual, _ = duality_gap(D, Y, 2.0, W)
+        assert dual <= optimum + 1e-9 <= primal + 1e-9 + solution.gap
+    single = solve_lasso(D, Y[:, 0], 2.0)
+    assert single.w.shape == (25,) and isinstance(single.bias, float)

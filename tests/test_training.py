@@ -8,7 +8,7 @@ import pytest
 from qnnhw import BinaryBilinearNetwork, dataset
 from qnnhw.families.bilinear import sdp
 from qnnhw.families.bilinear.config import BilinearConfig
-from qnnhw.families.bilinear.train import SDPTrainer, objective
+from qnnhw.families.bilinear.train import SDPTrainer, allocate_neurons, objective
 from qnnhw.model import Lifting
 
 SOLVER_TOLERANCE = 1e-3  # relative; SCS's default accuracy
@@ -162,3 +162,86 @@ def test_estimator_regresses():
     net = BinaryBilinearNetwork(m=1000, bias=False, standardize=False).fit(data.X_train,
                                                                            data.y_train)
     assert net.score(data.X_train, data.y_train) > 0.9
+
+
+# -- C outputs ---------------------------------------------------------------------------------
+
+def test_allocation_is_proportional_with_one_neuron_each():
+    assert allocate_neurons(10, [1.0, 1.0]) == [5, 5]
+    counts = allocate_neurons(103, [3.0, 1.0, 0.0, 6.0])
+    assert sum(counts) == 103 and min(counts) == 1 and counts[3] > counts[0] > counts[1]
+    assert allocate_neurons(4, [0.0] * 4) == [1, 1, 1, 1]
+
+
+@pytest.fixture(scope="module")
+def three_class_trainer():
+    """Wine-like data: three Gaussian classes in 4 dimensions, 90 rows."""
+    rng = np.random.default_rng(5)
+    centres = rng.normal(size=(3, 4)) * 2
+    labels = np.repeat(np.arange(3), 30)
+    X = centres[labels] + rng.normal(size=(90, 4))
+    data = dataset.split(X, [f"k{k}" for k in labels],
+                         dataset.InputEncoder(tuple(dataset.ColumnEncoder(f"x{k}")
+                                                    for k in range(4))),
+                         "label", "three-classes", seed=1)
+    return SDPTrainer(data, BilinearConfig(loss="squared", beta=1e-2))
+
+
+def test_multiclass_bound_is_the_sum_of_certified_blocks(three_class_trainer):
+    trainer = three_class_trainer
+    assert len(trainer.solutions) == 3
+    model = trainer.sample(60, seed=2)
+    assert model.outputs == 3 and sum(model.class_neurons) == 60
+    rhos = [solution.rho for solution in trainer.solutions]
+    assert model.class_neurons == tuple(allocate_neurons(60, rhos))
+    training = model.training
+    assert training["lower_bound"] == pytest.approx(
+        sum(solution.lower_bound for solution in trainer.solutions))
+    # The bound holds against any ±1 network with outputs assigned, at any α.
+    targets = trainer.targets
+    assert targets.shape == (len(trainer.dataset.y_train), 3)
+    sums = model.sum_by_output(
+        (trainer.lifted_train @ model.U.T) * (trainer.lifted_train @ model.V.T),
+        model.class_neurons)
+    for alpha in (0.0, model.alpha, -model.alpha, 3 * model.alpha):
+        value = objective("squared", trainer.beta, trainer.d, model.m, alpha,
+                          alpha * sums, targets)
+        assert training["lower_bound"] <= value + 1e-9
+    assert training["objective"] >= training["lower_bound"]
+    assert sums.shape == (len(targets), 3)
+    from qnnhw.training import evaluate
+
+    assert evaluate(model, trainer.dataset)["test_accuracy"] >= 0.8
+
+
+def test_multiclass_model_file_round_trip_and_refusals(tmp_path, three_class_trainer):
+    from qnnhw.errors import QnnhwError
+    from qnnhw.model import load_model
+
+    model = three_class_trainer.sample(9)
+    model.save(tmp_path / "m.json")
+    loaded = load_model(tmp_path / "m.json")
+    assert loaded.class_neurons == model.class_neurons
+    X = three_class_trainer.dataset.X_test
+    assert (loaded.predict_classes(X) == model.predict_classes(X)).all()
+    import json
+
+    data = json.loads((tmp_path / "m.json").read_text())
+    data["network"]["class_neurons"] = [3, 3, 2]
+    (tmp_path / "bad.json").write_text(json.dumps(data))
+    with pytest.raises(QnnhwError, match="class_neurons must list the neurons of each of the 3"):
+        load_model(tmp_path / "bad.json")
+
+
+@pytest.mark.parametrize("options, needle", [
+    (["--method", "backprop"], "trains networks of one output"),
+    (["--m", "2"], "needs a neuron per class"),
+    (["--lasso-refit"], "refits one output"),
+])
+def test_multiclass_bilinear_refusals(tmp_path, options, needle):
+    from .helpers import assert_one_line_error, run_cli
+
+    result = run_cli("train", "--data", "digits", "--subsample", "50", "-o",
+                     str(tmp_path / "m.json"), *options)
+    assert_one_line_error(result, needle)
+    assert not (tmp_path / "m.json").exists()

@@ -104,10 +104,15 @@ class BilinearFamily:
                 f"{needed} RAM blocks, {board.name} has {device.ram_blocks}; retrain with "
                 f"@m {fitting} or less, or build for a board with more RAM (ulx3s)", "m")
         sample = trainer.sample  # type: ignore[union-attr]
+        outputs = model.outputs
+        # Below one neuron per output there is no network: such m are not candidates.
         m = largest_m(device, lambda m: estimate(
-            device, self.fixed_point(sample(m), input_bits), 1).ram_blocks, model.m)
-        if m == 0:
-            raise QnnhwError(f"not even one neuron's weights fit {board.name}'s RAM")
+            device, self.fixed_point(sample(m), input_bits), 1).ram_blocks
+            if m >= outputs else 0, model.m)
+        if m < outputs:
+            raise QnnhwError(f"the weights of one neuron per output ({outputs} outputs) do "
+                             f"not fit {board.name}'s RAM; build for a board with more RAM "
+                             f"(ulx3s)")
         progress(f"m={model.m} needs {needed} RAM blocks for {bits // 1024} kbit of weights, "
                  f"{board.name} has {device.ram_blocks}: sampling m={m} from the same SDP "
                  f"(Algorithm 1 needs no new solve)")

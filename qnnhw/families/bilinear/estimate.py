@@ -22,6 +22,7 @@ def estimate(device: Device, spec: BilinearSpec, parallel: int) -> Estimate:
     """Logic cells, DSPs and RAM blocks for P = ``parallel`` neuron units."""
     from qnnhw.hdl.arith import csd_digits
     from qnnhw.hdl.bilinear import BilinearDatapath
+    from qnnhw.hdl.folding import output_word_width
 
     d, bits = spec.d, spec.input_bits
     hidden = 2 * (tree_cells(d, bits) + d * bits) + 2 * spec.neuron_width
@@ -31,13 +32,15 @@ def estimate(device: Device, spec: BilinearSpec, parallel: int) -> Estimate:
     units = parallel * (hidden + spec.product_width)
     lut_multipliers = (parallel - multipliers_in_dsp) * lut_multiplier
     terms = len(csd_digits(abs(spec.alpha_mantissa)))
+    word = output_word_width(spec)
+    # With C outputs: the collector's scores and running maximum, and the frame's bytes.
+    collector = 0 if spec.outputs == 1 else 2 * word + spec.output_width
     shared = (tree_cells(d, bits)                                      # Σx̃
               + tree_cells(parallel, spec.product_width) + 2 * spec.sum_width
               + terms * (spec.sum_width + spec.alpha_bits) + 2 * spec.output_width
-              + serial_cells(spec))
+              + collector + serial_cells(spec))
     lcs = (UNIT_FACTOR * units + LUT_MULTIPLIER_FACTOR * lut_multipliers
            + SHARED_FACTOR * shared)
-    groups = -(-spec.m // parallel)
-    ram = rom_blocks(device, BilinearDatapath.rom_word_widths(spec, parallel), groups,
-                     spec.output_width)
+    groups = BilinearDatapath.group_count(spec, parallel)
+    ram = rom_blocks(device, BilinearDatapath.rom_word_widths(spec, parallel), groups, word)
     return Estimate(parallel, int(lcs), multipliers_in_dsp, ram)

@@ -1,4 +1,4 @@
-"""The bilinear family as a scikit-learn-style estimator."""
+"""The bilinear family as a scikit-learn estimator."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ __all__ = ["BinaryBilinearNetwork"]
 class BinaryBilinearNetwork(NetworkEstimator):
     """Two-layer network f(x) = α Σⱼ (uⱼᵀx̃)(vⱼᵀx̃), uⱼ, vⱼ ∈ {−1, +1}, trained by the SDP.
 
-    A target with two distinct values makes a classifier (``classes_`` holds them, the second
-    is the positive class); any other numeric target makes a regressor.
+    Classes (two, the second being the positive class, or C ≥ 3 with one output each; see
+    :mod:`qnnhw.estimator`) make a classifier, ``classes_`` holding them; any other numeric
+    target makes a regressor.
 
     Parameters
     ----------
@@ -44,8 +45,6 @@ class BinaryBilinearNetwork(NetworkEstimator):
         This network's training objective (21).
     """
 
-    PARAMETERS = ("m", "beta", "loss", "seed", "bias", "standardize", "weight_levels",
-                  "solver", "refit_alpha")
 
     def __init__(self, m: int = 1000, beta: float | None = None, loss: str | None = None,
                  seed: int = 0, bias: bool = True, standardize: bool = True,

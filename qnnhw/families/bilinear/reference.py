@@ -1,8 +1,8 @@
 """The bilinear datapath's integer reference: the oracle of its hardware.
 
 Integer inputs in, the exact integer sum s = Σⱼ (uⱼ·x̃)(vⱼ·x̃) (per output, over its
-neurons), then y = round_half_up(s·A / 2^k); Python integers take over from int64 wherever a worst-case
-bound needs more than 62 bits, so the result is exact for every configuration.
+neurons), then y = round_half_up(s·A / 2^k); Python integers take over from int64 wherever a
+worst-case bound needs more than 62 bits, so the result is exact for every configuration.
 """
 
 from __future__ import annotations

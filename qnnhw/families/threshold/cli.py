@@ -46,7 +46,8 @@ def add_options(group: argparse._ArgumentGroup, defaults: Mapping[str, Any]) -> 
 def report(model: ThresholdModel) -> dict[str, Any]:
     training = model.training
     return {**{key: training.get(key) for key in REPORT_KEYS}, "neurons": model.m,
-            "output_bias": np.asarray(model.bias).tolist(), "solve_seconds": training.get("lasso_seconds"),
+            "output_bias": np.asarray(model.bias).tolist(),
+            "solve_seconds": training.get("lasso_seconds"),
             "problem": "Lasso"}
 
 

@@ -22,6 +22,7 @@ UNIT_FACTOR, DEEP_LAYER_FACTOR = 1.1, 0.75
 def estimate(device: Device, spec: ThresholdSpec, parallel: int) -> Estimate:
     """Logic cells, (no) DSPs and RAM blocks for P = ``parallel`` neuron units: no
     multiplier, one adder tree per unit and weight bit-plane."""
+    from qnnhw.hdl.folding import argmax_depth, output_word_width
     from qnnhw.hdl.threshold import ThresholdDatapath
 
     # A deep network's earlier layers: one constant-weight tree per neuron over about half
@@ -39,12 +40,16 @@ def estimate(device: Device, spec: ThresholdSpec, parallel: int) -> Estimate:
     else:
         hidden = planes * (tree_cells(d, bits) + d * bits)
     combine = spec.hidden_width if planes == 1 else tree_cells(planes, spec.hidden_width)
-    units = parallel * (hidden + combine + spec.weight_bits)
+    outputs, word = spec.outputs, output_word_width(spec)
+    units = parallel * (hidden + combine + outputs * spec.weight_bits)
+    # Per output: its gated sum, accumulator and biased score; then the comparator tree with
+    # the scores delayed beside it, and the output register and frame bytes.
+    per_output = tree_cells(parallel, spec.weight_bits) + 2 * spec.sum_width + spec.output_width
+    decision = 0 if outputs == 1 else ((outputs - 1) * (spec.output_width + 8)
+                                       + argmax_depth(outputs) * outputs * spec.output_width)
     shared = (DEEP_LAYER_FACTOR * layers + (tree_cells(d, bits) if planes == 1 else 0)
-              + tree_cells(parallel, spec.weight_bits) + 2 * spec.sum_width
-              + 2 * spec.output_width + serial_cells(spec))
+              + outputs * per_output + decision + 2 * word + serial_cells(spec))
     lcs = UNIT_FACTOR * units + SHARED_FACTOR * shared
     groups = -(-spec.m // parallel)
-    ram = rom_blocks(device, ThresholdDatapath.rom_word_widths(spec, parallel), groups,
-                     spec.output_width)
+    ram = rom_blocks(device, ThresholdDatapath.rom_word_widths(spec, parallel), groups, word)
     return Estimate(parallel, int(lcs), 0, ram)

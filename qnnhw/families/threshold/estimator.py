@@ -1,4 +1,4 @@
-"""The threshold family as a scikit-learn-style estimator."""
+"""The threshold family as a scikit-learn estimator."""
 
 from __future__ import annotations
 
@@ -37,8 +37,6 @@ class ThresholdNetwork(NetworkEstimator):
         Its duality gap: no network over these patterns does better than objective_ − gap_.
     """
 
-    PARAMETERS = ("beta", "hyperplanes", "kind", "hidden_bits", "seed", "bias", "standardize",
-                  "solver")
     CONFIG_NAMES = {"hyperplanes": "neurons", "kind": "hyperplanes"}
 
     def __init__(self, beta: float = 5.0, hyperplanes: int = 2000, kind: str = "binary",

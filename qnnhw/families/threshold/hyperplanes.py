@@ -163,9 +163,9 @@ def train_ste(X: np.ndarray, y: np.ndarray, *, neurons: int, variant: str, beta:
     """The non-convex network trained by Adam with a surrogate gradient (the baselines).
 
     Minimises the mean of ½‖f(x) − y‖² plus (β/2n)(‖H‖² + ‖w‖²) (weight decay, the
-    objective the Lasso is equivalent to); ``y`` is n × C for C outputs, w then K × C. The hidden weights are then rounded to integers of
-    ``hidden_bits`` bits, row by row, so that the hardware can run the network; the reported
-    metrics are those of the rounded network.
+    objective the Lasso is equivalent to); ``y`` is n × C for C outputs, w then K × C. The
+    hidden weights are then rounded to integers of ``hidden_bits`` bits, row by row, so that
+    the hardware can run the network; the reported metrics are those of the rounded network.
     """
     _surrogate(variant, np.zeros(1))   # reject an unknown variant before training
     n, d = X.shape
