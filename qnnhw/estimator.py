@@ -46,7 +46,7 @@ def _is_classes(y: np.ndarray, classes: np.ndarray) -> bool:
     return bool(np.all(np.mod(classes, 1) == 0)) and len(classes) <= AUTO_CLASSES
 
 
-class NetworkEstimator(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+class NetworkEstimator(ClassifierMixin, BaseEstimator):
     """fit / predict / score around a family's trainer.
 
     A subclass takes its parameters as constructor arguments (stored unchanged, as
