@@ -42,14 +42,15 @@ def pipelined_sum(m: Module, values: Sequence[Value], *, name: str) -> tuple[Val
     return level[0], depth
 
 
-def pipelined_argmax(m: Module, values: Sequence[Value], *, name: str
+def pipelined_argmax(m: Module, values: Sequence[Value], *, name: str, delay: bool = True
                      ) -> tuple[Value, list[Value], int]:
     """The index of the largest of ``values``, the first one on a tie, by a tree of
-    comparators with one register after every level; the values come out delayed beside it.
+    comparators with one register after every level; with ``delay`` the values come out
+    delayed beside it (else as they are: for values held still while the tree works).
 
     Each comparison keeps the left (lower-index) candidate unless the right one is strictly
-    larger, so ties go to the lowest index. Returns the index, the delayed values and the
-    number of register stages (⌈log₂ len(values)⌉).
+    larger, so ties go to the lowest index. Returns the index, the values and the number of
+    register stages (⌈log₂ len(values)⌉).
     """
     if len(values) < 2:
         raise ValueError(f"An argmax needs two values at least, not {len(values)}")
@@ -72,10 +73,11 @@ def pipelined_argmax(m: Module, values: Sequence[Value], *, name: str
                 m.d.sync += [best.eq(Mux(right_wins, right, left)),
                              best_index.eq(Mux(right_wins, right_index, left_index))]
             next_level.append((best, best_index))
-        registers = [Signal.like(value, name=f"{name}_score{index}_d{depth + 1}")
-                     for index, value in enumerate(delayed)]
-        m.d.sync += [register.eq(value) for register, value in zip(registers, delayed)]
-        delayed = registers
+        if delay:
+            registers = [Signal.like(value, name=f"{name}_score{index}_d{depth + 1}")
+                         for index, value in enumerate(delayed)]
+            m.d.sync += [register.eq(value) for register, value in zip(registers, delayed)]
+            delayed = registers
         level = next_level
         depth += 1
     return level[0][1], delayed, depth

@@ -187,13 +187,21 @@ class FoldedDatapath(wiring.Component):
         pipe.advance("accumulate", 1)
         return totals
 
+    def holds_scores(self) -> bool:
+        """Whether the C scores of a vector, registered once, stay still while the class is
+        decided: when the next vector's come more than the decision's depth later (T > depth),
+        the scores need no delay registers beside the comparator tree."""
+        return self.groups > argmax_depth(self.spec.outputs)
+
     def decide(self, m: Module, scores: Sequence[Value], pipe: Tracker) -> Value:
         """Stage ``argmax``: the output word for the scores (see :func:`output_shape`), the
-        class being the first of the largest."""
+        class being the first of the largest. The scores must be held (registered only at a
+        vector's last group) when :meth:`holds_scores`."""
         if self.spec.outputs == 1:
             pipe.advance("argmax", 0)
             return scores[0]
-        label, delayed, depth = pipelined_argmax(m, scores, name="argmax")
+        label, delayed, depth = pipelined_argmax(m, scores, name="argmax",
+                                                 delay=not self.holds_scores())
         pipe.advance("argmax", depth)
         word = Signal(output_shape(self.spec))
         m.d.comb += word.label.eq(label)

@@ -76,6 +76,12 @@ class FrameReceiver(wiring.Component):
         silence = Signal(range(self.timeout + 1))
         byte = self.i.payload
         bad = Signal()   # a line error happened inside this frame
+        # The vector is read straight from the byte buffer, which holds still while it
+        # waits in ``o``; a frame whose bytes came meanwhile was not kept and is refused.
+        missed = Signal()
+        for index in range(self.features):
+            start = 8 * self.width * index
+            m.d.comb += self.o.payload[index].eq(payload[start:start + self.input_bits])
 
         m.d.comb += crc.data.eq(byte)
         m.d.sync += self.nak.eq(0)
@@ -89,7 +95,7 @@ class FrameReceiver(wiring.Component):
         timed_out = ~self.i.valid & (silence == self.timeout)
         with m.FSM() as fsm:
             with m.State("hunt"):
-                m.d.sync += [bad.eq(0), length_byte.eq(0)]
+                m.d.sync += [bad.eq(0), missed.eq(0), length_byte.eq(0)]
                 with m.If(self.i.valid & (byte == REQUEST_SYNC)):
                     m.next = "length"
             with m.State("length"):
@@ -109,20 +115,19 @@ class FrameReceiver(wiring.Component):
             with m.State("payload"):
                 m.d.comb += crc.valid.eq(self.i.valid)
                 with m.If(self.i.valid):
-                    m.d.sync += [payload.eq(Cat(payload[8:], byte)),
-                                 remaining.eq(remaining - 1)]
+                    m.d.sync += remaining.eq(remaining - 1)
+                    with m.If(self.o.valid):
+                        m.d.sync += missed.eq(1)
+                    with m.Else():
+                        m.d.sync += payload.eq(Cat(payload[8:], byte))
                     with m.If(remaining == 1):
                         m.next = "check"
                 with m.Elif(timed_out):
                     m.next = "hunt"
             with m.State("check"):
                 with m.If(self.i.valid):
-                    with m.If((byte == crc.crc) & ~bad & ~self.o.valid):
+                    with m.If((byte == crc.crc) & ~bad & ~missed & ~self.o.valid):
                         m.d.sync += self.o.valid.eq(1)
-                        for index in range(self.features):
-                            start = 8 * self.width * index
-                            m.d.sync += self.o.payload[index].eq(
-                                payload[start:start + self.input_bits])
                     with m.Else():
                         m.d.sync += self.nak.eq(1)
                     m.next = "hunt"

@@ -194,9 +194,13 @@ class ThresholdDatapath(FoldedDatapath):
         # -- accumulate over the T groups, add the biases, decide the class ------------------
         sums = self.accumulate(m, group_sums, pipe, spec.sum_width)
         scores = []
+        # Held scores change only with a vector's last group (see holds_scores).
+        load = (pipe["valid"] & pipe["last"] if spec.outputs > 1 and self.holds_scores()
+                else Const(1))
         for output, (total, bias) in enumerate(zip(sums, spec.output_biases)):
             score = Signal(signed(spec.output_width), name=f"y{output}")
-            m.d.sync += score.eq(total + bias)
+            with m.If(load):
+                m.d.sync += score.eq(total + bias)
             scores.append(score)
         pipe.advance("bias", 1)
         self.output(m, self.decide(m, scores, pipe), pipe)

@@ -281,3 +281,28 @@ def test_frame_transmitter_sends_the_class_and_the_scores(scores):
     assert [(r.value, r.scores) for r in decoded] == [
         (label, tuple(values) if scores else None) for label, values in answers]
     assert len(sent) == 2 * (4 + (1 + 5 * 2 if scores else 1))
+
+
+def test_frame_receiver_refuses_a_frame_that_came_while_the_vector_waited():
+    """The vector waits in the byte buffer: a frame arriving meanwhile is not kept, and if the
+    consumer takes the vector halfway through it, the rest must not make a vector either."""
+    first = protocol.encode_request([7, 8, 9], INPUT_BITS)
+    second = protocol.encode_request([-5, -6, -7], INPUT_BITS)
+    dut = FrameReceiver(FEATURES, INPUT_BITS, TIMEOUT)
+    stream = spaced(first) + spaced(second) + [None] * 4 + spaced(second)
+    taken_at = len(spaced(first)) + 15   # the consumer wakes up inside the second payload
+    vectors, naks = [], []
+
+    async def testbench(ctx):
+        for cycle, byte in enumerate(stream + [None] * 5):
+            ctx.set(dut.o.ready, cycle >= taken_at)
+            ctx.set(dut.i.valid, byte is not None)
+            ctx.set(dut.i.payload, byte or 0)
+            if ctx.get(dut.o.valid) and ctx.get(dut.o.ready):   # taken at this edge
+                vectors.append([ctx.get(dut.o.payload[k]) for k in range(FEATURES)])
+            await ctx.tick()
+            if ctx.get(dut.nak):
+                naks.append(cycle)
+
+    simulate(dut, testbench)
+    assert vectors == [[7, 8, 9], [-5, -6, -7]] and len(naks) == 1
