@@ -18,13 +18,16 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .cli_types import number, positive_int
 from .dataset import TASKS
 from .errors import QnnhwError
 from .families import DEFAULT_FAMILY, get_family, names
 from .protocol import DEFAULT_BAUD, ResponseFormat
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["main"]
 
@@ -313,7 +316,7 @@ def cmd_run(args: argparse.Namespace, start: float, flags: Mapping[str, str]) ->
 
     import numpy as np
 
-    from . import dataset, flow
+    from . import flow
     from .client import BoardClient
     from .families import spec_from_dict
     from .model import load_model
@@ -328,25 +331,7 @@ def cmd_run(args: argparse.Namespace, start: float, flags: Mapping[str, str]) ->
     except json.JSONDecodeError:
         raise QnnhwError(f"{spec_path}: corrupt JSON; rebuild") from None
     reference = flow.reference(model, spec)
-    source = args.data or model.training.get("data")
-    targets: list[str] | None
-    if source in dataset.BUNDLED:
-        header, rows = dataset.read_csv_table(source, dataset.bundled_text(source))
-    elif source and Path(source).is_file():
-        header, rows = dataset.read_csv_table(source)
-    elif source == "digits" or (source and Path(source).is_dir()):
-        # Data sets that are not CSV tables: the test split of the training run's seed.
-        data = dataset.load(source, seed=int(model.training.get("seed", 0)))
-        X, targets = data.X_test, [model.label_name(k) for k in
-                                   dataset.class_indices(data.y_test, data.classes)]
-        rows = []
-    else:
-        raise QnnhwError("give the rows to send with --data CSV (or digits, or a folder of "
-                         "MNIST-format files)")
-    if rows:
-        X = model.encoder.encode_rows(header, rows)
-        targets = ([row[header.index(model.target)] for row in rows]
-                   if model.target in header else None)
+    X, targets = _rows_to_send(args.data or model.training.get("data"), model)
     inputs = reference.quantize(X)
     expected = reference.outputs(inputs)
     response_format = ResponseFormat.for_spec(spec)
@@ -390,6 +375,27 @@ def cmd_run(args: argparse.Namespace, start: float, flags: Mapping[str, str]) ->
         summary += f", accuracy {correct / len(inputs):.4f}"
     progress(summary)
     return 0 if mismatches == 0 else 1
+
+
+def _rows_to_send(source: str | None, model: Any) -> tuple[np.ndarray, list[str] | None]:
+    """The encoded rows ``run`` sends, and their target texts when the data has them."""
+    from . import dataset
+
+    if source == "digits" or (source and Path(source).is_dir()):
+        # Data sets that are not CSV tables: the test split of the training run's seed.
+        data = dataset.load(source, seed=int(model.training.get("seed", 0)))
+        return data.X_test, [model.label_name(k) for k in
+                             dataset.class_indices(data.y_test, data.classes)]
+    if source in dataset.BUNDLED:
+        header, rows = dataset.read_csv_table(source, dataset.bundled_text(source))
+    elif source and Path(source).is_file():
+        header, rows = dataset.read_csv_table(source)
+    else:
+        raise QnnhwError("give the rows to send with --data CSV (or digits, or a folder of "
+                         "MNIST-format files)")
+    targets = ([row[header.index(model.target)] for row in rows]
+               if model.target in header else None)
+    return model.encoder.encode_rows(header, rows), targets
 
 
 def build_parser() -> argparse.ArgumentParser:

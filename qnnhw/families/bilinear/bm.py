@@ -352,13 +352,19 @@ def solve_bm(X: np.ndarray, targets: np.ndarray, loss: str, beta: float, *,
     iterations = 0
     last_report = [start]
 
+    def due(seconds: float) -> bool:
+        """Whether ``seconds`` have passed since the last progress line (quiet when quick)."""
+        if time.perf_counter() - last_report[0] < seconds:
+            return False
+        last_report[0] = time.perf_counter()
+        return True
+
     def report(current: _State, iteration: int) -> None:
-        now = time.perf_counter()
-        if now - last_report[0] >= 5.0:
-            last_report[0] = now
+        if due(5.0):
             say(f"  … SDP iteration {iterations + iteration}: objective {current.value:.6g}, "
                 f"rank {current.R.shape[2]}, |grad| "
-                f"{math.sqrt(float(np.sum(current.gradient ** 2))):.1e}, {now - start:.0f} s")
+                f"{math.sqrt(float(np.sum(current.gradient ** 2))):.1e}, "
+                f"{time.perf_counter() - start:.0f} s")
 
     refinement = 1e-2
     radius = math.sqrt(blocks * N) / 8
@@ -373,12 +379,10 @@ def solve_bm(X: np.ndarray, targets: np.ndarray, loss: str, beta: float, *,
                               [state.R[c] for c in range(blocks)],
                               directions=min(N, 8))
         gap = max(primal - certificate.lower_bound, 0.0)
-        now = time.perf_counter()
-        if now - last_report[0] >= 2.0:
-            last_report[0] = now
+        if due(2.0):
             say(f"  … SDP round: objective {primal:.8g}, certified lower bound "
                 f"{certificate.lower_bound:.8g}, gap {gap:.2e}, rank {state.R.shape[2]}, "
-                f"{now - start:.1f} s")
+                f"{time.perf_counter() - start:.1f} s")
         if gap <= tolerance * (1 + abs(primal)) or time.perf_counter() - start > time_limit:
             break
         # Negative eigenvalues of the dual slack cost the bound its deficit. Where that is
