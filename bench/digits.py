@@ -99,8 +99,9 @@ def main() -> None:
         for name, run in chosen.items():
             rows[name].append(run(data, seed))
             print(f"seed {seed}: {name} {rows[name][-1]['test']:.4f}", flush=True)
-    print("\n### digits (10 classes, 80/20 split)\n")
-    table(rows, args.seeds)
+    if args.seeds:
+        print("\n### digits (10 classes, 80/20 split)\n")
+        table(rows, args.seeds)
 
     if args.fashion_mnist:
         data = dataset.load(args.fashion_mnist, subsample=args.fashion_n)

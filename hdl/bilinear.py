@@ -77,6 +77,8 @@ class BilinearDatapath(FoldedDatapath):
         Number of neuron units P, 1 ≤ P ≤ m. The m neurons are processed in
         T = ⌈m/P⌉ cycles per vector (Σ꜀ ⌈m꜀/P⌉ for C outputs); the weights sit in a ROM of
         T words of 2dP bits when T > 1, and are constants when T = 1.
+    scores : bool
+        With C outputs, whether the output word carries the C scores beside the class.
 
     Attributes
     ----------
@@ -84,7 +86,8 @@ class BilinearDatapath(FoldedDatapath):
         As in :class:`~qnnhw.hdl.folding.FoldedDatapath`.
     """
 
-    def __init__(self, spec: BilinearSpec, U: np.ndarray, V: np.ndarray, parallel: int):
+    def __init__(self, spec: BilinearSpec, U: np.ndarray, V: np.ndarray, parallel: int,
+                 scores: bool = True):
         U, V = np.asarray(U), np.asarray(V)
         if U.shape != (spec.m, spec.d) or V.shape != (spec.m, spec.d):
             raise ValueError(f"Weights must have shape ({spec.m}, {spec.d}), not {U.shape} and "
@@ -94,7 +97,13 @@ class BilinearDatapath(FoldedDatapath):
         self.check_parallel(spec, parallel)
         self._U, self._V = U, V
         self._groups = _output_groups(spec, parallel)
-        super().__init__(spec, parallel, Stages([
+        super().__init__(spec, parallel, self.stages_for(spec, parallel),
+                         groups=len(self._groups), scores=scores)
+
+    @staticmethod
+    def stages_for(spec: BilinearSpec, parallel: int) -> Stages:
+        """The register stages of the datapath for P = ``parallel`` units."""
+        return Stages([
             ("neurons", tree_depth(spec.d) + 1),
             ("product", 1),
             ("sum", tree_depth(parallel)),
@@ -102,7 +111,7 @@ class BilinearDatapath(FoldedDatapath):
             ("scale", tree_depth(len(csd_digits(abs(spec.alpha_mantissa))))),
             ("collect", 0 if spec.outputs == 1 else 1),
             ("output", 1),
-        ]), groups=len(self._groups))
+        ])
 
     @staticmethod
     def rom_word_widths(spec: BilinearSpec, parallel: int) -> list[int]:
@@ -198,7 +207,7 @@ class BilinearDatapath(FoldedDatapath):
         group); keep them and the first of the largest. After the last output of a vector
         the registers hold its output word."""
         spec = self.spec
-        word = Signal(output_shape(spec))
+        word = Signal(output_shape(spec, self.scores))
         index = Signal(range(spec.outputs))
         best = Signal(signed(spec.output_width))
         # Every control signal is fetched here: fetching one creates its delay registers,
@@ -206,7 +215,7 @@ class BilinearDatapath(FoldedDatapath):
         arrives = pipe["valid"] & pipe["output_last"]
         vector_done = pipe["last"]
         with m.If(arrives):
-            for output in range(spec.outputs):
+            for output in range(spec.outputs if self.scores else 0):
                 with m.If(index == output):
                     m.d.sync += word.scores[output].eq(y)
             with m.If((index == 0) | (y > best)):

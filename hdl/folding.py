@@ -21,22 +21,36 @@ from amaranth.lib.wiring import In, Out
 from .arith import pipelined_argmax
 from .pipeline import Stages, Tracker
 
-__all__ = ["FoldedDatapath", "IssueStage", "argmax_depth", "output_shape", "output_word_width"]
+__all__ = ["FoldedDatapath", "IssueStage", "argmax_depth", "fifo_depth", "output_shape",
+           "output_word_width"]
 
 
-def output_shape(spec: Any) -> ShapeLike:
+def output_shape(spec: Any, scores: bool = True) -> ShapeLike:
     """What a datapath returns per vector: y (one output), or for C outputs the class and
-    the scores, ``{"label": unsigned, "scores": C × signed(output_width)}``."""
+    the scores, ``{"label": unsigned, "scores": C × signed(output_width)}`` (without
+    ``scores``: ``{"label": unsigned}``)."""
     score = signed(spec.output_width)
     if spec.outputs == 1:
         return score
-    return data.StructLayout({"label": unsigned(max(1, (spec.outputs - 1).bit_length())),
-                              "scores": data.ArrayLayout(score, spec.outputs)})
+    fields: dict[str, ShapeLike] = {"label": unsigned(max(1, (spec.outputs - 1).bit_length()))}
+    if scores:
+        fields["scores"] = data.ArrayLayout(score, spec.outputs)
+    return data.StructLayout(fields)
 
 
-def output_word_width(spec: Any) -> int:
+def output_word_width(spec: Any, scores: bool = True) -> int:
     """Bits of one output word (the FIFO's width)."""
-    return Shape.cast(output_shape(spec)).width
+    return Shape.cast(output_shape(spec, scores)).width
+
+
+def fifo_depth(groups: int, stage_depth: int) -> int:
+    """Output FIFO depth of a datapath of T = ``groups`` cycles per vector and
+    ``stage_depth`` register stages: the vectors in flight at full rate, plus one."""
+    # The last group issues T cycles after the handshake; SyncFIFOBuffered shows a written
+    # word on its read side two cycles after the write. At full rate ⌈latency/T⌉ vectors
+    # are in flight; one more keeps the credit check from ever throttling a consumer that
+    # is always ready.
+    return math.ceil((groups + stage_depth + 2) / groups) + 1
 
 
 def argmax_depth(outputs: int) -> int:
@@ -68,14 +82,17 @@ class FoldedDatapath(wiring.Component):
         cannot disagree.
     groups : int, optional
         Weight groups T per vector (default ⌈m/P⌉).
+    scores : bool
+        With C outputs, whether the output word carries the C scores beside the class
+        (without them the decision needs no score registers and the FIFO is narrow).
 
     Attributes
     ----------
     i : In(stream.Signature(data.ArrayLayout(signed(B), features)))
         One input vector per transfer, feature k in ``payload[k]``.
-    o : Out(stream.Signature(output_shape(spec)))
+    o : Out(stream.Signature(output_shape(spec, scores)))
         One output per vector, in input order: y, or for C outputs the class (the first of
-        the largest scores) and the C scores.
+        the largest scores) and, with ``scores``, the C scores.
     groups : int
         T, by default ⌈m/P⌉.
     initiation_interval : int
@@ -94,22 +111,22 @@ class FoldedDatapath(wiring.Component):
         if not 1 <= parallel <= spec.m:
             raise ValueError(f"Parallel units must be between 1 and m={spec.m}, not {parallel}")
 
-    def __init__(self, spec: Any, parallel: int, stages: Stages, groups: int | None = None):
+    def __init__(self, spec: Any, parallel: int, stages: Stages, groups: int | None = None,
+                 scores: bool = True):
         self.check_parallel(spec, parallel)
         self.spec = spec
         self.parallel = parallel
         self.stages = stages
+        self.scores = scores
         self.groups = math.ceil(spec.m / parallel) if groups is None else groups
         self.initiation_interval = self.groups
         # The last group issues T cycles after the handshake; SyncFIFOBuffered shows a
         # written word on its read side two cycles after the write.
         self.latency = self.groups + stages.depth + 2
-        # At full rate ⌈latency/T⌉ vectors are in flight; one more keeps the credit check
-        # from ever throttling a consumer that is always ready.
-        self.fifo_depth = math.ceil(self.latency / self.groups) + 1
+        self.fifo_depth = fifo_depth(self.groups, stages.depth)
         super().__init__({
             "i": In(stream.Signature(data.ArrayLayout(signed(spec.input_bits), spec.features))),
-            "o": Out(stream.Signature(output_shape(spec))),
+            "o": Out(stream.Signature(output_shape(spec, scores))),
         })
 
     def issue_stage(self, m: Module) -> IssueStage:
@@ -190,8 +207,9 @@ class FoldedDatapath(wiring.Component):
     def holds_scores(self) -> bool:
         """Whether the C scores of a vector, registered once, stay still while the class is
         decided: when the next vector's come more than the decision's depth later (T > depth),
-        the scores need no delay registers beside the comparator tree."""
-        return self.groups > argmax_depth(self.spec.outputs)
+        the scores need no delay registers beside the comparator tree (nor when they are not
+        sent)."""
+        return not self.scores or self.groups > argmax_depth(self.spec.outputs)
 
     def decide(self, m: Module, scores: Sequence[Value], pipe: Tracker) -> Value:
         """Stage ``argmax``: the output word for the scores (see :func:`output_shape`), the
@@ -203,14 +221,15 @@ class FoldedDatapath(wiring.Component):
         label, delayed, depth = pipelined_argmax(m, scores, name="argmax",
                                                  delay=not self.holds_scores())
         pipe.advance("argmax", depth)
-        word = Signal(output_shape(self.spec))
+        word = Signal(output_shape(self.spec, self.scores))
         m.d.comb += word.label.eq(label)
-        m.d.comb += [word.scores[index].eq(score) for index, score in enumerate(delayed)]
+        if self.scores:
+            m.d.comb += [word.scores[index].eq(score) for index, score in enumerate(delayed)]
         return word
 
     def output(self, m: Module, y: Value, pipe: Tracker) -> None:
         """Register the output word (stage ``output``) into the FIFO between it and ``o``."""
-        shape = output_shape(self.spec)
+        shape = output_shape(self.spec, self.scores)
         result = stream.Signature(shape).create()
         y_register = Signal(shape)
         m.d.sync += y_register.eq(y)

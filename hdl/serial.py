@@ -28,8 +28,9 @@ class SerialInference(wiring.Component):
     datapath : FoldedDatapath
     divisor : int
         Clock cycles per UART bit (clock frequency ÷ baud rate).
-    scores : bool
-        With C outputs, whether responses carry the C scores after the class.
+
+    With C outputs, responses carry the C scores after the class when the datapath's output
+    words do (its ``scores``).
 
     Attributes
     ----------
@@ -37,10 +38,10 @@ class SerialInference(wiring.Component):
     tx : Out(1)
     """
 
-    def __init__(self, datapath: FoldedDatapath, divisor: int, scores: bool = True):
+    def __init__(self, datapath: FoldedDatapath, divisor: int):
         self.datapath = datapath
         self.divisor = divisor
-        self.response = ResponseFormat.for_spec(datapath.spec, scores)
+        self.response = ResponseFormat.for_spec(datapath.spec, datapath.scores)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1)})
 
     def elaborate(self, platform: Any) -> Module:
@@ -50,8 +51,8 @@ class SerialInference(wiring.Component):
         m.submodules.uart_tx = uart_tx = UARTTransmitter(self.divisor)
         m.submodules.frames_in = frames_in = FrameReceiver(
             spec.features, spec.input_bits, timeout=FRAME_TIMEOUT_BYTES * 10 * self.divisor)
-        m.submodules.frames_out = frames_out = FrameTransmitter(self.response,
-                                                                output_shape(spec))
+        m.submodules.frames_out = frames_out = FrameTransmitter(
+            self.response, output_shape(spec, self.datapath.scores))
         m.submodules.datapath = datapath = self.datapath
 
         m.d.comb += [uart_rx.rx.eq(self.rx), self.tx.eq(uart_tx.tx),

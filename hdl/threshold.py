@@ -56,6 +56,8 @@ class ThresholdDatapath(FoldedDatapath):
     layers : sequence of arrays of ±1
         The earlier layers of a deep network (widths ``spec.layer_widths``); every one of
         their neurons has its own adder tree, so they add latency, not cycles per vector.
+    scores : bool
+        With C outputs, whether the output word carries the C scores beside the class.
 
     Attributes
     ----------
@@ -64,18 +66,15 @@ class ThresholdDatapath(FoldedDatapath):
     """
 
     def __init__(self, spec: ThresholdSpec, H: np.ndarray, parallel: int,
-                 layers: Sequence[np.ndarray] = ()):
+                 layers: Sequence[np.ndarray] = (), scores: bool = True):
         layers = [np.asarray(layer) for layer in layers]
         inputs = spec.features + int(spec.bias)
         if tuple(len(layer) for layer in layers) != spec.layer_widths:
             raise ValueError(f"Layer widths must be {spec.layer_widths}, not "
                              f"{tuple(len(layer) for layer in layers)}")
-        layer_stages = []
         for index, layer in enumerate(layers):
             if layer.shape[1:] != (inputs,) or not np.isin(layer, (-1, 1)).all():
                 raise ValueError(f"Layer {index} must be ±1 of shape ({len(layer)}, {inputs})")
-            # Each neuron: its tree and z register, then its activation register.
-            layer_stages.append((f"layer{index}", tree_depth(inputs) + 2))
             inputs = len(layer) + 1
         H = np.asarray(H)
         if H.shape != (spec.m, spec.d):
@@ -89,8 +88,18 @@ class ThresholdDatapath(FoldedDatapath):
         self.check_parallel(spec, parallel)
         self._H = H
         self._layers = layers
+        super().__init__(spec, parallel, self.stages_for(spec, parallel), scores=scores)
+
+    @staticmethod
+    def stages_for(spec: ThresholdSpec, parallel: int) -> Stages:
+        """The register stages of the datapath for P = ``parallel`` units."""
+        layer_stages, inputs = [], spec.features + int(spec.bias)
+        for index, width in enumerate(spec.layer_widths):
+            # Each neuron: its tree and z register, then its activation register.
+            layer_stages.append((f"layer{index}", tree_depth(inputs) + 2))
+            inputs = width + 1
         planes = spec.hidden_bits
-        super().__init__(spec, parallel, Stages([
+        return Stages([
             *layer_stages,
             ("neurons", tree_depth(spec.d) + (1 if planes == 1 else tree_depth(planes))),
             ("gate", 1),
@@ -99,7 +108,7 @@ class ThresholdDatapath(FoldedDatapath):
             ("bias", 1),
             ("argmax", argmax_depth(spec.outputs)),
             ("output", 1),
-        ]))
+        ])
 
     @staticmethod
     def _hidden_layout(spec: ThresholdSpec, parallel: int) -> data.ArrayLayout:

@@ -67,7 +67,7 @@ class Steps:
         return sum(record["seconds"] for record in self.records if record["step"] == name)
 
 
-def _fold(board: Board, model: Network, spec: Spec, parallel: int | None,
+def _fold(board: Board, model: Network, spec: Spec, parallel: int | None, scores: bool,
           progress: Progress) -> tuple[int, dict[str, Any]]:
     """P, and what the estimates said about it."""
     from . import flow
@@ -75,25 +75,31 @@ def _fold(board: Board, model: Network, spec: Spec, parallel: int | None,
     family, device = family_of(model), board.device
     if parallel is not None:
         flow.check_parallel(model, parallel)
-        return parallel, asdict(family.estimate(device, spec, parallel))
+        return parallel, asdict(family.estimate(device, spec, parallel, scores))
     chosen = choose_parallel(device, spec.m,
-                             lambda units: family.estimate(device, spec, units))
+                             lambda units: family.estimate(device, spec, units, scores))
     if chosen is None:
-        one = family.estimate(device, spec, 1)
+        one = family.estimate(device, spec, 1, scores)
+        fewer = family.smaller(spec)
+        if spec.outputs > 1:
+            # Every class adds its own sums and scores: C is a cost like d.
+            fewer = fewer.replace(" or features", ", features or classes") + \
+                f" (C={spec.outputs})" + (", answer with the class only (@scores)"
+                                          if scores else "")
         raise QnnhwError(
             f"the design does not fit {board.name}: one neuron unit with d={spec.d} inputs "
             f"needs about {one.lcs} logic cells and {one.ram_blocks} RAM blocks, "
             f"{device.name} has {device.lcs} and {device.ram_blocks}; use fewer "
-            f"{family.smaller(spec)}, or a bigger board (ice40-hx8k, ulx3s)",
-            ("input_bits", "hidden_bits"))
+            f"{fewer}, or a bigger board (ice40-hx8k, ulx3s)",
+            ("input_bits", "hidden_bits", "scores"))
     progress(f"folding: P={chosen.parallel} units for m={model.m} neurons "
              f"(estimate {chosen.lcs} of {device.lcs} logic cells, {chosen.dsps} DSPs, "
              f"{chosen.ram_blocks} RAM blocks)")
     return chosen.parallel, asdict(chosen)
 
 
-def _implement(board: Board, model: Network, spec: Spec, parallel: int, staging: Path,
-               steps: Steps) -> tuple[Any, Implementation, int]:
+def _implement(board: Board, model: Network, spec: Spec, parallel: int, scores: bool,
+               staging: Path, steps: Steps) -> tuple[Any, Implementation, int]:
     """Elaborate, synthesise, place and route; retry with fewer units if it does not fit."""
     from . import flow
     from .boards.top import BoardTop
@@ -102,7 +108,7 @@ def _implement(board: Board, model: Network, spec: Spec, parallel: int, staging:
     divisor = round(board.clock_hz / DEFAULT_BAUD)
     attempts = 0
     while True:
-        datapath = flow.datapath(model, spec, parallel)
+        datapath = flow.datapath(model, spec, parallel, scores)
         with steps.step("elaborate", "qnnhw.v"):
             commands = elaborate(board, BoardTop(SerialInference(datapath, divisor)), staging,
                                  NAME)
@@ -123,11 +129,12 @@ def _implement(board: Board, model: Network, spec: Spec, parallel: int, staging:
 def run_build(board: Board, out_dir: Path, *, model: Network | None = None,
               dataset: Dataset | None = None, config: TrainingOptions | None = None,
               parallel: int | None = None, input_bits: int | None = None,
-              progress: Progress) -> dict[str, Any]:
+              scores: bool = True, progress: Progress) -> dict[str, Any]:
     """The whole flow for one board: train (unless ``model`` is given), fit, build, report.
 
     Returns the report (also in ``report.json``). ``dataset`` gives the accuracy of the
-    hardware integers on both splits when the task is classification.
+    hardware integers on both splits when the task is classification. With C outputs the
+    board answers with the class and, unless ``scores`` is false, the C scores.
     """
     from . import flow
 
@@ -153,7 +160,7 @@ def run_build(board: Board, out_dir: Path, *, model: Network | None = None,
             trained_m = model.m
             model = family.fit(board, model, trainer, input_bits, progress)
             spec = flow.fixed_point(model, input_bits)
-            parallel, estimated = _fold(board, model, spec, parallel, progress)
+            parallel, estimated = _fold(board, model, spec, parallel, scores, progress)
             model.save(staging / "model.json")
             atomic_write(staging / "fit.json", json.dumps(
                 {"board": board.name, "device": board.device.name, "m_trained": trained_m,
@@ -161,8 +168,8 @@ def run_build(board: Board, out_dir: Path, *, model: Network | None = None,
         with steps.step("fixed point", "fixedpoint.json"):
             atomic_write(staging / "fixedpoint.json", spec.to_json())
         in_toolchain = True
-        datapath, implementation, parallel = _implement(board, model, spec, parallel, staging,
-                                                        steps)
+        datapath, implementation, parallel = _implement(board, model, spec, parallel, scores,
+                                                        staging, steps)
         if implementation.fmax_mhz < board.clock_mhz:
             raise QnnhwError(f"the routed design fails timing: Fmax "
                              f"{implementation.fmax_mhz:.1f} MHz < the {board.clock_mhz:g} MHz "
@@ -214,7 +221,8 @@ def _report(board: Board, model: Network, spec: Spec, datapath: Any,
     groups = datapath.initiation_interval
     clock = board.clock_hz
     request_bytes = request_frame_bytes(spec.features, spec.input_bits)
-    response_bytes = ResponseFormat.for_spec(spec).payload_bytes + 2 + LENGTH_BYTES
+    response_bytes = ResponseFormat.for_spec(spec, datapath.scores).payload_bytes + 2 \
+        + LENGTH_BYTES
     training = model.training
     report: dict[str, Any] = {
         "board": board.name, "board_title": board.title, "device": device.name,
@@ -228,10 +236,10 @@ def _report(board: Board, model: Network, spec: Spec, datapath: Any,
         "unit_bound_per_second": parallel * clock / model.m,
         "bound_ratio": (clock / groups) / (parallel * clock / model.m),
         "input_bits": spec.input_bits, "output_bits": spec.output_width,
-        "outputs": spec.outputs,
+        "outputs": spec.outputs, "response_scores": datapath.scores,
         "uart_baud": DEFAULT_BAUD,
         "uart_inferences_per_second": DEFAULT_BAUD / 10 / (request_bytes + response_bytes),
-        "estimated_lcs": family.estimate(device, spec, parallel).lcs,
+        "estimated_lcs": family.estimate(device, spec, parallel, datapath.scores).lcs,
         "model": {"family": model.FAMILY,
                   **{key: training.get(key) for key in ("method", "loss", "beta", "objective",
                                                         "data", *family.summary_keys)}},

@@ -285,7 +285,8 @@ def cmd_build(args: argparse.Namespace, start: float, flags: Mapping[str, str]) 
     else:
         data, config = training_inputs(args, flags)
     report = run_build(board, out_dir, model=model, dataset=data, config=config,
-                       parallel=args.parallel, input_bits=args.input_bits, progress=progress)
+                       parallel=args.parallel, input_bits=args.input_bits,
+                       scores=args.scores, progress=progress)
     report["total_seconds"] = time.perf_counter() - start
     if args.json:
         print(json.dumps(report))
@@ -330,11 +331,20 @@ def cmd_run(args: argparse.Namespace, start: float, flags: Mapping[str, str]) ->
                          f"--build") from None
     except json.JSONDecodeError:
         raise QnnhwError(f"{spec_path}: corrupt JSON; rebuild") from None
+    report_path = args.build / "report.json"
+    try:
+        scores = bool(json.loads(report_path.read_text()).get("response_scores", True))
+    except (FileNotFoundError, json.JSONDecodeError, AttributeError):
+        raise QnnhwError(f"{report_path}: missing or corrupt; give the folder written by "
+                         f"'build' with --build") from None
+    if args.scores and spec.outputs > 1 and not scores:
+        raise QnnhwError("the board was built with --no-scores: it answers with the class "
+                         "only; rebuild without --no-scores to read the scores", "scores")
     reference = flow.reference(model, spec)
     X, targets = _rows_to_send(args.data or model.training.get("data"), model)
     inputs = reference.quantize(X)
     expected = reference.outputs(inputs)
-    response_format = ResponseFormat.for_spec(spec)
+    response_format = ResponseFormat.for_spec(spec, scores)
     client = BoardClient.open(args.port, args.baud, spec.input_bits, response_format)
     progress(f"sending {len(inputs)} vectors to {args.port} at {args.baud} baud")
     writer = csv_module.writer(sys.stdout)
@@ -456,6 +466,10 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("-o", "--output", type=Path, metavar="DIR",
                        help="output folder (default: build/BOARD)")
     build.add_argument("--json", action="store_true", help="print the report as JSON")
+    build.add_argument("--no-scores", dest="scores", action="store_false",
+                       help="with three classes or more, the board answers with the class "
+                            "only, not the C scores beside it (fewer registers, shorter "
+                            "responses)")
     add_hardware_arguments(build)
     add_training_arguments(build, data_default=BUILD_DATA, family_defaults={
         name: get_family(name).build_defaults for name in names()})

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .families import Spec
 
 __all__ = ["LOGIC_MARGIN", "SHARED_FACTOR", "Estimate", "choose_parallel", "largest_m",
-           "rom_blocks", "serial_cells", "tree_cells"]
+           "output_path", "rom_blocks", "serial_cells", "tree_cells"]
 
 #: Share of the logic cells the estimate may fill. The estimates are calibrated to come out
 #: a few per cent above what nextpnr reports (bench/boards.py prints both): that is the margin.
@@ -52,18 +52,30 @@ def tree_cells(leaves: int, width: int) -> int:
 
 
 def serial_cells(spec: Spec) -> int:
-    """The x register, the UART, the framing and the FIFO around the datapath."""
+    """The x register, the UART and the frame receiver in front of the datapath."""
     bits = spec.input_bits
     return spec.features * bits + spec.features * 8 * math.ceil(bits / 8) + 250
 
 
-def rom_blocks(device: Device, word_widths: Sequence[int], groups: int, output_width: int
-               ) -> int:
+#: Deepest FIFO storage (words besides the FIFO's output register) that synthesis keeps in
+#: flip-flops rather than block RAM.
+FIFO_WORDS_IN_LOGIC = 2
+
+
+def rom_blocks(device: Device, word_widths: Sequence[int], groups: int) -> int:
     """Block RAMs of the weight ROMs (words of ``word_widths``, ``groups`` deep; constants
-    when there is one group) and of the output FIFO."""
-    weights = sum(device.rom_blocks(width, groups) for width in word_widths) \
-        if groups > 1 else 0
-    return weights + device.rom_blocks(output_width, 16)
+    when there is one group)."""
+    return sum(device.rom_blocks(width, groups) for width in word_widths) if groups > 1 else 0
+
+
+def output_path(device: Device, width: int, fifo_depth: int) -> tuple[int, int]:
+    """Logic cells and block RAMs from a datapath's output words (``width`` bits) to the
+    UART: the output register, the FIFO (its storage in block RAM when it is deep) and its
+    output register, and the response frame's shift register."""
+    storage = fifo_depth - 1
+    if storage <= FIFO_WORDS_IN_LOGIC:
+        return (3 + storage) * width, 0
+    return 3 * width, device.rom_blocks(width, storage)
 
 
 def choose_parallel(device: Device, m: int, estimate: Callable[[int], Estimate]

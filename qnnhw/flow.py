@@ -50,10 +50,11 @@ def check_parallel(model: Network, parallel: int) -> int:
     return parallel
 
 
-def datapath(model: Network, spec: Spec, parallel: int) -> Any:
-    """The streaming datapath of ``model``'s family (an Amaranth component)."""
+def datapath(model: Network, spec: Spec, parallel: int, scores: bool = True) -> Any:
+    """The streaming datapath of ``model``'s family (an Amaranth component); with C outputs
+    its words carry the C scores beside the class unless ``scores`` is false."""
     check_parallel(model, parallel)
-    return family_of(model).datapath(model, spec, parallel)
+    return family_of(model).datapath(model, spec, parallel, scores)
 
 
 def verilog_text(component: Any, name: str) -> str:

@@ -114,6 +114,15 @@ def _heartbeat(step: str, progress: Progress) -> Iterator[None]:
         stop.set()
 
 
+def _abc9_crashed(folder: Path, name: str) -> bool:
+    """Whether yosys stopped on an internal assertion while ABC9 mapped the design."""
+    log = folder / f"{name}.rpt"
+    if not log.exists():
+        return False
+    tail = log.read_text(errors="replace")[-4000:]
+    return "ABC9" in tail and "ERROR: Assert" in tail
+
+
 def implement(board: Board, commands: list[list[str]], folder: Path, step: StepOpener,
               progress: Progress, name: str = "qnnhw") -> Implementation:
     """Run the build plan's ``commands`` in ``folder``, each as a build step; return
@@ -132,6 +141,14 @@ def implement(board: Board, commands: list[list[str]], folder: Path, step: StepO
                 open(log_path, "a") as log:
             result = subprocess.run([env[variable], *command[1:]], cwd=folder, env=env,
                                     stdout=log, stderr=subprocess.STDOUT)
+            if result.returncode != 0 and variable == "YOSYS" and _abc9_crashed(folder, name):
+                progress("yosys's ABC9 mapper crashed (a yosys bug on some large designs); "
+                         "synthesising again with -noabc9")
+                script = folder / f"{name}.ys"
+                script.write_text(re.sub(r"^(\s*synth_\w+)", r"\1 -noabc9",
+                                         script.read_text(), flags=re.MULTILINE))
+                result = subprocess.run([env[variable], *command[1:]], cwd=folder, env=env,
+                                        stdout=log, stderr=subprocess.STDOUT)
         if result.returncode != 0:
             timing_log = folder / f"{name}.tim"
             text = (timing_log.read_text() if timing_log.exists() else "") + log_path.read_text()
@@ -140,7 +157,11 @@ def implement(board: Board, commands: list[list[str]], folder: Path, step: StepO
                                 r"Design requires \d+ \w+ cells?, but device only has \d+", text)
             if overuse:
                 raise DoesNotFit(overuse.group(0))
-            errors = [line.strip() for line in log_path.read_text().splitlines()
+            # yosys writes its messages to its own log (-l NAME.rpt), nextpnr to ours.
+            synthesis_log = folder / f"{name}.rpt"
+            text = log_path.read_text() + (synthesis_log.read_text(errors="replace")
+                                           if synthesis_log.exists() else "")
+            errors = [line.strip() for line in text.splitlines()
                       if "ERROR" in line.upper()] or ["no error message"]
             raise QnnhwError(f"the FPGA toolchain failed in {label} ({errors[0]})")
     return parse_nextpnr_log((folder / f"{name}.tim").read_text(), arch)

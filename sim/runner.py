@@ -222,7 +222,7 @@ def simulate_serial(model: Network, spec: Spec, parallel: int,
     else:
         expected = [{"value": int(np.argmax(row)),
                      "scores": [int(v) for v in row] if scores else None} for row in outputs]
-    top = SerialInference(flow.datapath(model, spec, parallel), divisor, scores)
+    top = SerialInference(flow.datapath(model, spec, parallel, scores), divisor)
     text = amaranth_verilog.convert(top, name="qnnhw_serial", emit_src=False)
     bench = {"inputs": inputs.tolist(), "expected": expected, "input_bits": spec.input_bits,
              "output_bits": spec.output_width, "outputs": spec.outputs, "scores": scores,

@@ -97,9 +97,10 @@ def random_threshold_model(features: int, neurons: int, *, bias: bool = True,
 class EmulatedBoard:
     """A board stand-in on a pseudo-terminal: answers request frames with the reference
     model's outputs, through qnnhw.protocol. ``faults`` lists what to do with the first
-    requests: "nak" answers with a NAK, "drop" does not answer."""
+    requests: "nak" answers with a NAK, "drop" does not answer. ``scores``: as built with
+    (or without) --no-scores."""
 
-    def __init__(self, model, spec, faults=()):
+    def __init__(self, model, spec, faults=(), scores=True):
         import os
         import pty
         import threading
@@ -108,6 +109,7 @@ class EmulatedBoard:
 
         self.reference = flow.reference(model, spec)
         self.spec = spec
+        self.scores = scores
         self.faults = list(faults)
         self.master, slave = pty.openpty()
         self.port = os.ttyname(slave)
@@ -125,7 +127,7 @@ class EmulatedBoard:
 
         tty.setraw(self.master)
         size = protocol.request_frame_bytes(self.spec.features, self.spec.input_bits)
-        response = protocol.ResponseFormat.for_spec(self.spec)
+        response = protocol.ResponseFormat.for_spec(self.spec, self.scores)
         buffer = bytearray()
         while not self._stop.is_set():
             if not select.select([self.master], [], [], 0.05)[0]:
@@ -149,7 +151,8 @@ class EmulatedBoard:
                 if self.spec.outputs == 1:
                     frame = protocol.encode_response(int(y), response)
                 else:
-                    frame = protocol.encode_response(int(y.argmax()), response, y.tolist())
+                    frame = protocol.encode_response(int(y.argmax()), response,
+                                                     y.tolist() if self.scores else ())
                 os.write(self.master, frame)
 
     def close(self):

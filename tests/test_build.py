@@ -93,6 +93,24 @@ def test_a_design_too_big_for_the_logic_is_refused(tmp_path):
     assert_one_line_error(result, "does not fit icestick", "logic cells")
 
 
+def test_a_network_with_too_many_classes_is_refused(tmp_path):
+    from .helpers import random_threshold_model
+
+    model = tmp_path / "model.json"
+    # 200 output weights per neuron overflow the block RAM …
+    random_threshold_model(8, 40, classes=200).save(model)
+    result = run_cli("build", "--board", "icebreaker", "--model", str(model), "-o",
+                     str(tmp_path / "out"))
+    assert_one_line_error(result, "40 neurons, 200 classes", "need 151 RAM blocks",
+                          "fewer classes")
+    # … and 20 classes' sums, scores and comparators the logic of a small device.
+    random_threshold_model(8, 8, classes=20).save(model)
+    result = run_cli("build", "--board", "icestick", "--model", str(model), "-o",
+                     str(tmp_path / "out"))
+    assert_one_line_error(result, "does not fit icestick", "classes (C=20)", "(--no-scores)")
+    assert not (tmp_path / "out").exists()
+
+
 def test_parse_nextpnr_log():
     text = """Info: Device utilisation:
 Info: 	         ICESTORM_LC:    4984/   5280    94%
@@ -172,7 +190,7 @@ def test_a_threshold_model_too_big_for_the_ram_is_refused(tmp_path):
     random_threshold_model(60, 3000, seed=1).save(tmp_path / "model.json")
     result = run_cli("build", "--board", "icestick", "--model", str(tmp_path / "model.json"),
                      "-o", str(tmp_path / "out"))
-    assert_one_line_error(result, "3000 neurons", "need 59 RAM blocks, icestick has 16",
+    assert_one_line_error(result, "3000 neurons", "need 57 RAM blocks, icestick has 16",
                           "larger --beta")
     assert not (tmp_path / "out").exists()
 

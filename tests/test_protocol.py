@@ -71,6 +71,7 @@ def build_dir(tmp_path, request):
     spec = fixed_point(model)
     model.save(tmp_path / "model.json")
     (tmp_path / "fixedpoint.json").write_text(spec.to_json())
+    (tmp_path / "report.json").write_text(json.dumps({"response_scores": True}))
     rows = ["x0,x1,x2,x3,y"] + [f"{a},{-a / 2},{a / 3},{1 - a},{'pos' if a > 0 else 'neg'}"
                                 for a in (-2.5, -1, 0, 0.5, 1.25, 3)]
     (tmp_path / "data.csv").write_text("\n".join(rows) + "\n")
@@ -111,16 +112,23 @@ def test_fixed_point_spec_file_is_checked(build_dir):
     assert result.returncode == 2 and "'sum_width'" in result.stderr
 
 
-@pytest.mark.parametrize("family", ["bilinear", "threshold"])
-def test_run_prints_classes_and_scores_of_a_multiclass_board(tmp_path, family):
+def multiclass_build_dir(folder, family, scores=True):
+    """What build writes for a three-class network (without the bitstream), and data."""
     model = (random_model(4, 6, seed=6, classes=3) if family == "bilinear"
              else random_threshold_model(4, 6, seed=6, classes=3))
     spec = fixed_point(model)
-    model.save(tmp_path / "model.json")
-    (tmp_path / "fixedpoint.json").write_text(spec.to_json())
+    model.save(folder / "model.json")
+    (folder / "fixedpoint.json").write_text(spec.to_json())
+    (folder / "report.json").write_text(json.dumps({"response_scores": scores}))
     rows = ["x0,x1,x2,x3,y"] + [f"{a},{-a / 2},{a / 3},{1 - a},c{k % 3}"
                                 for k, a in enumerate((-2.5, -1, 0, 0.5, 1.25, 3))]
-    (tmp_path / "data.csv").write_text("\n".join(rows) + "\n")
+    (folder / "data.csv").write_text("\n".join(rows) + "\n")
+    return model, spec, rows
+
+
+@pytest.mark.parametrize("family", ["bilinear", "threshold"])
+def test_run_prints_classes_and_scores_of_a_multiclass_board(tmp_path, family):
+    model, spec, rows = multiclass_build_dir(tmp_path, family)
     board = EmulatedBoard(model, spec)
     try:
         result = run_cli("run", "--port", board.port, "--build", str(tmp_path), "--data",
@@ -138,4 +146,23 @@ def test_run_prints_classes_and_scores_of_a_multiclass_board(tmp_path, family):
         assert board_class == reference_class == str(int(np.argmax(scores)))
         assert prediction == f"c{board_class}"
         assert board_scores == " ".join(map(str, scores))
+    assert "0 differ from the reference" in result.stderr
+
+
+def test_run_reads_classes_from_a_board_built_without_scores(tmp_path):
+    model, spec, rows = multiclass_build_dir(tmp_path, "threshold", scores=False)
+    refused = run_cli("run", "--port", "/dev/null", "--build", str(tmp_path), "--scores")
+    assert refused.returncode == 2 and "built with --no-scores" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    board = EmulatedBoard(model, spec, scores=False)
+    try:
+        result = run_cli("run", "--port", board.port, "--build", str(tmp_path), "--data",
+                         str(tmp_path / "data.csv"), timeout=60)
+    finally:
+        board.close()
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "row,prediction,class_board,class_reference,target"
+    assert len(lines) == len(rows)
+    assert all(line.split(",")[2] == line.split(",")[3] for line in lines[1:])
     assert "0 differ from the reference" in result.stderr

@@ -272,11 +272,11 @@ def test_frame_transmitter_sends_the_class_and_the_scores(scores):
         outputs, output_width = 5, 11
 
     response = protocol.ResponseFormat(11, 5, scores)
-    shape = output_shape(Spec)
+    shape = output_shape(Spec, scores)
     dut = FrameTransmitter(response, shape)
     answers = [(4, [-1024, 1023, 0, -1, 1023]), (0, [7, 7, 7, 7, 7])]
-    sent = transmit(dut, [shape.const({"label": label, "scores": values})
-                          for label, values in answers])
+    sent = transmit(dut, [shape.const({"label": label, "scores": values} if scores
+                                      else {"label": label}) for label, values in answers])
     decoded = protocol.ResponseDecoder(response).feed(sent)
     assert [(r.value, r.scores) for r in decoded] == [
         (label, tuple(values) if scores else None) for label, values in answers]

@@ -124,10 +124,15 @@ class Family(Protocol):
 
     def reference(self, model: Network, spec: Spec) -> Reference: ...
 
-    def datapath(self, model: Network, spec: Spec, parallel: int) -> FoldedDatapath: ...
+    def datapath(self, model: Network, spec: Spec, parallel: int, scores: bool = True
+                 ) -> FoldedDatapath:
+        """The streaming datapath; with C outputs its words carry the C scores beside the
+        class unless ``scores`` is false."""
 
-    def estimate(self, device: Device, spec: Spec, parallel: int) -> Estimate:
-        """Logic cells, DSPs and RAM blocks of the board design with P = ``parallel``."""
+    def estimate(self, device: Device, spec: Spec, parallel: int, scores: bool = True
+                 ) -> Estimate:
+        """Logic cells, DSPs and RAM blocks of the board design with P = ``parallel`` (and
+        the C scores in the responses unless ``scores`` is false)."""
 
     def fit(self, board: Board, model: Network, trainer: Trainer | None, input_bits: int,
             progress: Progress) -> Network:

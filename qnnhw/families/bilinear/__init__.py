@@ -74,14 +74,16 @@ class BilinearFamily:
     def reference(self, model: Network, spec: Any) -> BilinearReference:
         return BilinearReference(model, spec)  # type: ignore[arg-type]
 
-    def datapath(self, model: Network, spec: Any, parallel: int) -> Any:
+    def datapath(self, model: Network, spec: Any, parallel: int, scores: bool = True
+                 ) -> Any:
         from qnnhw.hdl.bilinear import BilinearDatapath
 
         assert isinstance(model, BilinearModel)
-        return BilinearDatapath(spec, model.U, model.V, parallel)
+        return BilinearDatapath(spec, model.U, model.V, parallel, scores=scores)
 
-    def estimate(self, device: Device, spec: Any, parallel: int) -> Estimate:
-        return estimate(device, spec, parallel)
+    def estimate(self, device: Device, spec: Any, parallel: int, scores: bool = True
+                 ) -> Estimate:
+        return estimate(device, spec, parallel, scores)
 
     def fit(self, board: Board, model: Network, trainer: Trainer | None, input_bits: int,
             progress: Progress) -> Network:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from qnnhw.estimate import SHARED_FACTOR, Estimate, rom_blocks, serial_cells, tree_cells
+from qnnhw.estimate import (SHARED_FACTOR, Estimate, output_path, rom_blocks, serial_cells,
+                            tree_cells)
 
 from .fixedpoint import BilinearSpec
 
@@ -18,11 +19,13 @@ __all__ = ["estimate"]
 UNIT_FACTOR, LUT_MULTIPLIER_FACTOR = 1.25, 2.0
 
 
-def estimate(device: Device, spec: BilinearSpec, parallel: int) -> Estimate:
-    """Logic cells, DSPs and RAM blocks for P = ``parallel`` neuron units."""
+def estimate(device: Device, spec: BilinearSpec, parallel: int, scores: bool = True
+             ) -> Estimate:
+    """Logic cells, DSPs and RAM blocks for P = ``parallel`` neuron units; with C outputs,
+    output words with the C scores unless ``scores`` is false."""
     from qnnhw.hdl.arith import csd_digits
     from qnnhw.hdl.bilinear import BilinearDatapath
-    from qnnhw.hdl.folding import output_word_width
+    from qnnhw.hdl.folding import fifo_depth, output_word_width
 
     d, bits = spec.d, spec.input_bits
     hidden = 2 * (tree_cells(d, bits) + d * bits) + 2 * spec.neuron_width
@@ -32,15 +35,17 @@ def estimate(device: Device, spec: BilinearSpec, parallel: int) -> Estimate:
     units = parallel * (hidden + spec.product_width)
     lut_multipliers = (parallel - multipliers_in_dsp) * lut_multiplier
     terms = len(csd_digits(abs(spec.alpha_mantissa)))
-    word = output_word_width(spec)
-    # With C outputs: the collector's scores and running maximum, and the frame's bytes.
-    collector = 0 if spec.outputs == 1 else 2 * word + spec.output_width
+    word = output_word_width(spec, scores)
+    # With C outputs: the collector's word (class and scores) and running maximum.
+    collector = 0 if spec.outputs == 1 else word + spec.output_width
+    groups = BilinearDatapath.group_count(spec, parallel)
+    out_cells, out_blocks = output_path(
+        device, word, fifo_depth(groups, BilinearDatapath.stages_for(spec, parallel).depth))
     shared = (tree_cells(d, bits)                                      # Σx̃
               + tree_cells(parallel, spec.product_width) + 2 * spec.sum_width
-              + terms * (spec.sum_width + spec.alpha_bits) + 2 * spec.output_width
-              + collector + serial_cells(spec))
+              + terms * (spec.sum_width + spec.alpha_bits) + spec.output_width
+              + collector + out_cells + serial_cells(spec))
     lcs = (UNIT_FACTOR * units + LUT_MULTIPLIER_FACTOR * lut_multipliers
            + SHARED_FACTOR * shared)
-    groups = BilinearDatapath.group_count(spec, parallel)
-    ram = rom_blocks(device, BilinearDatapath.rom_word_widths(spec, parallel), groups, word)
-    return Estimate(parallel, int(lcs), multipliers_in_dsp, ram)
+    ram = rom_blocks(device, BilinearDatapath.rom_word_widths(spec, parallel), groups)
+    return Estimate(parallel, int(lcs), multipliers_in_dsp, ram + out_blocks)

@@ -20,7 +20,7 @@ from typing import Any
 from qnnhw.boards import Board, Device
 from qnnhw.dataset import Dataset
 from qnnhw.errors import QnnhwError
-from qnnhw.estimate import Estimate
+from qnnhw.estimate import Estimate, rom_blocks
 from qnnhw.families.base import Progress, Trainer
 from qnnhw.model import Network
 
@@ -78,14 +78,16 @@ class ThresholdFamily:
     def reference(self, model: Network, spec: Any) -> ThresholdReference:
         return ThresholdReference(model, spec)  # type: ignore[arg-type]
 
-    def datapath(self, model: Network, spec: Any, parallel: int) -> Any:
+    def datapath(self, model: Network, spec: Any, parallel: int, scores: bool = True
+                 ) -> Any:
         from qnnhw.hdl.threshold import ThresholdDatapath
 
         assert isinstance(model, ThresholdModel)
-        return ThresholdDatapath(spec, model.H, parallel, model.layers)
+        return ThresholdDatapath(spec, model.H, parallel, model.layers, scores=scores)
 
-    def estimate(self, device: Device, spec: Any, parallel: int) -> Estimate:
-        return estimate(device, spec, parallel)
+    def estimate(self, device: Device, spec: Any, parallel: int, scores: bool = True
+                 ) -> Estimate:
+        return estimate(device, spec, parallel, scores)
 
     def fit(self, board: Board, model: Network, trainer: Trainer | None, input_bits: int,
             progress: Progress) -> Network:
@@ -94,14 +96,19 @@ class ThresholdFamily:
 
         device = board.device
         spec = self.fixed_point(model, input_bits)
-        needed = estimate(device, spec, 1).ram_blocks
+        widths = ThresholdDatapath.rom_word_widths(spec, 1)
+        needed = rom_blocks(device, widths, model.m)
         if needed <= device.ram_blocks:
             return model
-        bits = sum(ThresholdDatapath.rom_word_widths(spec, 1)) * model.m
+        bits = sum(widths) * model.m
+        # Each neuron stores C output weights: with many classes they are the bulk.
+        classes = f", {spec.outputs} classes" if spec.outputs > 1 else ""
+        fewer = ", fewer classes" if spec.outputs > 1 else ""
         raise QnnhwError(
-            f"the threshold network's {bits // 1024} kbit of weights ({model.m} neurons) need "
-            f"{needed} RAM blocks, {board.name} has {device.ram_blocks}; retrain with a "
-            f"larger @beta (fewer neurons) or build for a board with more RAM (ulx3s)", "beta")
+            f"the threshold network's {bits // 1024} kbit of weights ({model.m} neurons"
+            f"{classes}) need {needed} RAM blocks, {board.name} has {device.ram_blocks}; "
+            f"retrain with a larger @beta (fewer neurons){fewer}, or build for a board with "
+            f"more RAM (ulx3s)", "beta")
 
     def smaller(self, spec: Any) -> str:
         if spec.hidden_bits > 1:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from qnnhw.estimate import SHARED_FACTOR, Estimate, rom_blocks, serial_cells, tree_cells
+from qnnhw.estimate import (SHARED_FACTOR, Estimate, output_path, rom_blocks, serial_cells,
+                            tree_cells)
 
 from .fixedpoint import ThresholdSpec
 
@@ -19,10 +20,12 @@ __all__ = ["estimate"]
 UNIT_FACTOR, DEEP_LAYER_FACTOR = 1.1, 0.75
 
 
-def estimate(device: Device, spec: ThresholdSpec, parallel: int) -> Estimate:
+def estimate(device: Device, spec: ThresholdSpec, parallel: int, scores: bool = True
+             ) -> Estimate:
     """Logic cells, (no) DSPs and RAM blocks for P = ``parallel`` neuron units: no
-    multiplier, one adder tree per unit and weight bit-plane."""
-    from qnnhw.hdl.folding import argmax_depth, output_word_width
+    multiplier, one adder tree per unit and weight bit-plane; with C outputs, output words
+    with the C scores unless ``scores`` is false."""
+    from qnnhw.hdl.folding import argmax_depth, fifo_depth, output_word_width
     from qnnhw.hdl.threshold import ThresholdDatapath
 
     # A deep network's earlier layers: one constant-weight tree per neuron over about half
@@ -40,16 +43,23 @@ def estimate(device: Device, spec: ThresholdSpec, parallel: int) -> Estimate:
     else:
         hidden = planes * (tree_cells(d, bits) + d * bits)
     combine = spec.hidden_width if planes == 1 else tree_cells(planes, spec.hidden_width)
-    outputs, word = spec.outputs, output_word_width(spec)
+    outputs = spec.outputs
     units = parallel * (hidden + combine + outputs * spec.weight_bits)
-    # Per output: its gated sum, accumulator and biased score; then the comparator tree with
-    # the scores delayed beside it, and the output register and frame bytes.
-    per_output = tree_cells(parallel, spec.weight_bits) + 2 * spec.sum_width + spec.output_width
-    decision = 0 if outputs == 1 else ((outputs - 1) * (spec.output_width + 8)
-                                       + argmax_depth(outputs) * outputs * spec.output_width)
-    shared = (DEEP_LAYER_FACTOR * layers + (tree_cells(d, bits) if planes == 1 else 0)
-              + outputs * per_output + decision + 2 * word + serial_cells(spec))
-    lcs = UNIT_FACTOR * units + SHARED_FACTOR * shared
+    # Per output: its gated sum, accumulator and biased score; then the comparator tree, with
+    # the scores delayed beside it unless they are held or not sent.
     groups = -(-spec.m // parallel)
-    ram = rom_blocks(device, ThresholdDatapath.rom_word_widths(spec, parallel), groups, word)
-    return Estimate(parallel, int(lcs), 0, ram)
+    per_output = tree_cells(parallel, spec.weight_bits) + 2 * spec.sum_width + spec.output_width
+    decision = 0
+    if outputs > 1:
+        depth = argmax_depth(outputs)
+        decision = (outputs - 1) * (spec.output_width + 8)
+        if scores and groups <= depth:
+            decision += depth * outputs * spec.output_width
+    out_cells, out_blocks = output_path(
+        device, output_word_width(spec, scores),
+        fifo_depth(groups, ThresholdDatapath.stages_for(spec, parallel).depth))
+    shared = (DEEP_LAYER_FACTOR * layers + (tree_cells(d, bits) if planes == 1 else 0)
+              + outputs * per_output + decision + out_cells + serial_cells(spec))
+    lcs = UNIT_FACTOR * units + SHARED_FACTOR * shared
+    ram = rom_blocks(device, ThresholdDatapath.rom_word_widths(spec, parallel), groups)
+    return Estimate(parallel, int(lcs), 0, ram + out_blocks)
