@@ -141,12 +141,23 @@ class Board:
     device: Device
     clock_hz: float
     serial: str
+    #: How the oscillator (platform resource ``clock``) reaches the PLL: "pad", "core",
+    #: "hfosc" or "ecp5" (see :class:`~qnnhw.boards.clocking.PLLClock`).
+    pll: str = "core"
+    clock: str = "clk12"
     #: (rx, tx, connector or None) for boards whose USB port is no UART: header pins.
     header_uart: tuple[str, str, tuple[str, int] | None] | None = field(default=None)
 
     @property
     def clock_mhz(self) -> float:
         return self.clock_hz / 1e6
+
+    def pll_settings(self, f_max: float) -> Any:
+        """The board's PLL set for the fastest clock ≤ ``f_max`` Hz, or None."""
+        from .clocking import ecp5_pll, ice40_pll
+
+        search = ecp5_pll if self.pll == "ecp5" else ice40_pll
+        return search(self.clock_hz, f_max)
 
     def platform(self) -> Any:
         platform = self.make_platform()
@@ -162,18 +173,19 @@ class Board:
 
 BOARDS: dict[str, Board] = {board.name: board for board in (
     Board("icebreaker", "1BitSquared iCEBreaker", _icebreaker, DEVICES["iCE40UP5K"], 12e6,
-          "USB (FTDI channel B)"),
+          "USB (FTDI channel B)", pll="pad"),
     Board("upduino3", "tinyVision UPduino v3", _upduino3, DEVICES["iCE40UP5K"], 12e6,
           "3.3 V USB-serial adapter: FPGA rx on pin 2, tx on pin 46 (header J6)",
-          header_uart=("2", "46", None)),
+          pll="hfosc", header_uart=("2", "46", None)),
     Board("ice40-hx8k", "Lattice iCE40-HX8K-B-EVN", _hx8k, DEVICES["iCE40HX8K"], 12e6,
           "USB (FTDI channel B)"),
     Board("icestick", "Lattice iCEstick (HX1K)", _icestick, DEVICES["iCE40HX1K"], 12e6,
           "USB (FTDI channel B)"),
-    Board("ulx3s", "Radiona ULX3S (85F)", _ulx3s, DEVICES["LFE5U-85F"], 25e6, "USB (FTDI)"),
+    Board("ulx3s", "Radiona ULX3S (85F)", _ulx3s, DEVICES["LFE5U-85F"], 25e6, "USB (FTDI)",
+          pll="ecp5", clock="clk25"),
     Board("orangecrab", "OrangeCrab r0.2 (25F)", _orangecrab, DEVICES["LFE5U-25F"], 48e6,
           "3.3 V USB-serial adapter on the Feather pins: rx on 0, tx on 1",
-          header_uart=("0", "1", ("io", 0))),
+          pll="ecp5", clock="clk", header_uart=("0", "1", ("io", 0))),
 )}
 
 #: Short names that stand for a board.

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from amaranth.hdl import Elaboratable, Module
+from amaranth.hdl import ClockDomain, Elaboratable, Module
 from amaranth.lib import io
 from qnnhw.hdl.serial import SerialInference
+
+from .clocking import PLLClock
 
 __all__ = ["BoardTop"]
 
@@ -14,14 +16,20 @@ __all__ = ["BoardTop"]
 class BoardTop(Elaboratable):
     """Puts a :class:`~qnnhw.hdl.serial.SerialInference` on the platform's ``uart`` 0.
 
-    The design runs in the platform's default clock domain.
+    The design runs from ``clock`` (a :class:`~qnnhw.boards.clocking.PLLClock`), or without
+    it in the platform's default clock domain (the board's oscillator).
     """
 
-    def __init__(self, engine: SerialInference):
+    def __init__(self, engine: SerialInference, clock: PLLClock | None = None):
         self.engine = engine
+        self.clock = clock
 
     def elaborate(self, platform: Any) -> Module:
         m = Module()
+        if self.clock is not None:
+            m.domains.sync = sync = ClockDomain("sync")
+            platform.add_clock_constraint(sync.clk, self.clock.settings.f_out)
+            m.submodules.pll = self.clock
         m.submodules.engine = engine = self.engine
         uart = platform.request("uart", 0, dir="-")
         m.submodules.rx = rx = io.Buffer("i", uart.rx)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .boards import Board
+from .boards.clocking import PLLSettings
 from .dataset import Dataset, class_indices
 from .errors import QnnhwError
 from .estimate import choose_parallel
@@ -43,6 +44,10 @@ NAME = "qnnhw"
 #: Products of a finished build, moved from the staging folder into the build folder.
 PRODUCTS = ("model.json", "fit.json", "fixedpoint.json", "qnnhw.v", "report.json")
 LOGS = ("toolchain.log", f"{NAME}.rpt", f"{NAME}.tim")
+#: With the PLL, the design runs at no more than this share of nextpnr's Fmax …
+CLOCK_MARGIN = 0.9
+#: … found in at most this many place-and-route runs after the oscillator's.
+PLL_ATTEMPTS = 3
 
 
 class Steps:
@@ -99,42 +104,93 @@ def _fold(board: Board, model: Network, spec: Spec, parallel: int | None, scores
 
 
 def _implement(board: Board, model: Network, spec: Spec, parallel: int, scores: bool,
-               staging: Path, steps: Steps) -> tuple[Any, Implementation, int]:
-    """Elaborate, synthesise, place and route; retry with fewer units if it does not fit."""
+               pll: PLLSettings | None, staging: Path, steps: Steps, retries: int = 3
+               ) -> tuple[Any, Implementation, int]:
+    """Elaborate, synthesise, place and route, clocked by the oscillator or by the PLL set
+    to ``pll``; retry with fewer units (up to ``retries`` times) if it does not fit."""
     from . import flow
+    from .boards.clocking import PLLClock
     from .boards.top import BoardTop
     from .hdl.serial import SerialInference
 
-    divisor = round(board.clock_hz / DEFAULT_BAUD)
+    clock_hz = board.clock_hz if pll is None else pll.f_out
+    divisor = round(clock_hz / DEFAULT_BAUD)
     attempts = 0
     while True:
         datapath = flow.datapath(model, spec, parallel, scores)
+        clock = None if pll is None else PLLClock(pll, board.pll, board.clock)
         with steps.step("elaborate", "qnnhw.v"):
-            commands = elaborate(board, BoardTop(SerialInference(datapath, divisor)), staging,
-                                 NAME)
+            commands = elaborate(board, BoardTop(SerialInference(datapath, divisor), clock),
+                                 staging, NAME)
         steps.progress(f"synthesis, place and route for {board.name} ({board.device.name}), "
-                       f"P={parallel}")
+                       f"P={parallel}, clock {clock_hz / 1e6:.2f} MHz")
         try:
             return datapath, implement(board, commands, staging, steps.step, steps.progress,
                                        NAME), parallel
         except DoesNotFit as error:
             attempts += 1
-            if parallel == 1 or attempts > 3:
+            if parallel == 1 or attempts > retries:
                 raise QnnhwError(f"the design does not fit {board.name} even with "
                                  f"P={parallel} ({error}); use a bigger board") from None
             parallel = max(1, int(parallel * 0.7))
             steps.progress(f"it did not fit ({error}); retrying with P={parallel}")
 
 
+def _faster_clock(board: Board, model: Network, spec: Spec, parallel: int, scores: bool,
+                  fmax_mhz: float, staging: Path, steps: Steps
+                  ) -> tuple[PLLSettings, Any, Implementation] | None:
+    """Build again from the PLL at the fastest clock within :data:`CLOCK_MARGIN` of the last
+    Fmax, up to :data:`PLL_ATTEMPTS` times: a routing that misses its clock is tried again
+    below its own Fmax, one that meets it with room to spare again above. The fastest design
+    that meets its clock replaces the oscillator's in ``staging``; None if none does."""
+    best: tuple[PLLSettings, Any, Implementation, Path] | None = None
+    tried: set[float] = set()
+    for attempt in range(PLL_ATTEMPTS):
+        settings = board.pll_settings(CLOCK_MARGIN * fmax_mhz * 1e6)
+        floor = board.clock_hz if best is None else best[0].f_out
+        if settings is None or settings.f_out <= floor or settings.f_out in tried:
+            break
+        tried.add(settings.f_out)
+        steps.progress(f"Fmax {fmax_mhz:.1f} MHz: building again with the PLL at "
+                       f"{settings.f_out / 1e6:.2f} MHz")
+        folder = staging / f"pll{attempt}"
+        folder.mkdir()
+        try:
+            datapath, implementation, _ = _implement(board, model, spec, parallel, scores,
+                                                     settings, folder, steps, retries=0)
+        except QnnhwError as error:
+            steps.progress(f"the PLL design failed ({error})")
+            break
+        fmax_mhz = implementation.fmax_mhz
+        if fmax_mhz * 1e6 >= settings.f_out:
+            best = (settings, datapath, implementation, folder)
+    for folder in staging.glob("pll*"):
+        if best is not None and folder == best[3]:
+            for product in folder.iterdir():
+                product.replace(staging / product.name)
+        shutil.rmtree(folder)
+    if best is None:
+        steps.progress(f"no PLL clock met timing with margin; keeping the "
+                       f"{board.clock_mhz:g} MHz oscillator")
+        return None
+    return best[:3]
+
+
 def run_build(board: Board, out_dir: Path, *, model: Network | None = None,
               dataset: Dataset | None = None, config: TrainingOptions | None = None,
               parallel: int | None = None, input_bits: int | None = None,
-              scores: bool = True, progress: Progress) -> dict[str, Any]:
+              scores: bool = True, clock: str | float = "auto",
+              progress: Progress) -> dict[str, Any]:
     """The whole flow for one board: train (unless ``model`` is given), fit, build, report.
 
     Returns the report (also in ``report.json``). ``dataset`` gives the accuracy of the
     hardware integers on both splits when the task is classification. With C outputs the
     board answers with the class and, unless ``scores`` is false, the C scores.
+
+    ``clock``: "auto" builds on the board's oscillator, then again from the PLL at the
+    fastest clock nextpnr's Fmax allows with margin (kept if it meets timing); "board"
+    stays on the oscillator; a number of MHz runs the PLL at the fastest clock not above it.
+    A design that misses the clock it is built for is refused.
     """
     from . import flow
 
@@ -167,16 +223,25 @@ def run_build(board: Board, out_dir: Path, *, model: Network | None = None,
                  "m": model.m, "parallel": parallel, "estimate": estimated}, indent=1) + "\n")
         with steps.step("fixed point", "fixedpoint.json"):
             atomic_write(staging / "fixedpoint.json", spec.to_json())
+        pll = _requested_pll(board, clock)
         in_toolchain = True
         datapath, implementation, parallel = _implement(board, model, spec, parallel, scores,
-                                                        staging, steps)
-        if implementation.fmax_mhz < board.clock_mhz:
+                                                        pll, staging, steps)
+        clock_hz = board.clock_hz if pll is None else pll.f_out
+        if implementation.fmax_mhz * 1e6 < clock_hz:
+            which, lower = ("board", "") if pll is None else ("PLL", "a lower @clock, ")
             raise QnnhwError(f"the routed design fails timing: Fmax "
-                             f"{implementation.fmax_mhz:.1f} MHz < the {board.clock_mhz:g} MHz "
-                             f"board clock; try fewer @input_bits or another board",
-                             "input_bits")
+                             f"{implementation.fmax_mhz:.1f} MHz < the {clock_hz / 1e6:g} MHz "
+                             f"{which} clock; try {lower}fewer @input_bits or another board",
+                             ("clock", "input_bits"))
+        if clock == "auto":
+            faster = _faster_clock(board, model, spec, parallel, scores,
+                                   implementation.fmax_mhz, staging, steps)
+            if faster is not None:
+                pll, datapath, implementation = faster
         with steps.step("report", "report.json"):
-            report = _report(board, model, spec, datapath, implementation, parallel, dataset)
+            report = _report(board, model, spec, datapath, implementation, parallel, pll,
+                             dataset)
         report["steps"] = list(steps.records)
         report["seconds"] = round(time.perf_counter() - start, 1)
         atomic_write(staging / "report.json", json.dumps(report, indent=1) + "\n")
@@ -212,14 +277,30 @@ def run_build(board: Board, out_dir: Path, *, model: Network | None = None,
     return report
 
 
+def _requested_pll(board: Board, clock: str | float) -> PLLSettings | None:
+    """The PLL settings a ``clock`` asks for first (None: the oscillator)."""
+    if clock in ("auto", "board"):
+        return None
+    if isinstance(clock, str) or not clock > 0:
+        raise QnnhwError(f"@clock must be 'auto', 'board' or a frequency in MHz, not "
+                         f"{clock!r}", "clock")
+    settings = board.pll_settings(clock * 1e6)
+    if settings is None:
+        raise QnnhwError(f"{board.name}'s PLL makes no clock at or below {clock:g} MHz; ask "
+                         f"for a faster @clock, or 'board' for the {board.clock_mhz:g} MHz "
+                         f"oscillator", "clock")
+    return settings
+
+
 def _report(board: Board, model: Network, spec: Spec, datapath: Any,
-            implementation: Implementation, parallel: int, dataset: Dataset | None
-            ) -> dict[str, Any]:
+            implementation: Implementation, parallel: int, pll: PLLSettings | None,
+            dataset: Dataset | None) -> dict[str, Any]:
     from . import flow
 
     family, device = family_of(model), board.device
     groups = datapath.initiation_interval
-    clock = board.clock_hz
+    clock = board.clock_hz if pll is None else pll.f_out
+    divisor = round(clock / DEFAULT_BAUD)
     request_bytes = request_frame_bytes(spec.features, spec.input_bits)
     response_bytes = ResponseFormat.for_spec(spec, datapath.scores).payload_bytes + 2 \
         + LENGTH_BYTES
@@ -229,7 +310,11 @@ def _report(board: Board, model: Network, spec: Spec, datapath: Any,
         "lc_used": implementation.lcs, "lc_total": device.lcs,
         "dsp_used": implementation.dsps, "dsp_total": device.dsps,
         "ram_used": implementation.ram_blocks, "ram_total": device.ram_blocks,
-        "fmax_mhz": round(implementation.fmax_mhz, 2), "clock_mhz": board.clock_mhz,
+        "fmax_mhz": round(implementation.fmax_mhz, 2), "clock_mhz": round(clock / 1e6, 4),
+        "clock_source": "oscillator" if pll is None else "PLL",
+        "oscillator_mhz": board.clock_mhz,
+        "pll": None if pll is None else {key: value for key, value in asdict(pll).items()
+                                         if key != "f_in"},
         "family": model.FAMILY, "parallel": parallel, "m": model.m, "d": model.d,
         "cycles_per_vector": groups, "latency_cycles": datapath.latency,
         "inferences_per_second": clock / groups,
@@ -238,6 +323,7 @@ def _report(board: Board, model: Network, spec: Spec, datapath: Any,
         "input_bits": spec.input_bits, "output_bits": spec.output_width,
         "outputs": spec.outputs, "response_scores": datapath.scores,
         "uart_baud": DEFAULT_BAUD,
+        "uart_baud_error": round(clock / divisor / DEFAULT_BAUD - 1, 5),
         "uart_inferences_per_second": DEFAULT_BAUD / 10 / (request_bytes + response_bytes),
         "estimated_lcs": family.estimate(device, spec, parallel, datapath.scores).lcs,
         "model": {"family": model.FAMILY,

@@ -20,7 +20,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from .cli_types import number, positive_int
+from .cli_types import clock_choice, number, positive_int
 from .dataset import TASKS
 from .errors import QnnhwError
 from .families import DEFAULT_FAMILY, get_family, names
@@ -257,7 +257,9 @@ def format_build_summary(report: dict[str, Any], out_dir: Path) -> str:
         f"  logic          {report['lc_used']}/{report['lc_total']} cells, "
         f"{report['dsp_used']}/{report['dsp_total']} DSPs, {report['ram_used']}/"
         f"{report['ram_total']} RAM blocks",
-        f"  clock          {report['clock_mhz']:g} MHz (Fmax {report['fmax_mhz']:.1f} MHz)",
+        f"  clock          {report['clock_mhz']:g} MHz from the "
+        f"{'PLL' if report['clock_source'] == 'PLL' else 'oscillator'} (Fmax "
+        f"{report['fmax_mhz']:.1f} MHz, oscillator {report['oscillator_mhz']:g} MHz)",
         f"  throughput     P={report['parallel']} units, {report['cycles_per_vector']} cycles "
         f"per vector: {report['inferences_per_second']:,.0f} inferences/s "
         f"({100 * report['bound_ratio']:.0f}% of the P-unit bound), latency "
@@ -286,7 +288,7 @@ def cmd_build(args: argparse.Namespace, start: float, flags: Mapping[str, str]) 
         data, config = training_inputs(args, flags)
     report = run_build(board, out_dir, model=model, dataset=data, config=config,
                        parallel=args.parallel, input_bits=args.input_bits,
-                       scores=args.scores, progress=progress)
+                       scores=args.scores, clock=args.clock, progress=progress)
     report["total_seconds"] = time.perf_counter() - start
     if args.json:
         print(json.dumps(report))
@@ -470,6 +472,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with three classes or more, the board answers with the class "
                             "only, not the C scores beside it (fewer registers, shorter "
                             "responses)")
+    build.add_argument("--clock", type=clock_choice, default="auto", metavar="auto|board|MHZ",
+                       help="auto (default): build on the oscillator, then again from the PLL "
+                            "at the fastest clock within 10%% of nextpnr's Fmax, kept if it "
+                            "meets timing; board: the oscillator only; MHZ: the PLL at the "
+                            "fastest clock not above it")
     add_hardware_arguments(build)
     add_training_arguments(build, data_default=BUILD_DATA, family_defaults={
         name: get_family(name).build_defaults for name in names()})

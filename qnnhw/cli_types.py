@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["number", "positive_int"]
+__all__ = ["clock_choice", "number", "positive_int"]
 
 
 def positive_int(text: str) -> int:
@@ -22,3 +22,17 @@ def number(text: str) -> float:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+
+
+def clock_choice(text: str) -> str | float:
+    """``auto``, ``board`` or a positive frequency in MHz."""
+    if text in ("auto", "board"):
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto, board or a frequency in MHz, not "
+                                         f"{text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive frequency in MHz, not {text}")
+    return value

@@ -71,8 +71,8 @@ def parse_nextpnr_log(text: str, arch: Architecture) -> Implementation:
         match = re.search(rf"{cell}:\s+(\d+)/\s*(\d+)", text)
         used[resource] = int(match.group(1)) if match else 0
     frequencies = [float(value) for value in
-                   re.findall(r"Max frequency for clock\s+'[^']*cd_sync[^']*':\s+([\d.]+) MHz",
-                              text)]
+                   re.findall(r"Max frequency for clock\s+'(?:[^']*cd_sync[^']*|clk)':"
+                              r"\s+([\d.]+) MHz", text)]
     if not frequencies:
         frequencies = [float(value) for value in
                        re.findall(r"Max frequency for clock\s+'[^']*':\s+([\d.]+) MHz", text)]
@@ -114,6 +114,18 @@ def _heartbeat(step: str, progress: Progress) -> Iterator[None]:
         stop.set()
 
 
+#: The synthesis command whose ABC9 step can crash, and the same synthesis with ABC9's LUT
+#: mapping replaced by classic ABC (what synth_ecp5 did before ABC9 became its default).
+ABC9_CRASH_SYNTHESIS = "synth_ecp5"
+
+
+def _without_abc9(match: re.Match[str]) -> str:
+    indent, options = match.group(1), match.group(2)
+    return "\n".join(f"{indent}{line}" for line in (
+        f"synth_ecp5{options} -run :map_luts", "techmap -map +/lattice/latches_map.v",
+        "abc -dress -lut 4:7", "clean", f"synth_ecp5{options} -run map_cells:"))
+
+
 def _abc9_crashed(folder: Path, name: str) -> bool:
     """Whether yosys stopped on an internal assertion while ABC9 mapped the design."""
     log = folder / f"{name}.rpt"
@@ -141,12 +153,14 @@ def implement(board: Board, commands: list[list[str]], folder: Path, step: StepO
                 open(log_path, "a") as log:
             result = subprocess.run([env[variable], *command[1:]], cwd=folder, env=env,
                                     stdout=log, stderr=subprocess.STDOUT)
-            if result.returncode != 0 and variable == "YOSYS" and _abc9_crashed(folder, name):
+            script = folder / f"{name}.ys"
+            if (result.returncode != 0 and variable == "YOSYS" and _abc9_crashed(folder, name)
+                    and ABC9_CRASH_SYNTHESIS in script.read_text()):
                 progress("yosys's ABC9 mapper crashed (a yosys bug on some large designs); "
-                         "synthesising again with -noabc9")
-                script = folder / f"{name}.ys"
-                script.write_text(re.sub(r"^(\s*synth_\w+)", r"\1 -noabc9",
-                                         script.read_text(), flags=re.MULTILINE))
+                         "synthesising again with the classic ABC mapper")
+                script.write_text(re.sub(rf"^(\s*){ABC9_CRASH_SYNTHESIS}(.*)$",
+                                         _without_abc9, script.read_text(),
+                                         flags=re.MULTILINE))
                 result = subprocess.run([env[variable], *command[1:]], cwd=folder, env=env,
                                         stdout=log, stderr=subprocess.STDOUT)
         if result.returncode != 0:
@@ -162,6 +176,6 @@ def implement(board: Board, commands: list[list[str]], folder: Path, step: StepO
             text = log_path.read_text() + (synthesis_log.read_text(errors="replace")
                                            if synthesis_log.exists() else "")
             errors = [line.strip() for line in text.splitlines()
-                      if "ERROR" in line.upper()] or ["no error message"]
+                      if line.lstrip().upper().startswith("ERROR")] or ["no error message"]
             raise QnnhwError(f"the FPGA toolchain failed in {label} ({errors[0]})")
     return parse_nextpnr_log((folder / f"{name}.tim").read_text(), arch)

@@ -129,9 +129,11 @@ Info: Max frequency for clock 'cd_sync.clk': 37.70 MHz (PASS at 12.00 MHz)
 
 
 def fake_toolchain(monkeypatch, fmax, fail_above=None, calls=None):
-    """Elaboration as the real flow does it, then a toolchain that reports ``fmax`` (or
-    cannot place more than ``fail_above`` units)."""
+    """Elaboration as the real flow does it, then a toolchain that reports ``fmax`` (one
+    after the other, if a list) or cannot place more than ``fail_above`` units. ``calls``
+    collects each elaboration's (P, clock in MHz or None for the oscillator)."""
     elaborated = []
+    frequencies = list(fmax) if isinstance(fmax, list) else None
 
     def elaborate(board, top, folder, name="qnnhw"):
         from amaranth.hdl import Fragment
@@ -139,7 +141,8 @@ def fake_toolchain(monkeypatch, fmax, fail_above=None, calls=None):
         Fragment.get(top, board.platform())   # elaborated, as the real flow would
         elaborated.append(top.engine.datapath.parallel)
         if calls is not None:
-            calls.append(elaborated[-1])
+            clock = None if top.clock is None else top.clock.settings.f_out / 1e6
+            calls.append((elaborated[-1], clock))
         (folder / "qnnhw.debug.v").write_text("module qnnhw; endmodule\n")
         return [["yosys"], ["nextpnr-ice40"], ["icepack"]]
 
@@ -151,7 +154,8 @@ def fake_toolchain(monkeypatch, fmax, fail_above=None, calls=None):
             raise DoesNotFit("ICESTORM_LC used 6000 of 5280")
         (folder / "qnnhw.bin").write_bytes(b"bitstream")
         (folder / "qnnhw.tim").write_text("log\n")
-        return Implementation(lcs=100, dsps=1, ram_blocks=2, fmax_mhz=fmax, log="")
+        return Implementation(lcs=100, dsps=1, ram_blocks=2, log="",
+                              fmax_mhz=frequencies.pop(0) if frequencies else fmax)
 
     monkeypatch.setattr(build_flow, "elaborate", elaborate)
     monkeypatch.setattr(build_flow, "implement", implement)
@@ -175,13 +179,43 @@ def test_a_place_failure_retries_with_fewer_units(tmp_path, monkeypatch):
     fake_toolchain(monkeypatch, fmax=50.0, fail_above=4, calls=calls)
     model = random_model(4, 8)
     report = build_flow.run_build(BOARDS["icebreaker"], tmp_path / "out", model=model,
-                                  parallel=8, progress=lambda message: None)
-    assert calls == [8, 5, 3]
+                                  parallel=8, clock="board", progress=lambda message: None)
+    assert calls == [(8, None), (5, None), (3, None)]
     assert report["parallel"] == 3 and report["cycles_per_vector"] == 3
     saved = json.loads((tmp_path / "out" / "report.json").read_text())
     assert saved["parallel"] == 3
     assert (tmp_path / "out" / "qnnhw.bin").read_bytes() == b"bitstream"
     assert not (tmp_path / "out" / ".staging").exists()
+
+
+def test_auto_clock_keeps_the_fastest_pll_clock_that_meets_timing(tmp_path, monkeypatch):
+    calls = []
+    # Oscillator: Fmax 50 → PLL at 45 (misses: 40) → at 36 (meets: 44) → at 39 (misses).
+    fake_toolchain(monkeypatch, fmax=[50.0, 40.0, 44.0, 38.5], calls=calls)
+    report = build_flow.run_build(BOARDS["icebreaker"], tmp_path / "out",
+                                  model=random_model(4, 8), parallel=2,
+                                  progress=lambda message: None)
+    assert calls == [(2, None), (2, 45.0), (2, 36.0), (2, 39.0)]
+    assert report["clock_source"] == "PLL" and report["clock_mhz"] == 36.0
+    assert report["fmax_mhz"] == 44.0 and report["pll"] == {"divr": 0, "divf": 47, "divq": 4}
+    assert report["inferences_per_second"] == 36e6 / 4
+    assert abs(report["uart_baud_error"]) < 0.005
+    assert not list((tmp_path / "out").glob("pll*"))
+    assert not (tmp_path / "out" / ".staging").exists()
+
+
+def test_auto_clock_keeps_the_oscillator_when_no_pll_clock_meets_timing(tmp_path,
+                                                                       monkeypatch):
+    calls = []
+    fake_toolchain(monkeypatch, fmax=[30.0, 20.0, 15.0], calls=calls)
+    report = build_flow.run_build(BOARDS["icebreaker"], tmp_path / "out",
+                                  model=random_model(4, 8), parallel=2,
+                                  progress=lambda message: None)
+    # 27 MHz misses (Fmax 20), 18 MHz misses (Fmax 15), and 0.9 × 15 MHz is below SB_PLL40's
+    # 16 MHz.
+    assert calls == [(2, None), (2, 27.0), (2, 18.0)]
+    assert report["clock_source"] == "oscillator" and report["clock_mhz"] == 12
+    assert report["fmax_mhz"] == 30.0
 
 
 def test_a_threshold_model_too_big_for_the_ram_is_refused(tmp_path):
