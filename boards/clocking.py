@@ -14,8 +14,16 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from amaranth.hdl import (ClockDomain, ClockSignal, Elaboratable, Instance, Module, ResetSignal,
-                          Signal, Value)
+from amaranth.hdl import (
+    ClockDomain,
+    ClockSignal,
+    Elaboratable,
+    Instance,
+    Module,
+    ResetSignal,
+    Signal,
+    Value,
+)
 from amaranth.lib import io
 
 __all__ = ["ECP5PLL", "ICE40PLL", "PLLClock", "PLLSettings", "ecp5_pll", "ice40_pll"]

@@ -28,14 +28,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from amaranth.hdl import Module, Mux, Signal, Value, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data
 
 from qnnhw.families.bilinear.fixedpoint import BilinearSpec
 
 from .arith import constant_multiply, csd_digits, pipelined_sum, signed_binary_dot, tree_depth
-from .folding import FoldedDatapath, output_shape
-from .pipeline import Stages, Tracker
+from .folding import FoldedDatapath
+from .pipeline import Stages
 
 __all__ = ["BilinearDatapath"]
 
@@ -199,27 +199,5 @@ class BilinearDatapath(FoldedDatapath):
             pipe.advance("collect", 0)
             self.output(m, rounded, pipe)
         else:
-            self.output(m, self._collect(m, rounded, pipe), pipe)
+            self.output(m, self.collect(m, rounded, pipe), pipe)
         return m
-
-    def _collect(self, m: Module, y: Value, pipe: Tracker) -> Value:
-        """Stage ``collect``: y₀ … y_{C−1} arrive one at a time (each at its output's last
-        group); keep them and the first of the largest. After the last output of a vector
-        the registers hold its output word."""
-        spec = self.spec
-        word = Signal(output_shape(spec, self.scores))
-        index = Signal(range(spec.outputs))
-        best = Signal(signed(spec.output_width))
-        # Every control signal is fetched here: fetching one creates its delay registers,
-        # which must not be created inside an m.If.
-        arrives = pipe["valid"] & pipe["output_last"]
-        vector_done = pipe["last"]
-        with m.If(arrives):
-            for output in range(spec.outputs if self.scores else 0):
-                with m.If(index == output):
-                    m.d.sync += word.scores[output].eq(y)
-            with m.If((index == 0) | (y > best)):
-                m.d.sync += [best.eq(y), word.label.eq(index)]
-            m.d.sync += index.eq(Mux(vector_done, 0, index + 1))
-        pipe.advance("collect", 1)
-        return word

@@ -227,6 +227,29 @@ class FoldedDatapath(wiring.Component):
             m.d.comb += [word.scores[index].eq(score) for index, score in enumerate(delayed)]
         return word
 
+    def collect(self, m: Module, y: Value, pipe: Tracker) -> Value:
+        """Stage ``collect``, for datapaths that compute one output at a time: y₀ … y_{C−1}
+        arrive in turn (each where control signal ``output_last`` is set); keep them and the
+        first of the largest. After the last output of a vector the registers hold its
+        output word."""
+        spec = self.spec
+        word = Signal(output_shape(spec, self.scores))
+        index = Signal(range(spec.outputs))
+        best = Signal(signed(spec.output_width))
+        # Every control signal is fetched here: fetching one creates its delay registers,
+        # which must not be created inside an m.If.
+        arrives = pipe["valid"] & pipe["output_last"]
+        vector_done = pipe["last"]
+        with m.If(arrives):
+            for output in range(spec.outputs if self.scores else 0):
+                with m.If(index == output):
+                    m.d.sync += word.scores[output].eq(y)
+            with m.If((index == 0) | (y > best)):
+                m.d.sync += [best.eq(y), word.label.eq(index)]
+            m.d.sync += index.eq(Mux(vector_done, 0, index + 1))
+        pipe.advance("collect", 1)
+        return word
+
     def output(self, m: Module, y: Value, pipe: Tracker) -> None:
         """Register the output word (stage ``output``) into the FIFO between it and ``o``."""
         shape = output_shape(self.spec, self.scores)

@@ -255,3 +255,71 @@ def test_argmax_ties_go_to_the_lowest_index():
     simulator.add_clock(1e-8)
     simulator.add_testbench(testbench)
     simulator.run()
+
+
+def test_quadratic_forms_equal_the_neuron_sums():
+    """x̂ᵀW꜀x̂ = Σⱼ (uⱼ·x̃)(vⱼ·x̃) exactly, replicated lifting and C outputs included."""
+    for model in (random_model(5, 9, bias=True, replicas=3, seed=1),
+                  random_model(4, 8, classes=3, seed=2)):
+        spec = BilinearSpec.for_model(model, input_bits=7)
+        vectors = np.random.default_rng(5).integers(spec.input_min, spec.input_max + 1,
+                                                    (30, spec.features))
+        reference = BilinearReference(model, spec)
+        x_hat = reference.lift(vectors)[:, ::model.lifting.replicas]
+        forms = model.quadratic_forms()
+        assert np.abs(forms).max() <= spec.coefficient_bound
+        s = np.einsum("na,cab,nb->nc", x_hat, forms, x_hat)
+        assert (s.squeeze(1) if model.outputs == 1 else s).tolist() == \
+            reference.run(vectors).s.tolist()
+
+
+@pytest.mark.parametrize("features, m, parallel, bias, replicas, input_bits", [
+    (5, 7, 3, True, 1, 6),      # P does not divide d̂ = 6
+    (3, 40, 1, True, 2, 8),     # P = 1, replicated (d̂ = 4 < B + 1: padded rounds)
+    (6, 30, 7, True, 1, 5),     # P = d̂: one round
+    (8, 25, 4, False, 1, 8),    # no bias
+])
+def test_quadratic_datapath_equals_the_neuron_datapath(features, m, parallel, bias, replicas,
+                                                       input_bits):
+    from qnnhw.hdl.quadratic import QuadraticDatapath
+
+    model = random_model(features, m, bias=bias, replicas=replicas, seed=m + parallel)
+    spec = BilinearSpec.for_model(model, input_bits=input_bits)
+    rng = np.random.default_rng(6)
+    vectors = rng.integers(spec.input_min, spec.input_max + 1, (14, features))
+    vectors[0], vectors[1] = spec.input_min, spec.input_max   # full-scale corners
+    dut = QuadraticDatapath(spec, model.quadratic_forms(), parallel)
+    assert dut.initiation_interval == QuadraticDatapath.cycles_for(spec, parallel)
+    outputs, accepted, emitted = run_datapath(dut, vectors)
+    assert outputs == BilinearReference(model, spec).outputs(vectors).tolist()
+    assert set(np.diff(accepted)) == {dut.initiation_interval}
+    assert {out - into for into, out in zip(accepted, emitted)} == {dut.latency}
+
+
+@pytest.mark.parametrize("classes, m, parallel", [(3, 9, 2), (4, 8, 5)])
+def test_multiclass_quadratic_datapath_is_bit_exact(classes, m, parallel):
+    from qnnhw.hdl.quadratic import QuadraticDatapath
+
+    model = random_model(4, m, classes=classes, seed=m + classes)
+    spec = BilinearSpec.for_model(model, input_bits=5)
+    vectors = np.random.default_rng(7).integers(spec.input_min, spec.input_max + 1, (16, 4))
+    vectors[:3] = 0   # ties in every output: the lowest index must win
+    dut = QuadraticDatapath(spec, model.quadratic_forms(), parallel, scores=True)
+    outputs, accepted, emitted = run_datapath(dut, vectors)
+    reference = BilinearReference(model, spec)
+    assert output_words(spec, outputs) == reference_words(reference, vectors)
+    assert {out - into for into, out in zip(accepted, emitted)} == {dut.latency}
+
+
+def test_quadratic_datapath_refusals():
+    from qnnhw.hdl.quadratic import QuadraticDatapath
+
+    model = random_model(3, 5)
+    spec = BilinearSpec.for_model(model)
+    forms = model.quadratic_forms()
+    with pytest.raises(ValueError, match=r"row units must be between 1 and d̂=4, not 5"):
+        QuadraticDatapath(spec, forms, 5)
+    with pytest.raises(ValueError, match=r"must have shape \(1, 4, 4\)"):
+        QuadraticDatapath(spec, forms[:, :3, :3], 2)
+    with pytest.raises(ValueError, match=r"within ±5"):
+        QuadraticDatapath(spec, forms * 7, 2)

@@ -151,6 +151,43 @@ class BilinearSpec(InputFormat):
     def sum_width(self) -> int:
         return signed_width(-self.sum_bound, self.sum_bound)
 
+    # -- the quadratic architecture: s꜀ = x̂ᵀW꜀x̂ over the unreplicated lifted vector x̂ ------
+
+    @property
+    def base_d(self) -> int:
+        """Length of x̂: the features and the constant, without replication."""
+        return self.features + int(self.bias)
+
+    @property
+    def lifted_width(self) -> int:
+        """Bits of one element of x̂ (a feature, or the constant 2^F)."""
+        return signed_width(self.input_min, max(self.input_max, int(self.bias) * self.bias_value))
+
+    @property
+    def coefficient_bound(self) -> int:
+        """The largest |W꜀[a, b]|: each neuron adds uᵃvᵇ summed over R² replica pairs."""
+        return max(self.class_neurons or (self.m,)) * self.replicas ** 2
+
+    @property
+    def coefficient_width(self) -> int:
+        return signed_width(-self.coefficient_bound, self.coefficient_bound)
+
+    @property
+    def row_bound(self) -> int:
+        """The largest |zₐ| = |Σ_b W꜀[a, b]·x̂_b| (and partial sum of it)."""
+        return self.coefficient_bound * self.lifted_sum_bound
+
+    @property
+    def row_width(self) -> int:
+        return signed_width(-self.row_bound, self.row_bound)
+
+    @property
+    def term_width(self) -> int:
+        """Bits of x̂ₐ·zₐ and of its shift-and-add (zₐ shifted by up to B − 1 bits, B the
+        :attr:`lifted_width`). Partial sums of s over rows stay within :attr:`sum_bound`,
+        since Σₐ|x̂ₐ||zₐ| ≤ coefficient_bound · lifted_sum_bound² = sum_bound."""
+        return self.row_width + self.lifted_width
+
     @property
     def output_low(self) -> int:
         return min(round_shift(self.sum_bound * self.alpha_mantissa, self.alpha_shift),

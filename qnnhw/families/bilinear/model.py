@@ -65,6 +65,18 @@ class BilinearModel(Network):
         products = (lifted @ self.U.T.astype(float)) * (lifted @ self.V.T.astype(float))
         return self.sum_by_output(products, self.class_neurons)
 
+    def quadratic_forms(self) -> np.ndarray:
+        """W꜀ = Σ_{j of c} ûⱼv̂ⱼᵀ (C × d̂ × d̂ integers), so that s꜀ = x̂ᵀW꜀x̂ exactly.
+
+        x̂ is the lifted input without replication (d̂ = d/R): x̃ repeats each element of x̂
+        R times, so uⱼ·x̃ = ûⱼ·x̂ with ûⱼ summing uⱼ over each element's R copies."""
+        replicas = self.lifting.replicas
+        U = self.U.astype(np.int64).reshape(self.m, -1, replicas).sum(axis=2)
+        V = self.V.astype(np.int64).reshape(self.m, -1, replicas).sum(axis=2)
+        bounds = np.cumsum((0, *(self.class_neurons or (self.m,))))
+        return np.stack([U[start:end].T @ V[start:end]
+                         for start, end in zip(bounds[:-1], bounds[1:])])
+
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         return self.alpha * self.neuron_sums(self.lifting.apply(self.features(X)))
 

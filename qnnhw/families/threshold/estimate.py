@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from qnnhw.estimate import (SHARED_FACTOR, Estimate, output_path, rom_blocks, serial_cells,
-                            tree_cells)
+from qnnhw.estimate import (
+    SHARED_FACTOR,
+    Estimate,
+    output_path,
+    rom_blocks,
+    serial_cells,
+    tree_cells,
+)
 
 from .fixedpoint import ThresholdSpec
 
