@@ -73,18 +73,18 @@ class Steps:
 
 
 def _fold(board: Board, model: Network, spec: Spec, parallel: int | None, scores: bool,
-          progress: Progress) -> tuple[int, dict[str, Any]]:
-    """P, and what the estimates said about it."""
+          arch: str, progress: Progress) -> tuple[int, dict[str, Any]]:
+    """P for architecture ``arch``, and what the estimates said about it."""
     from . import flow
 
     family, device = family_of(model), board.device
     if parallel is not None:
-        flow.check_parallel(model, parallel)
-        return parallel, asdict(family.estimate(device, spec, parallel, scores))
-    chosen = choose_parallel(device, spec.m,
-                             lambda units: family.estimate(device, spec, units, scores))
+        flow.check_parallel(model, spec, parallel, arch)
+        return parallel, asdict(family.estimate(device, spec, parallel, scores, arch))
+    chosen = choose_parallel(device, family.units(spec, arch),
+                             lambda units: family.estimate(device, spec, units, scores, arch))
     if chosen is None:
-        one = family.estimate(device, spec, 1, scores)
+        one = family.estimate(device, spec, 1, scores, arch)
         fewer = family.smaller(spec)
         if spec.outputs > 1:
             # Every class adds its own sums and scores: C is a cost like d.
@@ -97,15 +97,56 @@ def _fold(board: Board, model: Network, spec: Spec, parallel: int | None, scores
             f"{device.name} has {device.lcs} and {device.ram_blocks}; use fewer "
             f"{fewer}, or a bigger board (ice40-hx8k, ulx3s)",
             ("input_bits", "hidden_bits", "scores"))
-    progress(f"folding: P={chosen.parallel} units for m={model.m} neurons "
-             f"(estimate {chosen.lcs} of {device.lcs} logic cells, {chosen.dsps} DSPs, "
-             f"{chosen.ram_blocks} RAM blocks)")
+    what = (f"{spec.outputs * spec.base_d} rows of x̂ᵀWx̂" if arch == "quadratic"
+            else f"m={model.m} neurons")
+    progress(f"folding ({arch}): P={chosen.parallel} units for {what}, {chosen.cycles} "
+             f"cycles per vector (estimate {chosen.lcs} of {device.lcs} logic cells, "
+             f"{chosen.dsps} DSPs, {chosen.ram_blocks} RAM blocks)")
     return chosen.parallel, asdict(chosen)
 
 
+def _fit(board: Board, model: Network, trainer: Trainer | None, input_bits: int,
+         parallel: int | None, scores: bool, arch: str, progress: Progress
+         ) -> tuple[str, Network, Spec, int, dict[str, Any]]:
+    """The architecture, network, spec and P to build: for ``arch`` "auto", the family's
+    architecture with the fewest cycles per vector among those that fit (the neuron
+    architecture may first need a narrower network to fit the RAM; the quadratic one does
+    not, its cost being independent of m)."""
+    from . import flow
+
+    family = family_of(model)
+    if arch != "auto" and arch not in family.architectures:
+        names = " or ".join(family.architectures)
+        raise QnnhwError(f"{model.FAMILY} networks have no {arch!r} architecture; use @arch "
+                         f"{names}", "arch")
+    candidates = family.architectures if arch == "auto" else (arch,)
+    options = []
+    refusals = []
+    for candidate in candidates:
+        try:
+            fitted = model if candidate == "quadratic" else family.fit(
+                board, model, trainer, input_bits, progress)
+            spec = flow.fixed_point(fitted, input_bits)
+            units, estimated = _fold(board, fitted, spec, parallel, scores, candidate,
+                                     progress)
+        except QnnhwError as refusal:
+            if len(candidates) == 1:
+                raise
+            progress(f"{candidate}: {refusal}")
+            refusals.append(refusal)
+            continue
+        options.append((estimated["cycles"], candidate, fitted, spec, units, estimated))
+    if not options:
+        raise refusals[0]
+    cycles, chosen, fitted, spec, units, estimated = min(options, key=lambda option: option[0])
+    if len(candidates) > 1:
+        progress(f"architecture: {chosen} ({cycles} cycles per vector)")
+    return chosen, fitted, spec, units, estimated
+
+
 def _implement(board: Board, model: Network, spec: Spec, parallel: int, scores: bool,
-               pll: PLLSettings | None, staging: Path, steps: Steps, retries: int = 3
-               ) -> tuple[Any, Implementation, int]:
+               arch: str, pll: PLLSettings | None, staging: Path, steps: Steps,
+               retries: int = 3) -> tuple[Any, Implementation, int]:
     """Elaborate, synthesise, place and route, clocked by the oscillator or by the PLL set
     to ``pll``; retry with fewer units (up to ``retries`` times) if it does not fit."""
     from . import flow
@@ -117,7 +158,7 @@ def _implement(board: Board, model: Network, spec: Spec, parallel: int, scores: 
     divisor = round(clock_hz / DEFAULT_BAUD)
     attempts = 0
     while True:
-        datapath = flow.datapath(model, spec, parallel, scores)
+        datapath = flow.datapath(model, spec, parallel, scores, arch)
         clock = None if pll is None else PLLClock(pll, board.pll, board.clock)
         with steps.step("elaborate", "qnnhw.v"):
             commands = elaborate(board, BoardTop(SerialInference(datapath, divisor), clock),
@@ -137,7 +178,7 @@ def _implement(board: Board, model: Network, spec: Spec, parallel: int, scores: 
 
 
 def _faster_clock(board: Board, model: Network, spec: Spec, parallel: int, scores: bool,
-                  fmax_mhz: float, staging: Path, steps: Steps
+                  arch: str, fmax_mhz: float, staging: Path, steps: Steps
                   ) -> tuple[PLLSettings, Any, Implementation] | None:
     """Build again from the PLL at the fastest clock within :data:`CLOCK_MARGIN` of the last
     Fmax, up to :data:`PLL_ATTEMPTS` times: a routing that misses its clock is tried again
@@ -157,7 +198,7 @@ def _faster_clock(board: Board, model: Network, spec: Spec, parallel: int, score
         folder.mkdir()
         try:
             datapath, implementation, _ = _implement(board, model, spec, parallel, scores,
-                                                     settings, folder, steps, retries=0)
+                                                     arch, settings, folder, steps, retries=0)
         except QnnhwError as error:
             steps.progress(f"the PLL design failed ({error})")
             break
@@ -179,7 +220,7 @@ def _faster_clock(board: Board, model: Network, spec: Spec, parallel: int, score
 def run_build(board: Board, out_dir: Path, *, model: Network | None = None,
               dataset: Dataset | None = None, config: TrainingOptions | None = None,
               parallel: int | None = None, input_bits: int | None = None,
-              scores: bool = True, clock: str | float = "auto",
+              scores: bool = True, clock: str | float = "auto", arch: str = "auto",
               progress: Progress) -> dict[str, Any]:
     """The whole flow for one board: train (unless ``model`` is given), fit, build, report.
 
@@ -191,9 +232,10 @@ def run_build(board: Board, out_dir: Path, *, model: Network | None = None,
     fastest clock nextpnr's Fmax allows with margin (kept if it meets timing); "board"
     stays on the oscillator; a number of MHz runs the PLL at the fastest clock not above it.
     A design that misses the clock it is built for is refused.
-    """
-    from . import flow
 
+    ``arch``: the hardware architecture (the family's ``architectures``), or "auto" for
+    the one with the fewest cycles per vector that fits the board.
+    """
     start = time.perf_counter()
     input_bits = DEFAULT_INPUT_BITS if input_bits is None else input_bits
     steps = Steps(progress)
@@ -211,22 +253,21 @@ def run_build(board: Board, out_dir: Path, *, model: Network | None = None,
                 trainer = get_family(config.FAMILY).trainer(dataset, config, progress)
                 model = trainer.train()
                 model.save(staging / "model.json")
-        family = family_of(model)
         with steps.step("fit", "fit.json"):
             trained_m = model.m
-            model = family.fit(board, model, trainer, input_bits, progress)
-            spec = flow.fixed_point(model, input_bits)
-            parallel, estimated = _fold(board, model, spec, parallel, scores, progress)
+            arch, model, spec, parallel, estimated = _fit(
+                board, model, trainer, input_bits, parallel, scores, arch, progress)
             model.save(staging / "model.json")
             atomic_write(staging / "fit.json", json.dumps(
                 {"board": board.name, "device": board.device.name, "m_trained": trained_m,
-                 "m": model.m, "parallel": parallel, "estimate": estimated}, indent=1) + "\n")
+                 "m": model.m, "arch": arch, "parallel": parallel, "estimate": estimated},
+                indent=1) + "\n")
         with steps.step("fixed point", "fixedpoint.json"):
             atomic_write(staging / "fixedpoint.json", spec.to_json())
         pll = _requested_pll(board, clock)
         in_toolchain = True
         datapath, implementation, parallel = _implement(board, model, spec, parallel, scores,
-                                                        pll, staging, steps)
+                                                        arch, pll, staging, steps)
         clock_hz = board.clock_hz if pll is None else pll.f_out
         if implementation.fmax_mhz * 1e6 < clock_hz:
             which, lower = ("board", "") if pll is None else ("PLL", "a lower @clock, ")
@@ -235,13 +276,13 @@ def run_build(board: Board, out_dir: Path, *, model: Network | None = None,
                              f"{which} clock; try {lower}fewer @input_bits or another board",
                              ("clock", "input_bits"))
         if clock == "auto":
-            faster = _faster_clock(board, model, spec, parallel, scores,
+            faster = _faster_clock(board, model, spec, parallel, scores, arch,
                                    implementation.fmax_mhz, staging, steps)
             if faster is not None:
                 pll, datapath, implementation = faster
         with steps.step("report", "report.json"):
-            report = _report(board, model, spec, datapath, implementation, parallel, pll,
-                             dataset)
+            report = _report(board, model, spec, datapath, implementation, parallel, arch,
+                             pll, dataset)
         report["steps"] = list(steps.records)
         report["seconds"] = round(time.perf_counter() - start, 1)
         atomic_write(staging / "report.json", json.dumps(report, indent=1) + "\n")
@@ -293,14 +334,16 @@ def _requested_pll(board: Board, clock: str | float) -> PLLSettings | None:
 
 
 def _report(board: Board, model: Network, spec: Spec, datapath: Any,
-            implementation: Implementation, parallel: int, pll: PLLSettings | None,
-            dataset: Dataset | None) -> dict[str, Any]:
+            implementation: Implementation, parallel: int, arch: str,
+            pll: PLLSettings | None, dataset: Dataset | None) -> dict[str, Any]:
     from . import flow
 
     family, device = family_of(model), board.device
     groups = datapath.initiation_interval
     clock = board.clock_hz if pll is None else pll.f_out
     divisor = round(clock / DEFAULT_BAUD)
+    # A unit's work per vector: m neurons, or the C·d̂² coefficients of x̂ᵀWx̂.
+    work = spec.outputs * spec.base_d ** 2 if arch == "quadratic" else model.m
     request_bytes = request_frame_bytes(spec.features, spec.input_bits)
     response_bytes = ResponseFormat.for_spec(spec, datapath.scores).payload_bytes + 2 \
         + LENGTH_BYTES
@@ -315,17 +358,18 @@ def _report(board: Board, model: Network, spec: Spec, datapath: Any,
         "oscillator_mhz": board.clock_mhz,
         "pll": None if pll is None else {key: value for key, value in asdict(pll).items()
                                          if key != "f_in"},
-        "family": model.FAMILY, "parallel": parallel, "m": model.m, "d": model.d,
+        "family": model.FAMILY, "arch": arch, "parallel": parallel, "m": model.m,
+        "d": model.d,
         "cycles_per_vector": groups, "latency_cycles": datapath.latency,
         "inferences_per_second": clock / groups,
-        "unit_bound_per_second": parallel * clock / model.m,
-        "bound_ratio": (clock / groups) / (parallel * clock / model.m),
+        "unit_bound_per_second": parallel * clock / work,
+        "bound_ratio": (clock / groups) / (parallel * clock / work),
         "input_bits": spec.input_bits, "output_bits": spec.output_width,
         "outputs": spec.outputs, "response_scores": datapath.scores,
         "uart_baud": DEFAULT_BAUD,
         "uart_baud_error": round(clock / divisor / DEFAULT_BAUD - 1, 5),
         "uart_inferences_per_second": DEFAULT_BAUD / 10 / (request_bytes + response_bytes),
-        "estimated_lcs": family.estimate(device, spec, parallel, datapath.scores).lcs,
+        "estimated_lcs": family.estimate(device, spec, parallel, datapath.scores, arch).lcs,
         "model": {"family": model.FAMILY,
                   **{key: training.get(key) for key in ("method", "loss", "beta", "objective",
                                                         "data", *family.summary_keys)}},

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from .cli_types import clock_choice, number, positive_int
 from .dataset import TASKS
 from .errors import QnnhwError
-from .families import DEFAULT_FAMILY, get_family, names
+from .families import DEFAULT_FAMILY, family_of, get_family, names
 from .protocol import DEFAULT_BAUD, ResponseFormat
 
 if TYPE_CHECKING:
@@ -175,12 +175,21 @@ def cmd_train(args: argparse.Namespace, start: float, flags: Mapping[str, str]) 
     return 0
 
 
-def add_hardware_arguments(parser: argparse.ArgumentParser) -> None:
+def add_hardware_arguments(parser: argparse.ArgumentParser, build: bool = False) -> None:
     parser.add_argument("--parallel", type=positive_int, metavar="P",
                         help="neuron units P in 1..m; the m neurons take ⌈m/P⌉ cycles per "
                              "vector (default: min(m, 8); build: the most that fit)")
     parser.add_argument("--input-bits", type=positive_int, metavar="B",
                         help="bits per input feature (default: 8)")
+    architectures = "neurons (m neurons on P units) or quadratic (x̂ᵀWx̂ on P row units, a " \
+        "cost independent of m)"
+    if build:
+        parser.add_argument("--arch", choices=["auto", "neurons", "quadratic"], default="auto",
+                            help=f"bilinear hardware: {architectures}; auto (default): the "
+                                 f"one with more inferences/s on the board")
+    else:
+        parser.add_argument("--arch", choices=["neurons", "quadratic"], default="neurons",
+                            help=f"bilinear hardware: {architectures}; default neurons")
 
 
 def load_hardware_inputs(args: argparse.Namespace) -> tuple[Any, Any, int]:
@@ -189,7 +198,8 @@ def load_hardware_inputs(args: argparse.Namespace) -> tuple[Any, Any, int]:
 
     model = load_model(args.model)
     spec = flow.fixed_point(model, args.input_bits)
-    parallel = flow.check_parallel(model, args.parallel or min(model.m, 8))
+    units = family_of(model).units(spec, args.arch)
+    parallel = flow.check_parallel(model, spec, args.parallel or min(units, 8), args.arch)
     return model, spec, parallel
 
 
@@ -198,7 +208,7 @@ def cmd_verilog(args: argparse.Namespace, start: float, flags: Mapping[str, str]
     from .files import atomic_write
 
     model, spec, parallel = load_hardware_inputs(args)
-    component = flow.datapath(model, spec, parallel)
+    component = flow.datapath(model, spec, parallel, arch=args.arch)
     progress(f"elaborating m={model.m}, d={model.d}, P={parallel}")
     text = flow.verilog_text(component, args.name)
     atomic_write(args.output, text)
@@ -219,7 +229,8 @@ def cmd_simulate(args: argparse.Namespace, start: float, flags: Mapping[str, str
     model, spec, parallel = load_hardware_inputs(args)
     inputs = random_vectors(spec, args.vectors, args.seed)
     result = simulate_datapath(model, spec, parallel, inputs,
-                               args.work_dir or flow.cache_dir() / "sim", seed=args.seed,
+                               args.work_dir or flow.cache_dir() / "sim", arch=args.arch,
+                               seed=args.seed,
                                stall_vectors=args.stall_vectors, progress=progress)
     if args.dump:
         flow.dump_vectors(args.dump, model, inputs, decode_words(spec, result.outputs),
@@ -288,7 +299,8 @@ def cmd_build(args: argparse.Namespace, start: float, flags: Mapping[str, str]) 
         data, config = training_inputs(args, flags)
     report = run_build(board, out_dir, model=model, dataset=data, config=config,
                        parallel=args.parallel, input_bits=args.input_bits,
-                       scores=args.scores, clock=args.clock, progress=progress)
+                       scores=args.scores, clock=args.clock, arch=args.arch,
+                       progress=progress)
     report["total_seconds"] = time.perf_counter() - start
     if args.json:
         print(json.dumps(report))
@@ -477,7 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "at the fastest clock within 10%% of nextpnr's Fmax, kept if it "
                             "meets timing; board: the oscillator only; MHZ: the PLL at the "
                             "fastest clock not above it")
-    add_hardware_arguments(build)
+    add_hardware_arguments(build, build=True)
     add_training_arguments(build, data_default=BUILD_DATA, family_defaults={
         name: get_family(name).build_defaults for name in names()})
     build.set_defaults(handler=cmd_build)

@@ -35,6 +35,8 @@ class Estimate:
     lcs: int
     dsps: int
     ram_blocks: int
+    #: Cycles per vector (T).
+    cycles: int
 
     def fits(self, device: Device) -> bool:
         return (self.lcs <= LOGIC_MARGIN * device.lcs and self.dsps <= device.dsps
@@ -78,21 +80,21 @@ def output_path(device: Device, width: int, fifo_depth: int) -> tuple[int, int]:
     return 3 * width, device.rom_blocks(width, storage)
 
 
-def choose_parallel(device: Device, m: int, estimate: Callable[[int], Estimate]
+def choose_parallel(device: Device, units: int, estimate: Callable[[int], Estimate]
                     ) -> Estimate | None:
-    """The fewest of P = 1 … m units reaching the highest throughput that fits, or None."""
+    """The fewest of P = 1 … ``units`` units reaching the highest throughput (fewest cycles
+    per vector) that fits, or None."""
     candidates = []
-    for parallel in range(1, m + 1):
+    for parallel in range(1, units + 1):
         candidate = estimate(parallel)
         if candidate.lcs > LOGIC_MARGIN * device.lcs:
             break   # cost grows with P: no larger folded P fits either …
         candidates.append(candidate)
-    # … but P = m has constant weights, which can cost less than the folded units.
-    candidates.append(estimate(m))
+    # … but P = all units has constant weights, which can cost less than folded units.
+    candidates.append(estimate(units))
     best: Estimate | None = None
     for candidate in candidates:
-        if candidate.fits(device) and (best is None or math.ceil(m / candidate.parallel)
-                                       < math.ceil(m / best.parallel)):
+        if candidate.fits(device) and (best is None or candidate.cycles < best.cycles):
             best = candidate
     return best
 

@@ -43,18 +43,28 @@ def reference(model: Network, spec: Spec) -> Reference:
     return family_of(model).reference(model, spec)
 
 
-def check_parallel(model: Network, parallel: int) -> int:
-    if not 1 <= parallel <= model.m:
-        raise QnnhwError(f"@parallel must be between 1 and m={model.m}, not {parallel}",
+def check_parallel(model: Network, spec: Spec, parallel: int, arch: str = "neurons") -> int:
+    """``parallel``, if architecture ``arch`` of ``model``'s family can have that many units."""
+    family = family_of(model)
+    if arch not in family.architectures:
+        names = " or ".join(family.architectures)
+        raise QnnhwError(f"{model.FAMILY} networks have no {arch!r} architecture; use @arch "
+                         f"{names}", "arch")
+    units = family.units(spec, arch)
+    what = "d̂ (features and bias)" if arch == "quadratic" else "m"
+    if not 1 <= parallel <= units:
+        raise QnnhwError(f"@parallel must be between 1 and {what}={units}, not {parallel}",
                          "parallel")
     return parallel
 
 
-def datapath(model: Network, spec: Spec, parallel: int, scores: bool = True) -> Any:
-    """The streaming datapath of ``model``'s family (an Amaranth component); with C outputs
-    its words carry the C scores beside the class unless ``scores`` is false."""
-    check_parallel(model, parallel)
-    return family_of(model).datapath(model, spec, parallel, scores)
+def datapath(model: Network, spec: Spec, parallel: int, scores: bool = True,
+             arch: str = "neurons") -> Any:
+    """The streaming datapath of ``model``'s family in architecture ``arch`` (an Amaranth
+    component); with C outputs its words carry the C scores beside the class unless
+    ``scores`` is false."""
+    check_parallel(model, spec, parallel, arch)
+    return family_of(model).datapath(model, spec, parallel, scores, arch)
 
 
 def verilog_text(component: Any, name: str) -> str:

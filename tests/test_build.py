@@ -81,7 +81,7 @@ def test_largest_m_fills_but_does_not_overflow_the_ram():
 def test_a_model_too_big_for_the_ram_is_refused_with_the_way_out(tmp_path):
     random_model(33, 2500, seed=1).save(tmp_path / "model.json")
     result = run_cli("build", "--board", "icebreaker", "--model", str(tmp_path / "model.json"),
-                     "-o", str(tmp_path / "out"))
+                     "--arch", "neurons", "-o", str(tmp_path / "out"))
     assert_one_line_error(result, "RAM blocks", "retrain with --m", "ulx3s")
     assert not (tmp_path / "out" / "qnnhw.bin").exists()
 

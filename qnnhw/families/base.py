@@ -93,6 +93,8 @@ class Family(Protocol):
     instead : mapping
         For options of other families (by destination name), what this family does
         instead; the command line says so when one is given with this family.
+    architectures : tuple of str
+        The hardware architectures of the family's networks, the default first.
     """
 
     name: str
@@ -103,6 +105,7 @@ class Family(Protocol):
     build_defaults: Mapping[str, Any]
     instead: Mapping[str, str]
     summary_keys: tuple[str, ...]
+    architectures: tuple[str, ...]
 
     def add_options(self, group: argparse._ArgumentGroup, defaults: Mapping[str, Any]
                     ) -> None:
@@ -124,13 +127,16 @@ class Family(Protocol):
 
     def reference(self, model: Network, spec: Spec) -> Reference: ...
 
-    def datapath(self, model: Network, spec: Spec, parallel: int, scores: bool = True
-                 ) -> FoldedDatapath:
-        """The streaming datapath; with C outputs its words carry the C scores beside the
-        class unless ``scores`` is false."""
+    def units(self, spec: Spec, arch: str) -> int:
+        """The most units P the architecture ``arch`` can use."""
 
-    def estimate(self, device: Device, spec: Spec, parallel: int, scores: bool = True
-                 ) -> Estimate:
+    def datapath(self, model: Network, spec: Spec, parallel: int, scores: bool = True,
+                 arch: str = "neurons") -> FoldedDatapath:
+        """The streaming datapath of architecture ``arch``; with C outputs its words carry
+        the C scores beside the class unless ``scores`` is false."""
+
+    def estimate(self, device: Device, spec: Spec, parallel: int, scores: bool = True,
+                 arch: str = "neurons") -> Estimate:
         """Logic cells, DSPs and RAM blocks of the board design with P = ``parallel`` (and
         the C scores in the responses unless ``scores`` is false)."""
 

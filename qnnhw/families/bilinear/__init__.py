@@ -27,7 +27,7 @@ from qnnhw.model import Network
 
 from . import cli
 from .config import BilinearConfig
-from .estimate import estimate
+from .estimate import estimate, quadratic_estimate
 from .fixedpoint import BilinearSpec
 from .model import BilinearModel
 from .reference import BilinearReference
@@ -47,6 +47,7 @@ class BilinearFamily:
     build_defaults: Mapping[str, Any] = {"m": 2500}
     instead: Mapping[str, str] = {}
     summary_keys = ("lower_bound", "relative_gap", "trivial_objective")
+    architectures = ("neurons", "quadratic")
 
     def add_options(self, group: argparse._ArgumentGroup, defaults: Mapping[str, Any]
                     ) -> None:
@@ -74,15 +75,23 @@ class BilinearFamily:
     def reference(self, model: Network, spec: Any) -> BilinearReference:
         return BilinearReference(model, spec)  # type: ignore[arg-type]
 
-    def datapath(self, model: Network, spec: Any, parallel: int, scores: bool = True
-                 ) -> Any:
+    def units(self, spec: Any, arch: str) -> int:
+        return int(spec.base_d if arch == "quadratic" else spec.m)
+
+    def datapath(self, model: Network, spec: Any, parallel: int, scores: bool = True,
+                 arch: str = "neurons") -> Any:
         from qnnhw.hdl.bilinear import BilinearDatapath
+        from qnnhw.hdl.quadratic import QuadraticDatapath
 
         assert isinstance(model, BilinearModel)
+        if arch == "quadratic":
+            return QuadraticDatapath(spec, model.quadratic_forms(), parallel, scores=scores)
         return BilinearDatapath(spec, model.U, model.V, parallel, scores=scores)
 
-    def estimate(self, device: Device, spec: Any, parallel: int, scores: bool = True
-                 ) -> Estimate:
+    def estimate(self, device: Device, spec: Any, parallel: int, scores: bool = True,
+                 arch: str = "neurons") -> Estimate:
+        if arch == "quadratic":
+            return quadratic_estimate(device, spec, parallel, scores)
         return estimate(device, spec, parallel, scores)
 
     def fit(self, board: Board, model: Network, trainer: Trainer | None, input_bits: int,

@@ -18,7 +18,7 @@ from .fixedpoint import BilinearSpec
 if TYPE_CHECKING:
     from qnnhw.boards import Device
 
-__all__ = ["estimate"]
+__all__ = ["estimate", "quadratic_estimate"]
 
 #: Calibration of the cell counts against nextpnr on iCE40 (bench/boards.py): neuron units
 #: and multipliers built from logic (the shared part is :data:`~qnnhw.estimate.SHARED_FACTOR`).
@@ -54,4 +54,36 @@ def estimate(device: Device, spec: BilinearSpec, parallel: int, scores: bool = T
     lcs = (UNIT_FACTOR * units + LUT_MULTIPLIER_FACTOR * lut_multipliers
            + SHARED_FACTOR * shared)
     ram = rom_blocks(device, BilinearDatapath.rom_word_widths(spec, parallel), groups)
-    return Estimate(parallel, int(lcs), multipliers_in_dsp, ram + out_blocks)
+    return Estimate(parallel, int(lcs), multipliers_in_dsp, ram + out_blocks, groups)
+
+
+def quadratic_estimate(device: Device, spec: BilinearSpec, parallel: int, scores: bool = True
+                       ) -> Estimate:
+    """Logic cells, DSPs and RAM blocks of the quadratic architecture with P = ``parallel``
+    row units (:mod:`qnnhw.hdl.quadratic`); nothing here depends on m."""
+    from qnnhw.hdl.arith import csd_digits
+    from qnnhw.hdl.folding import fifo_depth, output_word_width
+    from qnnhw.hdl.quadratic import QuadraticDatapath
+
+    bits, coefficient = spec.lifted_width, spec.coefficient_width
+    multipliers_in_dsp = min(parallel, device.dsps) \
+        if max(bits, coefficient) <= device.dsp_width else 0
+    lut_multipliers = (parallel - multipliers_in_dsp) * (coefficient * bits + coefficient + bits)
+    # Per unit: coefficient and product registers, the row sum, x̂ₐ, and the shift-and-add
+    # (shifting multiplicand, multiplier, term).
+    units = parallel * (2 * coefficient + bits + spec.row_width + 2 * bits
+                        + 2 * spec.term_width)
+    terms = len(csd_digits(abs(spec.alpha_mantissa)))
+    word = output_word_width(spec, scores)
+    collector = 0 if spec.outputs == 1 else word + spec.output_width
+    cycles = QuadraticDatapath.cycles_for(spec, parallel)
+    out_cells, out_blocks = output_path(
+        device, word, fifo_depth(cycles, QuadraticDatapath.stages_for(spec, parallel).depth))
+    shared = (spec.base_d * bits // 2                                   # the column mux
+              + tree_cells(parallel, spec.term_width) + 2 * spec.sum_width
+              + terms * (spec.sum_width + spec.alpha_bits) + spec.output_width
+              + collector + out_cells + serial_cells(spec))
+    lcs = (UNIT_FACTOR * units + LUT_MULTIPLIER_FACTOR * lut_multipliers
+           + SHARED_FACTOR * shared)
+    ram = rom_blocks(device, QuadraticDatapath.rom_word_widths(spec, parallel), cycles)
+    return Estimate(parallel, int(lcs), multipliers_in_dsp, ram + out_blocks, cycles)

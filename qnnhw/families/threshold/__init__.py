@@ -51,6 +51,7 @@ class ThresholdFamily:
                          "for wider weights",
     }
     summary_keys = ("lasso_gap", "hidden_weights", "hidden_bits")
+    architectures = ("neurons",)
 
     def add_options(self, group: argparse._ArgumentGroup, defaults: Mapping[str, Any]
                     ) -> None:
@@ -78,15 +79,18 @@ class ThresholdFamily:
     def reference(self, model: Network, spec: Any) -> ThresholdReference:
         return ThresholdReference(model, spec)  # type: ignore[arg-type]
 
-    def datapath(self, model: Network, spec: Any, parallel: int, scores: bool = True
-                 ) -> Any:
+    def units(self, spec: Any, arch: str) -> int:
+        return int(spec.m)
+
+    def datapath(self, model: Network, spec: Any, parallel: int, scores: bool = True,
+                 arch: str = "neurons") -> Any:
         from qnnhw.hdl.threshold import ThresholdDatapath
 
         assert isinstance(model, ThresholdModel)
         return ThresholdDatapath(spec, model.H, parallel, model.layers, scores=scores)
 
-    def estimate(self, device: Device, spec: Any, parallel: int, scores: bool = True
-                 ) -> Estimate:
+    def estimate(self, device: Device, spec: Any, parallel: int, scores: bool = True,
+                 arch: str = "neurons") -> Estimate:
         return estimate(device, spec, parallel, scores)
 
     def fit(self, board: Board, model: Network, trainer: Trainer | None, input_bits: int,

@@ -68,4 +68,4 @@ def estimate(device: Device, spec: ThresholdSpec, parallel: int, scores: bool = 
               + outputs * per_output + decision + out_cells + serial_cells(spec))
     lcs = UNIT_FACTOR * units + SHARED_FACTOR * shared
     ram = rom_blocks(device, ThresholdDatapath.rom_word_widths(spec, parallel), groups)
-    return Estimate(parallel, int(lcs), 0, ram + out_blocks)
+    return Estimate(parallel, int(lcs), 0, ram + out_blocks, groups)
