@@ -1,11 +1,13 @@
-"""Issues #4 and #6: the papers' models built for boards.
+"""Issues #4, #6, #11 and #13: the papers' models (and digits) built for boards.
 
     python bench/boards.py [--boards icebreaker ice40-hx8k ulx3s] [--models planted ...]
 
-Each row is one real `python -m qnnhw build` (yosys + nextpnr from YoWASP). For a bilinear
-model m is its width after fitting the board's block RAM (the SDP is solved once; Algorithm 1
-samples the largest m that fits); for a threshold model m is the neurons its Lasso kept. The
-bound is the unit bound P × clock ÷ m.
+Each row is one real `python -m qnnhw build` (yosys + nextpnr from YoWASP), with its
+defaults: the architecture with the most inferences/s that fits (for a bilinear model in the
+neuron architecture m is its width after fitting the board's block RAM; the quadratic one
+keeps the trained m), and the PLL clock found within 10 % of Fmax. For a threshold model m is
+the neurons its Lasso kept. The bound is the unit bound: P × clock ÷ (m neurons, or the
+C·d̂² coefficients of the quadratic form).
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ MODELS = {
                                       "--hyperplanes", "gaussian"],
     "ionosphere-threshold-deep": ["--family", "threshold", "--data", "ionosphere",
                                   "--layers", "3", "--layer-width", "24"],
+    # Ten classes: the class only (no scores), 4-bit inputs on the UP5K's 5,280 cells.
+    "digits-threshold": ["--family", "threshold", "--data", "digits", "--beta", "50",
+                         "--input-bits", "4", "--no-scores"],
+    "digits-threshold-beta20": ["--family", "threshold", "--data", "digits", "--beta", "20"],
+    "digits-bilinear": ["--data", "digits", "--loss", "hinge", "--beta", "10", "--m", "1000",
+                        "--input-bits", "4", "--no-scores"],
 }
 
 
@@ -38,9 +46,9 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["planted", "breast-cancer", "ionosphere"],
                         choices=list(MODELS))
     args = parser.parse_args()
-    print("| board | model | d | m | P | LCs | DSPs | RAM | Fmax MHz | clock MHz | "
+    print("| board | model | arch | d | m | P | LCs | DSPs | RAM | Fmax MHz | clock MHz | "
           "inferences/s | ÷ bound | LC estimate | test accuracy (hardware) | seconds |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for board in args.boards:
         for name in args.models:
             with tempfile.TemporaryDirectory() as folder:
@@ -50,13 +58,14 @@ def main() -> None:
                     capture_output=True, text=True)
             if result.returncode != 0:
                 error = (result.stderr.strip().splitlines() or ["?"])[-1]
-                print(f"| {board} | {name} | | | | | | | | | | | | | {error} |", flush=True)
+                print(f"| {board} | {name} | | | | | | | | | | | | | | {error} |", flush=True)
                 continue
             r = json.loads(result.stdout)
-            print(f"| {board} | {name} | {r['d']} | {r['m']} | {r['parallel']} | "
+            print(f"| {board} | {name} | {r['arch']} | {r['d']} | {r['m']} | {r['parallel']} | "
                   f"{r['lc_used']}/{r['lc_total']} | {r['dsp_used']}/{r['dsp_total']} | "
                   f"{r['ram_used']}/{r['ram_total']} | {r['fmax_mhz']:.1f} | "
-                  f"{r['clock_mhz']:g} | {r['inferences_per_second']:,.0f} | "
+                  f"{r['clock_mhz']:g} ({r['clock_source']}) | "
+                  f"{r['inferences_per_second']:,.0f} | "
                   f"{r['bound_ratio']:.3f} | {r['estimated_lcs']} | "
                   f"{r.get('test_accuracy_hardware', float('nan')):.3f} | {r['seconds']:.0f} |",
                   flush=True)

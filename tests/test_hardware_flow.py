@@ -80,3 +80,18 @@ def test_threshold_build_for_ice40_uses_no_dsp(tmp_path):
     assert report["model"]["lasso_gap"] is not None
     assert (out / "qnnhw.bin").stat().st_size > 100_000
     assert json.loads((out / "fixedpoint.json").read_text())["family"] == "threshold"
+
+
+def test_the_papers_m_fits_the_up5k_as_a_quadratic_form(tmp_path):
+    """m = 2,500 neurons (the paper's ionosphere width) on the iCEBreaker: the neuron
+    architecture's weights do not fit its RAM, the quadratic form's do, at any m."""
+    random_model(33, 2500, seed=1).save(tmp_path / "model.json")
+    out = tmp_path / "out"
+    result = run_cli("build", "--board", "icebreaker", "--model", str(tmp_path / "model.json"),
+                     "-o", str(out), "--json", timeout=1800)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    assert report["arch"] == "quadratic" and report["m"] == 2500
+    assert report["fmax_mhz"] >= report["clock_mhz"]
+    assert report["inferences_per_second"] >= 10 * 15_625   # the neuron design's m = 1,536
+    assert json.loads((out / "fit.json").read_text())["arch"] == "quadratic"

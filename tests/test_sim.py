@@ -36,6 +36,24 @@ def test_every_output_matches_the_reference(verilator_dir, features, m, parallel
     assert result.cycles_per_vector == result.initiation_interval == -(-m // parallel)
 
 
+@pytest.mark.parametrize("features, m, parallel, classes, bits", [
+    (33, 2500, 8, 2, 8),   # ionosphere's shape at the paper's m: P = 8 row units
+    (5, 9, 1, 2, 5),       # P = 1, d̂ = 6 < B + 1: padded rounds
+    (4, 12, 3, 3, 6),      # three outputs, class and scores
+])
+def test_quadratic_architecture_matches_the_reference_in_verilator(
+        verilator_dir, features, m, parallel, classes, bits):
+    model = random_model(features, m, seed=features + m, classes=classes)
+    spec = BilinearSpec.for_model(model, input_bits=bits)
+    inputs = random_vectors(spec, 60, seed=m)
+    result = simulate_datapath(model, spec, parallel, inputs, verilator_dir, seed=m,
+                               arch="quadratic", idle_probability=0.4, stall_probability=0.5)
+    assert result.mismatches == 0 and not result.tests["_failures"]
+    assert result.outputs == result.reference
+    assert result.tests["random_stalls"]["outputs"] == result.reference
+    assert result.latency_cycles == result.expected_latency
+
+
 @pytest.mark.parametrize("features, neurons, parallel, hidden_bits, bits, layers", [
     (1, 1, 1, 1, 8, ()),      # d = 2, one neuron
     (6, 11, 4, 1, 6, ()),     # ±1 weights, P does not divide K

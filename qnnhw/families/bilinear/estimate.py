@@ -20,9 +20,10 @@ if TYPE_CHECKING:
 
 __all__ = ["estimate", "quadratic_estimate"]
 
-#: Calibration of the cell counts against nextpnr on iCE40 (bench/boards.py): neuron units
-#: and multipliers built from logic (the shared part is :data:`~qnnhw.estimate.SHARED_FACTOR`).
-UNIT_FACTOR, LUT_MULTIPLIER_FACTOR = 1.25, 2.0
+#: Calibration of the cell counts against nextpnr on iCE40 (bench/boards.py): neuron units,
+#: the quadratic architecture's row units (ionosphere, P = 8) and multipliers built from
+#: logic (the shared part is :data:`~qnnhw.estimate.SHARED_FACTOR`).
+UNIT_FACTOR, ROW_UNIT_FACTOR, LUT_MULTIPLIER_FACTOR = 1.25, 2.0, 2.0
 
 
 def estimate(device: Device, spec: BilinearSpec, parallel: int, scores: bool = True
@@ -66,8 +67,10 @@ def quadratic_estimate(device: Device, spec: BilinearSpec, parallel: int, scores
     from qnnhw.hdl.quadratic import QuadraticDatapath
 
     bits, coefficient = spec.lifted_width, spec.coefficient_width
-    multipliers_in_dsp = min(parallel, device.dsps) \
-        if max(bits, coefficient) <= device.dsp_width else 0
+    # On a device with DSPs every row unit takes one: a row unit with its multiplier in logic
+    # did not fit beside eight DSP ones on the UP5K (ionosphere, P = 9), so none is planned.
+    in_dsp = device.dsps > 0 and max(bits, coefficient) <= device.dsp_width
+    multipliers_in_dsp = parallel if in_dsp else 0
     lut_multipliers = (parallel - multipliers_in_dsp) * (coefficient * bits + coefficient + bits)
     # Per unit: coefficient and product registers, the row sum, x̂ₐ, and the shift-and-add
     # (shifting multiplicand, multiplier, term).
@@ -83,7 +86,7 @@ def quadratic_estimate(device: Device, spec: BilinearSpec, parallel: int, scores
               + tree_cells(parallel, spec.term_width) + 2 * spec.sum_width
               + terms * (spec.sum_width + spec.alpha_bits) + spec.output_width
               + collector + out_cells + serial_cells(spec))
-    lcs = (UNIT_FACTOR * units + LUT_MULTIPLIER_FACTOR * lut_multipliers
+    lcs = (ROW_UNIT_FACTOR * units + LUT_MULTIPLIER_FACTOR * lut_multipliers
            + SHARED_FACTOR * shared)
     ram = rom_blocks(device, QuadraticDatapath.rom_word_widths(spec, parallel), cycles)
     return Estimate(parallel, int(lcs), multipliers_in_dsp, ram + out_blocks, cycles)
