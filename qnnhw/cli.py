@@ -251,19 +251,27 @@ def cmd_simulate(args: argparse.Namespace, start: float, flags: Mapping[str, str
 
 
 def format_build_summary(report: dict[str, Any], out_dir: Path) -> str:
+    outputs = report.get("outputs", 1)
+    answers = "class and scores" if report.get("response_scores", True) else "class only"
+    classes = "" if outputs == 1 else f", {outputs} classes ({answers})"
     lines = [
         f"built {out_dir / report['bitstream']} for {report['board']} ({report['board_title']}, "
         f"{report['device']})",
         f"  network        {report['family']}, m={report['m']} neurons, d={report['d']} inputs, "
-        f"{report['input_bits']}-bit inputs, {report['output_bits']}-bit output",
+        f"{report['input_bits']}-bit inputs, {report['output_bits']}-bit output{classes}",
     ]
     if report.get("certificate"):
         lines.append(f"  certificate    {report['certificate']}")
     if "test_accuracy_hardware" in report:
         lines.append(f"  accuracy       test {report['test_accuracy_hardware']:.4f} on hardware "
                      f"integers, {report['test_accuracy_float']:.4f} in floating point")
-    steps = ", ".join(f"{record['step']} {record['seconds']:.1f} s"
-                      for record in report["steps"])
+    # A step run more than once (the PLL's routings) is shown once, with its count.
+    totals: dict[str, list[float]] = {}
+    for record in report["steps"]:
+        totals.setdefault(record["step"], []).append(record["seconds"])
+    steps = ", ".join(f"{name} {sum(times):.1f} s" + (f" ({len(times)}×)" if len(times) > 1
+                                                       else "")
+                      for name, times in totals.items())
     lines += [
         f"  logic          {report['lc_used']}/{report['lc_total']} cells, "
         f"{report['dsp_used']}/{report['dsp_total']} DSPs, {report['ram_used']}/"
@@ -271,7 +279,9 @@ def format_build_summary(report: dict[str, Any], out_dir: Path) -> str:
         f"  clock          {report['clock_mhz']:g} MHz from the "
         f"{'PLL' if report['clock_source'] == 'PLL' else 'oscillator'} (Fmax "
         f"{report['fmax_mhz']:.1f} MHz, oscillator {report['oscillator_mhz']:g} MHz)",
-        f"  throughput     P={report['parallel']} units, {report['cycles_per_vector']} cycles "
+        f"  throughput     P={report['parallel']} "
+        f"{'row units (quadratic form)' if report.get('arch') == 'quadratic' else 'units'}, "
+        f"{report['cycles_per_vector']} cycles "
         f"per vector: {report['inferences_per_second']:,.0f} inferences/s "
         f"({100 * report['bound_ratio']:.0f}% of the P-unit bound), latency "
         f"{report['latency_cycles']} cycles",

@@ -63,16 +63,18 @@ class SimulationResult:
                 "vectors_per_second": self.vectors_per_second}
 
 
-def output_words(spec: Spec, outputs: np.ndarray) -> list[int]:
+def output_words(spec: Spec, outputs: np.ndarray, scores: bool = True) -> list[int]:
     """Reference outputs as the datapath's output words (the bits of its ``o.payload``): y,
-    or for C outputs the class (the first of the largest) and the scores, packed."""
+    or for C outputs the class (the first of the largest) and (with ``scores``) the scores,
+    packed."""
     from qnnhw.hdl.folding import output_shape
 
     if spec.outputs == 1:
         return [int(y) for y in outputs]
-    shape = output_shape(spec)
-    return [shape.const({"label": int(np.argmax(row)), "scores": [int(v) for v in row]})
-            .as_value().value for row in outputs]
+    shape = output_shape(spec, scores)
+    return [shape.const({"label": int(np.argmax(row)), "scores": [int(v) for v in row]}
+                        if scores else {"label": int(np.argmax(row))}).as_value().value
+            for row in outputs]
 
 
 def decode_words(spec: Spec, words: list[int]) -> list[Any]:

@@ -9,6 +9,7 @@ from qnnhw.sim import runner
 from qnnhw.sim.runner import random_vectors, simulate_datapath
 
 from qnnhw.families.bilinear.fixedpoint import BilinearSpec
+from qnnhw.families.threshold.fixedpoint import ThresholdSpec
 
 from .helpers import assert_one_line_error, random_model, random_threshold_model, run_cli
 
@@ -64,8 +65,6 @@ def test_quadratic_architecture_matches_the_reference_in_verilator(
 ])
 def test_every_threshold_output_matches_the_reference(verilator_dir, features, neurons, parallel,
                                                        hidden_bits, bits, layers):
-    from qnnhw.families.threshold.fixedpoint import ThresholdSpec
-
     model = random_threshold_model(features, neurons, hidden_bits=hidden_bits,
                                    seed=features + neurons, layer_widths=layers)
     spec = ThresholdSpec.for_model(model, input_bits=bits)
@@ -88,8 +87,6 @@ def test_every_threshold_output_matches_the_reference(verilator_dir, features, n
 ])
 def test_every_class_and_score_matches_the_reference(verilator_dir, family, classes, m,
                                                      parallel):
-    from qnnhw.families.threshold.fixedpoint import ThresholdSpec
-
     if family == "bilinear":
         model = random_model(5, m, classes=classes, seed=m)
         spec = BilinearSpec.for_model(model, input_bits=6)
@@ -196,3 +193,27 @@ def test_random_vectors_start_with_full_scale_corners():
     vectors = random_vectors(spec, 6)
     assert vectors[0].tolist() == [-8, -8, -8] and vectors[1].tolist() == [7, 7, 7]
     assert np.all((vectors >= -8) & (vectors <= 7))
+
+
+def test_the_verilator_harness_checks_every_output(verilator_dir, monkeypatch):
+    """bench/verify.py's engine: thousands of vectors under random gaps and stalls, all equal
+    to the reference; a reference off by one in one output is caught."""
+    from qnnhw.sim import verify
+
+    model = random_threshold_model(4, 6, classes=3, seed=9)
+    spec = ThresholdSpec.for_model(model, input_bits=5)
+    inputs = np.concatenate([verify.corner_vectors(spec), random_vectors(spec, 3000, seed=2)])
+    result = verify.verify_datapath(model, spec, 2, inputs, verilator_dir, idle_percent=30,
+                                    stall_percent=40, seed=3)
+    assert result.mismatches == 0 and result.vectors == len(inputs)
+    assert result.cycles > len(inputs) * 3   # T = 3 cycles per vector, and the stalls
+    exact = verify.output_words
+
+    def off_by_one(*args, **kwargs):
+        words = exact(*args, **kwargs)
+        words[1234] += 1
+        return words
+
+    monkeypatch.setattr(verify, "output_words", off_by_one)
+    broken = verify.verify_datapath(model, spec, 2, inputs, verilator_dir, seed=3)
+    assert broken.mismatches == 1 and broken.first_mismatch.startswith("vector 1234:")
