@@ -86,7 +86,7 @@ def main() -> None:
             for key, value in (("test", accuracy(model, data.X_test, data.y_test)),
                                ("hardware", hardware), ("neurons", model.m),
                                ("beta", best_beta),
-                               ("seconds", model.training.get("lasso_seconds", np.nan))):
+                               ("seconds", model.timings.get("lasso_seconds", np.nan))):
                 row.setdefault(key, []).append(value)
         start = time.perf_counter()
         sdp = SDPTrainer(data, BilinearConfig(m=2500, beta=10.0, seed=seed)).sample(2500)

@@ -153,7 +153,11 @@ class Network:
     label_names : tuple of str or None
         Class names (for two classes: of −1 and +1).
     training : dict
-        How it was trained and what it achieved (method, loss, β, certificate, …).
+        How it was trained and what it achieved (method, loss, β, certificate, …): facts
+        that the same data, options and seed reproduce exactly.
+    timings : dict
+        Seconds spent in the training steps. Not written to the model file, so the same
+        seed gives the same file byte for byte.
     """
 
     FAMILY: ClassVar[str]
@@ -165,6 +169,7 @@ class Network:
     target: str
     label_names: tuple[str, ...] | None
     training: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict, compare=False)
 
     @property
     def outputs(self) -> int:

@@ -95,3 +95,17 @@ def test_the_papers_m_fits_the_up5k_as_a_quadratic_form(tmp_path):
     assert report["fmax_mhz"] >= report["clock_mhz"]
     assert report["inferences_per_second"] >= 10 * 15_625   # the neuron design's m = 1,536
     assert json.loads((out / "fit.json").read_text())["arch"] == "quadratic"
+
+
+def test_the_same_model_builds_the_same_bitstream(tmp_path):
+    random_threshold_model(6, 10, seed=4).save(tmp_path / "model.json")
+    bitstreams = []
+    for run in range(2):
+        out = tmp_path / f"out{run}"
+        result = run_cli("build", "--board", "icebreaker", "--model",
+                         str(tmp_path / "model.json"), "--clock", "24", "-o", str(out),
+                         timeout=1800)
+        assert result.returncode == 0, result.stderr[-3000:]
+        bitstreams.append((out / "qnnhw.bin").read_bytes())
+        assert "24 MHz from the PLL" in result.stdout
+    assert bitstreams[0] == bitstreams[1]

@@ -80,7 +80,7 @@ def test_cli_train_json_report(tmp_path):
     result = run_cli("train", "--data", "planted", "--m", "200", "-o", str(out), "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    for key in ("lower_bound", "objective", "m", "d", "alpha", "sdp_seconds", "total_seconds",
+    for key in ("lower_bound", "objective", "m", "d", "alpha", "solve_seconds", "total_seconds",
                 "covariance_residual", "train_loss", "test_loss"):
         assert key in report
     assert report["m"] == 200 and report["d"] == 20
@@ -105,3 +105,17 @@ def test_cli_train_classification_human_summary(tmp_path):
 def test_cli_refuses_bad_options(tmp_path, args, needle):
     assert_one_line_error(run_cli("train", *args, "-o", str(tmp_path / "m.json")), needle)
     assert not (tmp_path / "m.json").exists()
+
+
+@pytest.mark.parametrize("options", [["--data", "planted", "--m", "60"],
+                                     ["--family", "threshold", "--data", "ionosphere"]])
+def test_the_same_seed_writes_the_same_model_file(tmp_path, options):
+    """Byte for byte: times are reported, never written to the model file."""
+    files = []
+    for run in range(2):
+        out = tmp_path / f"model{run}.json"
+        result = run_cli("train", *options, "--seed", "3", "-o", str(out), "--json")
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["solve_seconds"] > 0
+        files.append(out.read_bytes())
+    assert files[0] == files[1]

@@ -14,7 +14,7 @@ __all__ = ["add_options", "certificate", "report", "summary"]
 
 #: Training details ``train --json`` reports besides the common ones.
 REPORT_KEYS = ("lower_bound", "gap", "relative_gap", "trivial_objective", "sdp_objective",
-               "sdp_gap", "alpha_paper", "alpha_refit", "covariance_residual", "sdp_seconds")
+               "sdp_gap", "alpha_paper", "alpha_refit", "covariance_residual")
 
 
 def add_options(group: argparse._ArgumentGroup, defaults: Mapping[str, Any]) -> None:
@@ -35,7 +35,7 @@ def add_options(group: argparse._ArgumentGroup, defaults: Mapping[str, Any]) -> 
 def report(model: BilinearModel) -> dict[str, Any]:
     training = model.training
     return {**{key: training.get(key) for key in REPORT_KEYS}, "alpha": model.alpha,
-            "solve_seconds": training.get("sdp_seconds"), "problem": "SDP"}
+            "solve_seconds": model.timings.get("sdp_seconds"), "problem": "SDP"}
 
 
 def summary(report: dict[str, Any]) -> list[str]:

@@ -236,7 +236,6 @@ class SDPTrainer:
             "sdp_objective": sum(solution.objective for solution in solutions),
             "sdp_gap": sum(solution.gap for solution in solutions),
             "sdp_iterations": sum(solution.iterations for solution in solutions),
-            "sdp_seconds": sum(solution.seconds for solution in solutions),
             "weight_levels": config.weight_levels,
             "standardize": config.standardize, "bias": config.bias,
             "feature_max_abs": self.inputs.feature_max_abs, **details,
@@ -247,4 +246,5 @@ class SDPTrainer:
                              standardizer=self.inputs.standardizer,
                              lifting=self.inputs.lifting, task=dataset.task,
                              target=dataset.target, label_names=dataset.label_names,
-                             training=training)
+                             training=training, timings={"sdp_seconds": sum(
+                                 solution.seconds for solution in solutions)})

@@ -20,7 +20,7 @@ __all__ = ["LASSO_CERTIFIED", "add_options", "certificate", "lasso_verdict", "re
 LASSO_CERTIFIED = 1e-4
 #: Training details ``train --json`` reports besides the common ones.
 REPORT_KEYS = ("hidden_weights", "hidden_bits", "layers", "hyperplanes", "patterns",
-               "lasso_objective", "lasso_gap", "lasso_lower_bound", "lasso_seconds",
+               "lasso_objective", "lasso_gap", "lasso_lower_bound",
                "lasso_iterations")
 
 
@@ -47,7 +47,7 @@ def report(model: ThresholdModel) -> dict[str, Any]:
     training = model.training
     return {**{key: training.get(key) for key in REPORT_KEYS}, "neurons": model.m,
             "output_bias": np.asarray(model.bias).tolist(),
-            "solve_seconds": training.get("lasso_seconds"),
+            "solve_seconds": model.timings.get("lasso_seconds"),
             "problem": "Lasso"}
 
 

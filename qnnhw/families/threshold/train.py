@@ -78,5 +78,9 @@ class ThresholdTrainer:
             "hidden_weights": hidden, "hidden_bits": bits, "objective": value,
             "layers": config.layers,
             "standardize": config.standardize, "bias": config.bias,
-            "feature_max_abs": self.inputs.feature_max_abs, **network.details}
+            "feature_max_abs": self.inputs.feature_max_abs,
+            **{key: value for key, value in network.details.items()
+               if not key.endswith("_seconds")}}
+        model.timings = {key: float(value) for key, value in network.details.items()
+                         if key.endswith("_seconds")}
         return model
