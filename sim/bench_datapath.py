@@ -18,25 +18,10 @@ from typing import Any
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
+from qnnhw.sim.benchfiles import load_bench, record
 from qnnhw.sim.stream import StreamDriver, StreamMonitor, pack_array
 
 PERIOD = 10  # ns per clock cycle
-
-
-def load_bench() -> dict:
-    with open(os.environ["QNNHW_BENCH"], encoding="utf-8") as file:
-        return json.load(file)
-
-
-def record(name: str, result: dict) -> None:
-    path = os.environ["QNNHW_RESULTS"]
-    results = {}
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as file:
-            results = json.load(file)
-    results[name] = result
-    with open(path, "w", encoding="utf-8") as file:
-        json.dump(results, file)
 
 
 class Scoreboard:

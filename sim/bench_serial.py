@@ -7,23 +7,18 @@ JSON file named by ``QNNHW_BENCH``.
 
 from __future__ import annotations
 
-import json
-import os
+import random
 from typing import Any
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, with_timeout
+from cocotb.triggers import ClockCycles, SimTimeoutError, with_timeout
+from qnnhw.sim.benchfiles import load_bench, record
 from qnnhw.sim.uart import UARTSink, UARTSource
 
 from qnnhw import protocol
 
 PERIOD = 10  # ns
-
-
-def load_bench() -> dict:
-    with open(os.environ["QNNHW_BENCH"], encoding="utf-8") as file:
-        return json.load(file)
 
 
 class Host:
@@ -99,3 +94,71 @@ async def recovers_from_line_errors(dut: Any) -> None:
 
     await host.source.write(good)
     assert (await host.response()).value == expected
+
+
+def inject(frame: bytes, fault: str, rng: random.Random) -> bytes:
+    """``frame`` with one fault: a flipped bit, a dropped or duplicated byte, or garbage
+    (sync bytes included) before it."""
+    data = bytearray(frame)
+    index = rng.randrange(len(data))
+    if fault == "flip":
+        data[index] ^= 1 << rng.randrange(8)
+    elif fault == "drop":
+        del data[index]
+    elif fault == "duplicate":
+        data.insert(index, data[index])
+    elif fault == "garbage":
+        noise = bytes(rng.choice((protocol.REQUEST_SYNC, rng.randrange(256)))
+                      for _ in range(rng.randint(1, 6)))
+        data[:0] = noise
+    return bytes(data)
+
+
+@cocotb.test()
+async def survives_injected_faults(dut: Any) -> None:
+    """``faults`` requests (from the bench file) each go out with one injected fault, then
+    as the host's client does: on a NAK or silence, wait out the board's frame timeout and
+    send the request again. No answer may differ from the reference, and every request
+    must be answered."""
+    host = await start(dut)
+    bench = host.bench
+    rng = random.Random(bench.get("seed", 0))
+    kinds = ("flip", "drop", "duplicate", "garbage")
+    counts = {kind: 0 for kind in kinds}
+    answered = wrong = 0
+    for number in range(bench.get("faults", 0)):
+        index = number % len(bench["inputs"])
+        vector, expected = bench["inputs"][index], bench["expected"][index]
+        fault = kinds[number % len(kinds)]
+        counts[fault] += 1
+        frame = host.request(vector)
+        await host.source.write(inject(frame, fault, rng))
+        for _ in range(3):
+            try:
+                response = await host.response()
+            except SimTimeoutError:
+                response = None
+            if response is not None and response.value is not None:
+                scores = None if response.scores is None else list(response.scores)
+                wrong += (response.value, scores) != (expected["value"], expected["scores"])
+                answered += 1
+                break
+            # A NAK or silence: let the board drop what it holds, then resend cleanly.
+            await host.source.idle(protocol.FRAME_TIMEOUT_BYTES + 1)
+            _drain(host)
+            await host.source.write(frame)
+        # Let any late bytes of this exchange pass before the next request.
+        await host.source.idle(protocol.FRAME_TIMEOUT_BYTES + 1)
+        responses = host.decoder.feed(bytes(_drain(host)))
+        wrong += sum(1 for late in responses if late.value is not None)
+    result = {"faults": counts, "answered": answered, "wrong": wrong}
+    record("survives_injected_faults", result)
+    assert wrong == 0, result
+    assert answered == bench.get("faults", 0), result
+
+
+def _drain(host: Host) -> list[int]:
+    drained = []
+    while not host.sink.queue.empty():
+        drained.append(host.sink.queue.get_nowait())
+    return drained

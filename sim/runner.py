@@ -209,13 +209,16 @@ def simulate_datapath(model: Network, spec: Spec, parallel: int,
 
 def simulate_serial(model: Network, spec: Spec, parallel: int,
                     inputs: np.ndarray, work_dir: Path, *, divisor: int = 8,
-                    scores: bool = True,
+                    scores: bool = True, faults: int = 0, seed: int = 0,
                     progress: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
     """Run the board design (UART, framing, datapath) end to end in Verilator.
 
     The cocotb bench sends request frames bit by bit on ``rx``, decodes ``tx`` with the host's
     protocol code and checks every prediction against the reference; it also corrupts, drops
-    and pads bytes and expects the link to recover. Returns the test results.
+    and pads bytes and expects the link to recover, and sends ``faults`` requests with one
+    injected fault each (bit flips, dropped and duplicated bytes, garbage between frames,
+    drawn with ``seed``), resending as the client does: no answer may be wrong, every request
+    must be answered. Returns the test results.
     """
     from qnnhw.hdl.serial import SerialInference
 
@@ -230,7 +233,7 @@ def simulate_serial(model: Network, spec: Spec, parallel: int,
     text = amaranth_verilog.convert(top, name="qnnhw_serial", emit_src=False)
     bench = {"inputs": inputs.tolist(), "expected": expected, "input_bits": spec.input_bits,
              "output_bits": spec.output_width, "outputs": spec.outputs, "scores": scores,
-             "divisor": divisor}
+             "divisor": divisor, "faults": faults, "seed": seed}
     results, _ = run_cocotb(text, "qnnhw_serial", "qnnhw.sim.bench_serial", bench, work_dir,
                             progress)
     return results

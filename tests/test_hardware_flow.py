@@ -30,11 +30,14 @@ def test_serial_link_end_to_end(tmp_path, family, classes, scores):
         model = random_threshold_model(5, 6, seed=3, classes=classes)
         spec = ThresholdSpec.for_model(model)
     results = simulate_serial(model, spec, 4, random_vectors(spec, 12), tmp_path,
-                              scores=scores)
+                              scores=scores, faults=24, seed=classes)
     assert results["_failures"] == []
     xml = next(tmp_path.glob("build-*/results.xml")).read_text()
-    assert xml.count("<testcase") == 2
+    assert xml.count("<testcase") == 3
     assert "answers_every_request" in xml and "recovers_from_line_errors" in xml
+    faults = results["survives_injected_faults"]
+    assert faults["answered"] == 24 and faults["wrong"] == 0
+    assert set(faults["faults"].values()) == {6}   # each kind of fault six times
 
 
 def test_build_for_ice40_from_the_command_line(tmp_path):
