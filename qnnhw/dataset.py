@@ -275,7 +275,8 @@ def _column_encoder(name: str, values: list[str]) -> ColumnEncoder:
 
 def _split(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     if not 0.0 <= test_fraction < 1.0:
-        raise QnnhwError(f"test fraction must be in [0, 1), not {test_fraction}")
+        raise QnnhwError(f"@test_fraction must be in [0, 1), not {test_fraction}",
+                         "test_fraction")
     order = np.random.default_rng(seed).permutation(n)
     n_test = int(round(test_fraction * n))
     return order[n_test:], order[:n_test]
@@ -399,7 +400,8 @@ def planted(n: int = 100, d: int = 20, neurons: int = 10, test_fraction: float =
     used by default: the planted model has neither.
     """
     if not 0.0 <= test_fraction < 1.0:
-        raise QnnhwError(f"test fraction must be in [0, 1), not {test_fraction}")
+        raise QnnhwError(f"@test_fraction must be in [0, 1), not {test_fraction}",
+                         "test_fraction")
     rng = np.random.default_rng(seed)
     n_test = int(round(n * test_fraction / (1.0 - test_fraction)))
     X = rng.standard_normal((n + n_test, d))

@@ -100,7 +100,7 @@ def test_cli_train_classification_human_summary(tmp_path):
     (["--loss", "hinge", "--data", "planted"], "hinge loss needs a two-class target"),
     (["--beta", "-1"], "--beta must be a finite number"),
     (["--weight-levels", "1"], "--weight-levels must be an integer ≥ 2"),
-    (["--test-fraction", "1.5"], "test fraction must be in [0, 1)"),
+    (["--test-fraction", "1.5"], "--test-fraction must be in [0, 1)"),
 ])
 def test_cli_refuses_bad_options(tmp_path, args, needle):
     assert_one_line_error(run_cli("train", *args, "-o", str(tmp_path / "m.json")), needle)

@@ -1,0 +1,137 @@
+"""A corpus of bad inputs — data files, flags, model files, boards, build folders — each
+refused by the command line in one line naming the problem, exit status 2, no traceback, and
+nothing written where the output would have gone."""
+
+import json
+
+import pytest
+
+from .helpers import assert_one_line_error, random_model, random_threshold_model, run_cli
+
+GOOD_CSV = "a,b,y\n" + "".join(f"{k % 7},{(3 * k) % 5},{'yes' if k % 3 else 'no'}\n"
+                               for k in range(40))
+
+
+def model_file(folder, edit=None, family="bilinear"):
+    """A valid model file, or one changed by ``edit`` (a function of its JSON)."""
+    model = random_model(2, 4) if family == "bilinear" else random_threshold_model(2, 4)
+    path = folder / "model.json"
+    model.save(path)
+    if edit is not None:
+        data = json.loads(path.read_text())
+        edit(data)
+        path.write_text(json.dumps(data))
+    return path
+
+
+def csv_file(folder, text, name="data.csv"):
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def set_weight(data, value):
+    data["network"]["U"][0][0] = value
+
+
+# Each case: (files to make → arguments, words the error must contain). The output folder
+# or file is always OUT; it must not exist afterwards.
+CASES = {
+    "missing CSV": (lambda f: ["train", "--data", str(f / "nope.csv")], ["nope.csv"]),
+    "non-numeric cell": (lambda f: ["train", "--data", str(csv_file(
+        f, GOOD_CSV.replace("3,", "three,", 1)))], ["three"]),
+    "NaN cell": (lambda f: ["train", "--data", str(csv_file(
+        f, GOOD_CSV.replace("\n1,", "\nnan,", 1)))], ["nan"]),
+    "ragged row": (lambda f: ["train", "--data", str(csv_file(
+        f, GOOD_CSV + "1,2,yes,9\n"))], ["data row 42"]),
+    "empty CSV": (lambda f: ["train", "--data", str(csv_file(f, ""))], ["empty"]),
+    "header only": (lambda f: ["train", "--data", str(csv_file(f, "a,b,y\n"))],
+                    ["no data rows"]),
+    "unknown target": (lambda f: ["train", "--data", str(csv_file(f, GOOD_CSV)), "--target",
+                                  "z"], ["'z'"]),
+    "one class": (lambda f: ["train", "--data", str(csv_file(
+        f, "a,y\n" + "".join(f"{k},same\n" for k in range(20))))], ["one value only"]),
+    "class with a single row": (lambda f: ["train", "--family", "threshold", "--data", str(
+        csv_file(f, "a,y\n" + "".join(f"{k},{'abc'[k % 3] if k else 'd'}\n"
+                                      for k in range(30))))], ["'d'"]),
+    "more classes than rows": (lambda f: ["train", "--family", "threshold", "--data", str(
+        csv_file(f, "a,y\n" + "".join(f"{k},c{k}\n" for k in range(12)))),
+        "--task", "classification"], ["classes"]),
+    "negative beta": (lambda f: ["train", "--data", "planted", "--beta", "-1"], ["--beta"]),
+    "zero neurons": (lambda f: ["train", "--data", "planted", "--m", "0"], ["--m"]),
+    "test fraction above 1": (lambda f: ["train", "--data", "planted", "--test-fraction",
+                                         "1.5"], ["--test-fraction"]),
+    "option of the other family": (lambda f: ["train", "--family", "threshold", "--m", "5"],
+                                   ["--m", "bilinear"]),
+    "unknown data set": (lambda f: ["train", "--data", "mnist-online"], ["mnist-online"]),
+    "folder without IDX files": (lambda f: ["train", "--data", str(f)], ["MNIST-format"]),
+    "subsample of zero rows": (lambda f: ["train", "--data", "planted", "--subsample", "0"],
+                               ["--subsample"]),
+    "unknown board": (lambda f: ["build", "--board", "de10", "--model", str(model_file(f))],
+                      ["unknown board 'de10'"]),
+    "corrupt model file": (lambda f: ["build", "--model", str(csv_file(f, "{not json",
+                                                                       "model.json"))],
+                           ["corrupt"]),
+    "weight outside ±1": (lambda f: ["build", "--model", str(model_file(
+        f, lambda data: set_weight(data, 2)))], ["±1"]),
+    "non-integer weight": (lambda f: ["build", "--model", str(model_file(
+        f, lambda data: set_weight(data, 0.5)))], ["±1"]),
+    "unknown family": (lambda f: ["simulate", str(model_file(
+        f, lambda data: data.update(family="spiking")))], ["'spiking'"]),
+    "missing network field": (lambda f: ["verilog", str(model_file(
+        f, lambda data: data["network"].pop("V"))), "-o", str(f / "OUT")], ["V"]),
+    "truncated threshold model": (lambda f: ["simulate", str(model_file(
+        f, lambda data: data["network"].pop("H"), family="threshold"))], ["H"]),
+    "P above m": (lambda f: ["simulate", str(model_file(f)), "--parallel", "9"],
+                  ["--parallel", "m=4"]),
+    "1-bit inputs": (lambda f: ["build", "--model", str(model_file(f)), "--input-bits", "1"],
+                     ["--input-bits"]),
+    "no PLL clock that slow": (lambda f: ["build", "--model", str(model_file(f)), "--clock",
+                                          "3"], ["--clock"]),
+    "clock that is no number": (lambda f: ["build", "--model", str(model_file(f)), "--clock",
+                                           "fast"], ["--clock"]),
+    "quadratic threshold network": (lambda f: ["build", "--model", str(model_file(
+        f, family="threshold")), "--arch", "quadratic"], ["quadratic", "--arch"]),
+    "design too big for the board": (lambda f: ["build", "--board", "icestick", "--model",
+                                                str(_saved(f, random_model(33, 100)))],
+                                     ["does not fit icestick"]),
+    "weights too big for the RAM": (lambda f: ["build", "--board", "icestick", "--arch",
+                                               "neurons", "--model",
+                                               str(_saved(f, random_model(33, 2500)))],
+                                    ["RAM blocks"]),
+    "run without a build": (lambda f: ["run", "--port", "/dev/null", "--build", str(f)],
+                            ["model file"]),
+    "run with a corrupt spec": (lambda f: ["run", "--port", "/dev/null", "--build",
+                                           str(_build_folder(f, "{"))], ["corrupt"]),
+    "simulate zero vectors": (lambda f: ["simulate", str(model_file(f)), "--vectors", "0"],
+                              ["--vectors"]),
+}
+
+
+def _saved(folder, model):
+    path = folder / "model.json"
+    model.save(path)
+    return path
+
+
+def _build_folder(folder, spec_text):
+    model_file(folder)
+    (folder / "fixedpoint.json").write_text(spec_text)
+    return folder
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bad_input_is_refused_in_one_line(tmp_path, name):
+    make, needles = CASES[name]
+    arguments = make(tmp_path)
+    out = tmp_path / "OUT"
+    if "-o" not in arguments and arguments[0] in ("train", "build"):
+        arguments += ["-o", str(out)]
+    result = run_cli(*arguments)
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert_one_line_error(result, *needles)
+    assert not out.exists()
+
+
+def test_the_corpus_is_large():
+    assert len(CASES) >= 30
