@@ -101,6 +101,10 @@ class FoldedDatapath(wiring.Component):
         Cycles from an input handshake to ``o.valid`` for that vector, with no stalls.
     fifo_depth : int
         Output FIFO depth, which is also the number of vectors allowed in flight.
+    in_flight : Signal(range(fifo_depth + 1))
+        Vectors accepted on ``i`` whose outputs have not left on ``o`` (the credits used).
+    output_fifo : SyncFIFOBuffered
+        The output FIFO (exposed for the formal proofs of :mod:`qnnhw.sim.formal`).
     """
 
     @staticmethod
@@ -124,6 +128,9 @@ class FoldedDatapath(wiring.Component):
         # written word on its read side two cycles after the write.
         self.latency = self.groups + stages.depth + 2
         self.fifo_depth = fifo_depth(self.groups, stages.depth)
+        self.in_flight = Signal(range(self.fifo_depth + 1))
+        self.output_fifo = fifo.SyncFIFOBuffered(
+            width=Shape.cast(output_shape(spec, scores)).width, depth=self.fifo_depth)
         super().__init__({
             "i": In(stream.Signature(data.ArrayLayout(signed(spec.input_bits), spec.features))),
             "o": Out(stream.Signature(output_shape(spec, scores))),
@@ -136,7 +143,7 @@ class FoldedDatapath(wiring.Component):
         busy = Signal()
         group = Signal(range(T))
         next_group = Signal(range(T))
-        in_flight = Signal(range(self.fifo_depth + 1))
+        in_flight = self.in_flight
         accept = Signal()
         emit = Signal()
         last_group = group == T - 1
@@ -260,8 +267,7 @@ class FoldedDatapath(wiring.Component):
         pipe.finish()
         m.d.comb += [result.payload.eq(y_register),
                      result.valid.eq(pipe["valid"] & pipe["last"])]
-        m.submodules.output = output = fifo.SyncFIFOBuffered(width=Shape.cast(shape).width,
-                                                             depth=self.fifo_depth)
+        m.submodules.output = output = self.output_fifo
         # The credits of the issue stage keep the FIFO from ever being full on a write.
         wiring.connect(m, result, output.w_stream)
         wiring.connect(m, output.r_stream, wiring.flipped(self.o))

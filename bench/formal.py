@@ -1,0 +1,63 @@
+"""Issue #14: formal checks of the control logic, with yosys's SAT solver.
+
+    python bench/formal.py [--steps 40] [--depth 60]
+
+The frame receiver (two 8-bit features, a 3-cycle timeout) is proven by temporal induction:
+for every byte sequence, gap pattern and line error, a vector is offered only right after a
+complete, well-formed frame, received in time and cleanly, and it is that frame's payload
+(so a corrupted — failing its CRC — or truncated frame never yields an answer). The
+datapaths' stream handshake (credits within the FIFO depth, no FIFO write while full, no
+output without a vector in flight) is checked on every input and ready sequence of
+``--depth`` cycles from reset. Prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from qnnhw.sim import formal  # noqa: E402
+from qnnhw.sim.networks import random_model, random_threshold_model  # noqa: E402
+
+from qnnhw import flow  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=40, help="induction length limit")
+    parser.add_argument("--depth", type=int, default=60, help="cycles of the bounded checks")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="qnnhw-formal-"))
+    checks = [("frame receiver: only well-formed frames become vectors", "induction",
+               formal.framing_harness(2, 8, 3))]
+    for name, model, parallel, arch in (
+            ("threshold datapath, K=5, P=2", random_threshold_model(2, 5, seed=1), 2,
+             "neurons"),
+            ("threshold datapath, C=3", random_threshold_model(2, 5, seed=2, classes=3), 2,
+             "neurons"),
+            ("bilinear datapath, C=3, P=2", random_model(2, 5, seed=1, classes=3), 2,
+             "neurons"),
+            ("quadratic datapath, P=2", random_model(2, 5, seed=1), 2, "quadratic")):
+        datapath = flow.datapath(model, flow.fixed_point(model, 3), parallel, True, arch)
+        checks.append((f"{name}: credits, FIFO, outputs", f"bounded, {args.depth} cycles",
+                       formal.credit_harness(datapath)))
+    print("| check | method | result | induction length | seconds |\n|---|---|---|---|---|")
+    failed = False
+    for index, (name, method, harness) in enumerate(checks):
+        bounded = method != "induction"
+        result = formal.prove(harness, work, f"check{index}",
+                              args.depth if bounded else args.steps, bounded=bounded)
+        failed |= not result.proven
+        verdict = "holds" if result.proven else "FAILS (see the log)"
+        print(f"| {name} | {method} | {verdict} | {result.steps or '—'} | "
+              f"{result.seconds:.0f} |", flush=True)
+    print(f"\nlogs in {work}")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""Formal checks of the control logic (yosys's SAT solver, no other tool): quick bounded
+checks here, the framing's induction proof in bench/formal.py. Each harness is shown to
+catch a violation, so a check that passes has looked at the design."""
+
+import pytest
+from amaranth.hdl import Assert
+
+from qnnhw import flow
+from qnnhw.sim import formal
+
+from .helpers import random_model, random_threshold_model
+
+pytestmark = pytest.mark.slow
+
+
+def with_extra_assertion(harness, assertion):
+    build = harness._build
+
+    def extended(m):
+        build(m)
+        m.d.comb += Assert(assertion(m.submodules.dut))
+
+    return formal._Harness(extended, harness.inputs)
+
+
+@pytest.mark.parametrize("family, arch, classes, parallel", [
+    ("threshold", "neurons", 2, 2), ("bilinear", "neurons", 3, 2),
+    ("bilinear", "quadratic", 2, 2),
+])
+def test_credits_hold_for_every_input_and_ready_pattern(tmp_path, family, arch, classes,
+                                                        parallel):
+    model = (random_threshold_model(2, 5, seed=1, classes=classes) if family == "threshold"
+             else random_model(2, 5, seed=1, classes=classes))
+    spec = flow.fixed_point(model, 3)
+    result = formal.prove(formal.credit_harness(flow.datapath(model, spec, parallel, True,
+                                                              arch)),
+                          tmp_path, "credits", 30, bounded=True)
+    assert result.proven, result.log[-2000:]
+
+
+def test_the_credit_harness_catches_a_violation(tmp_path):
+    model = random_threshold_model(2, 5, seed=1)
+    datapath = flow.datapath(model, flow.fixed_point(model, 3), 2)
+    harness = with_extra_assertion(formal.credit_harness(datapath),
+                                   lambda dut: dut.in_flight < 3)   # false: three fit
+    assert not formal.prove(harness, tmp_path, "credits", 30, bounded=True).proven
+
+
+def test_frames_are_checked_and_the_harness_catches_a_violation(tmp_path):
+    bounded = formal.prove(formal.framing_harness(1, 8, 2), tmp_path, "framing", 24,
+                           bounded=True)
+    assert bounded.proven, bounded.log[-2000:]
+    never = with_extra_assertion(formal.framing_harness(1, 8, 2), lambda dut: ~dut.o.valid)
+    assert not formal.prove(never, tmp_path, "never", 24, bounded=True).proven
