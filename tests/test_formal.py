@@ -4,9 +4,9 @@ catch a violation, so a check that passes has looked at the design."""
 
 import pytest
 from amaranth.hdl import Assert
+from qnnhw.sim import formal
 
 from qnnhw import flow
-from qnnhw.sim import formal
 
 from .helpers import random_model, random_threshold_model
 
