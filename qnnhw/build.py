@@ -97,7 +97,7 @@ def _fold(board: Board, model: Network, spec: Spec, parallel: int | None, scores
             f"{device.name} has {device.lcs} and {device.ram_blocks}; use fewer "
             f"{fewer}, or a bigger board (ice40-hx8k, ulx3s)",
             ("input_bits", "hidden_bits", "scores"))
-    what = (f"{spec.outputs * spec.base_d} rows of x̂ᵀWx̂" if arch == "quadratic"
+    what = (f"{spec.outputs * family.units(spec, arch)} rows of x̂ᵀWx̂" if arch == "quadratic"
             else f"m={model.m} neurons")
     progress(f"folding ({arch}): P={chosen.parallel} units for {what}, {chosen.cycles} "
              f"cycles per vector (estimate {chosen.lcs} of {device.lcs} logic cells, "
@@ -343,7 +343,7 @@ def _report(board: Board, model: Network, spec: Spec, datapath: Any,
     clock = board.clock_hz if pll is None else pll.f_out
     divisor = round(clock / DEFAULT_BAUD)
     # A unit's work per vector: m neurons, or the C·d̂² coefficients of x̂ᵀWx̂.
-    work = spec.outputs * spec.base_d ** 2 if arch == "quadratic" else model.m
+    work = spec.outputs * family.units(spec, arch) ** 2 if arch == "quadratic" else model.m
     request_bytes = request_frame_bytes(spec.features, spec.input_bits)
     response_bytes = ResponseFormat.for_spec(spec, datapath.scores).payload_bytes + 2 \
         + LENGTH_BYTES

@@ -24,8 +24,10 @@ from __future__ import annotations
 import re
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from amaranth.back import rtlil
 from amaranth.hdl import (
@@ -94,11 +96,11 @@ class _Harness(Elaboratable):
     """A module made by ``build``, with ``inputs``: the top-level ports the solver drives
     (an undriven signal would be the constant of its initial value)."""
 
-    def __init__(self, build, inputs: list[Signal]):
+    def __init__(self, build: Callable[[Module], object], inputs: list[Signal]):
         self._build = build
         self.inputs = inputs
 
-    def elaborate(self, platform):
+    def elaborate(self, platform: Any) -> Module:
         m = Module()
         self._build(m)
         return m

@@ -32,7 +32,7 @@ def random_model(features: int, m: int, *, bias: bool = True, replicas: int = 1,
     V = rng.choice(np.array([-1, 1], dtype=np.int8), (m, d))
     encoder = InputEncoder(tuple(ColumnEncoder(f"x{k}") for k in range(features)))
     standardizer = Standardizer(tuple(range(features)), (0.0,) * features, (1.0,) * features)
-    counts = ()
+    counts: tuple[int, ...] = ()
     if classes > 2:
         cuts = np.sort(rng.choice(np.arange(1, m), classes - 1, replace=False))
         counts = tuple(int(c) for c in np.diff(np.concatenate([[0], cuts, [m]])))
