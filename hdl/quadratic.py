@@ -11,10 +11,11 @@ multiplies d̂² coefficients instead of evaluating m neurons. Data flow for one
         ─► adder tree over P ─► accumulator over the rounds ─► s
     output scaler y = round(s·A / 2^k) (as the neuron architecture) ─► FIFO ─► o.payload
 
-A round takes L = max(d̂, B) cycles (B: bits of x̂ₐ, one per shift-and-add step); unit p
-takes x̂ₐ of its row from the shared multiplexer as column a goes by. With C outputs each
-output's rows fill whole rounds, so every round belongs to one output, and the collector of
-the neuron architecture keeps the C scores. T = L · Σ꜀ ⌈d̂/P⌉ cycles per vector.
+A round takes L = max(d̂, B + 1) cycles (B: bits of x̂ₐ, one per shift-and-add step, after
+its load); unit p takes x̂ₐ of its row from the shared multiplexer as column a goes by. With C
+outputs each output's rows fill whole rounds, so every round belongs to one output, and the
+collector of the neuron architecture keeps the C scores. T = L · C · ⌈d̂/P⌉ cycles per
+vector.
 
 Every intermediate is exact; the widths come from :class:`BilinearSpec`'s bounds (the
 partial sums of s stay within its ``sum_bound``), so the outputs equal the neuron
