@@ -45,6 +45,9 @@ def main() -> None:
     parser.add_argument("--boards", nargs="+", default=["icebreaker", "ice40-hx8k", "ulx3s"])
     parser.add_argument("--models", nargs="+", default=["planted", "breast-cancer", "ionosphere"],
                         choices=list(MODELS))
+    parser.add_argument("--clock", default="auto",
+                        help="build's --clock for every row (default auto: the PLL search; "
+                             "a frequency in MHz routes once, for designs that take long)")
     args = parser.parse_args()
     print("| board | model | arch | d | m | P | LCs | DSPs | RAM | Fmax MHz | clock MHz | "
           "inferences/s | ÷ bound | LC estimate | test accuracy (hardware) | seconds |")
@@ -54,7 +57,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as folder:
                 result = subprocess.run(
                     [sys.executable, "-m", "qnnhw", "build", "--board", board, *MODELS[name],
-                     "-o", str(Path(folder) / "out"), "--json"],
+                     "--clock", args.clock, "-o", str(Path(folder) / "out"), "--json"],
                     capture_output=True, text=True)
             if result.returncode != 0:
                 error = (result.stderr.strip().splitlines() or ["?"])[-1]
