@@ -46,8 +46,9 @@ PRODUCTS = ("model.json", "fit.json", "fixedpoint.json", "qnnhw.v", "report.json
 LOGS = ("toolchain.log", f"{NAME}.rpt", f"{NAME}.tim")
 #: With the PLL, the design runs at no more than this share of nextpnr's Fmax …
 CLOCK_MARGIN = 0.9
-#: … found in at most this many place-and-route runs after the oscillator's.
-PLL_ATTEMPTS = 3
+#: … found in at most this many place-and-route runs after the oscillator's, each given this
+#: many times the oscillator run's longest tool time.
+PLL_ATTEMPTS, PLL_TIME_FACTOR = 3, 3.0
 
 
 class Steps:
@@ -146,9 +147,11 @@ def _fit(board: Board, model: Network, trainer: Trainer | None, input_bits: int,
 
 def _implement(board: Board, model: Network, spec: Spec, parallel: int, scores: bool,
                arch: str, pll: PLLSettings | None, staging: Path, steps: Steps,
-               retries: int = 3) -> tuple[Any, Implementation, int]:
+               retries: int = 3, time_limit: float | None = None
+               ) -> tuple[Any, Implementation, int]:
     """Elaborate, synthesise, place and route, clocked by the oscillator or by the PLL set
-    to ``pll``; retry with fewer units (up to ``retries`` times) if it does not fit."""
+    to ``pll``; retry with fewer units (up to ``retries`` times) if it does not fit. With
+    ``time_limit``, a tool that runs longer than that many seconds fails the attempt."""
     from . import flow
     from .boards.clocking import PLLClock
     from .boards.top import BoardTop
@@ -167,7 +170,7 @@ def _implement(board: Board, model: Network, spec: Spec, parallel: int, scores: 
                        f"P={parallel}, clock {clock_hz / 1e6:.2f} MHz")
         try:
             return datapath, implement(board, commands, staging, steps.step, steps.progress,
-                                       NAME), parallel
+                                       NAME, time_limit), parallel
         except DoesNotFit as error:
             attempts += 1
             if parallel == 1 or attempts > retries:
@@ -183,7 +186,11 @@ def _faster_clock(board: Board, model: Network, spec: Spec, parallel: int, score
     """Build again from the PLL at the fastest clock within :data:`CLOCK_MARGIN` of the last
     Fmax, up to :data:`PLL_ATTEMPTS` times: a routing that misses its clock is tried again
     below its own Fmax, one that meets it with room to spare again above. The fastest design
-    that meets its clock replaces the oscillator's in ``staging``; None if none does."""
+    that meets its clock replaces the oscillator's in ``staging``; None if none does. A
+    routing that takes :data:`PLL_TIME_FACTOR` times the oscillator's (a router that does
+    not converge at the faster clock) is abandoned."""
+    time_limit = max(60.0, PLL_TIME_FACTOR * max(steps.seconds("synthesis"),
+                                                  steps.seconds("place and route")))
     best: tuple[PLLSettings, Any, Implementation, Path] | None = None
     tried: set[float] = set()
     for attempt in range(PLL_ATTEMPTS):
@@ -198,7 +205,8 @@ def _faster_clock(board: Board, model: Network, spec: Spec, parallel: int, score
         folder.mkdir()
         try:
             datapath, implementation, _ = _implement(board, model, spec, parallel, scores,
-                                                     arch, settings, folder, steps, retries=0)
+                                                     arch, settings, folder, steps, retries=0,
+                                                     time_limit=time_limit)
         except QnnhwError as error:
             steps.progress(f"the PLL design failed ({error})")
             break

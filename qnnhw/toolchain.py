@@ -136,10 +136,12 @@ def _abc9_crashed(folder: Path, name: str) -> bool:
 
 
 def implement(board: Board, commands: list[list[str]], folder: Path, step: StepOpener,
-              progress: Progress, name: str = "qnnhw") -> Implementation:
+              progress: Progress, name: str = "qnnhw", time_limit: float | None = None
+              ) -> Implementation:
     """Run the build plan's ``commands`` in ``folder``, each as a build step; return
     nextpnr's figures. Raises :class:`DoesNotFit` when the design needs more than the device
-    has and QnnhwError when a tool fails."""
+    has and QnnhwError when a tool fails or, with ``time_limit``, runs longer than that many
+    seconds."""
     arch = board.device.arch
     env = tool_environment(arch)
     log_path = folder / "toolchain.log"
@@ -151,8 +153,12 @@ def implement(board: Board, commands: list[list[str]], folder: Path, step: StepO
         label = arch.tools[variable][0]
         with step(label), _heartbeat(f"{label} ({command[0]})", progress), \
                 open(log_path, "a") as log:
-            result = subprocess.run([env[variable], *command[1:]], cwd=folder, env=env,
-                                    stdout=log, stderr=subprocess.STDOUT)
+            try:
+                result = subprocess.run([env[variable], *command[1:]], cwd=folder, env=env,
+                                        stdout=log, stderr=subprocess.STDOUT,
+                                        timeout=time_limit)
+            except subprocess.TimeoutExpired:
+                raise QnnhwError(f"{label} ran longer than {time_limit:.0f} s") from None
             script = folder / f"{name}.ys"
             if (result.returncode != 0 and variable == "YOSYS" and _abc9_crashed(folder, name)
                     and ABC9_CRASH_SYNTHESIS in script.read_text()):

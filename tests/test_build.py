@@ -128,28 +128,34 @@ Info: Max frequency for clock 'cd_sync.clk': 37.70 MHz (PASS at 12.00 MHz)
     assert implementation.fmax_mhz == 37.70
 
 
-def fake_toolchain(monkeypatch, fmax, fail_above=None, calls=None):
+def fake_toolchain(monkeypatch, fmax, fail_above=None, calls=None, pll_hangs=False):
     """Elaboration as the real flow does it, then a toolchain that reports ``fmax`` (one
     after the other, if a list) or cannot place more than ``fail_above`` units. ``calls``
-    collects each elaboration's (P, clock in MHz or None for the oscillator)."""
+    collects each elaboration's (P, clock in MHz or None for the oscillator); with
+    ``pll_hangs`` every PLL routing runs out of time."""
     elaborated = []
     frequencies = list(fmax) if isinstance(fmax, list) else None
+    clocks = []
 
     def elaborate(board, top, folder, name="qnnhw"):
         from amaranth.hdl import Fragment
 
         Fragment.get(top, board.platform())   # elaborated, as the real flow would
         elaborated.append(top.engine.datapath.parallel)
+        clocks.append(top.clock)
         if calls is not None:
             clock = None if top.clock is None else top.clock.settings.f_out / 1e6
             calls.append((elaborated[-1], clock))
         (folder / "qnnhw.debug.v").write_text("module qnnhw; endmodule\n")
         return [["yosys"], ["nextpnr-ice40"], ["icepack"]]
 
-    def implement(board, commands, folder, step, progress, name="qnnhw"):
+    def implement(board, commands, folder, step, progress, name="qnnhw", time_limit=None):
         for label in ("synthesis", "place and route", "bitstream"):
             with step(label):
                 pass
+        if pll_hangs and clocks[-1] is not None:
+            assert time_limit is not None and time_limit >= 60
+            raise QnnhwError(f"place and route ran longer than {time_limit:.0f} s")
         if fail_above is not None and elaborated[-1] > fail_above:
             raise DoesNotFit("ICESTORM_LC used 6000 of 5280")
         (folder / "qnnhw.bin").write_bytes(b"bitstream")
@@ -216,6 +222,18 @@ def test_auto_clock_keeps_the_oscillator_when_no_pll_clock_meets_timing(tmp_path
     assert calls == [(2, None), (2, 27.0), (2, 18.0)]
     assert report["clock_source"] == "oscillator" and report["clock_mhz"] == 12
     assert report["fmax_mhz"] == 30.0
+
+
+def test_a_pll_routing_that_runs_out_of_time_keeps_the_oscillator(tmp_path, monkeypatch):
+    messages = []
+    fake_toolchain(monkeypatch, fmax=50.0, pll_hangs=True)
+    report = build_flow.run_build(BOARDS["icebreaker"], tmp_path / "out",
+                                  model=random_model(4, 8), parallel=2,
+                                  progress=messages.append)
+    assert report["clock_source"] == "oscillator" and report["clock_mhz"] == 12
+    assert any("ran longer than 60 s" in message for message in messages)
+    assert (tmp_path / "out" / "qnnhw.bin").exists()
+    assert not list((tmp_path / "out").glob("pll*"))
 
 
 def test_a_threshold_model_too_big_for_the_ram_is_refused(tmp_path):
