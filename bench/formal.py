@@ -1,6 +1,6 @@
 """Issue #14: formal checks of the control logic, with yosys's SAT solver.
 
-    python bench/formal.py [--steps 40] [--depth 60]
+    python bench/formal.py [--steps 40] [--depth 30] [--checks framing credits]
 
 The frame receiver (two 8-bit features, a 3-cycle timeout) is proven by temporal induction:
 for every byte sequence, gap pattern and line error, a vector is offered only right after a
@@ -29,12 +29,16 @@ from qnnhw import flow  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=40, help="induction length limit")
-    parser.add_argument("--depth", type=int, default=60, help="cycles of the bounded checks")
+    parser.add_argument("--depth", type=int, default=30, help="cycles of the bounded checks")
+    parser.add_argument("--checks", nargs="+", choices=["framing", "credits"],
+                        default=["framing", "credits"])
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="qnnhw-formal-"))
-    checks = [("frame receiver: only well-formed frames become vectors", "induction",
-               formal.framing_harness(2, 8, 3))]
-    for name, model, parallel, arch in (
+    checks = []
+    if "framing" in args.checks:
+        checks.append(("frame receiver: only well-formed frames become vectors", "induction",
+                       formal.framing_harness(2, 8, 3)))
+    for name, model, parallel, arch in () if "credits" not in args.checks else (
             ("threshold datapath, K=5, P=2", random_threshold_model(2, 5, seed=1), 2,
              "neurons"),
             ("threshold datapath, C=3", random_threshold_model(2, 5, seed=2, classes=3), 2,
