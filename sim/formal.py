@@ -1,17 +1,18 @@
-"""Formal proofs of the control logic, by yosys's SAT-based temporal induction.
+"""Formal checks of the control logic with yosys's SAT solver: temporal induction proofs
+and bounded model checks.
 
-Each proof wraps a design in a harness of assertions (Amaranth's ``Assert``), whose inputs
+Each check wraps a design in a harness of assertions (Amaranth's ``Assert``), whose inputs
 are free: the solver considers every input sequence, reset included. ``sat -tempinduct``
 (in the YoWASP yosys, no other solver needed) proves the assertions for every reachable
 state (base case from the initial state, induction step of growing length), or returns a
-counterexample.
+counterexample; its base case alone checks every input sequence of a bounded length.
 
 * :func:`credit_harness` — a datapath's stream handshake under any input and ready pattern
   (checked for every input sequence of a bounded length from reset: without an invariant
-  tying the pipeline's occupancy to the credits, induction cannot close):
-  the credits never exceed the FIFO depth nor go negative, the output FIFO is never written
-  while full (no output lost), an output is only offered while a vector is in flight (none
-  made up or duplicated), and the issue stage's group counter stays within its T groups.
+  tying the pipeline's occupancy to the credits, induction does not close): the credits
+  never exceed the FIFO depth, no vector is accepted without one, the output FIFO is never
+  written while full (no output lost), and an output is offered only while a vector is in
+  flight, with no more words queued than vectors in flight (none made up or duplicated).
 * :func:`framing_harness` — the frame receiver under any byte sequence, gaps and line
   errors: a vector is only ever offered right after a complete, well-formed frame whose
   bytes came without a gap longer than the timeout and without a line error, and it is
