@@ -103,6 +103,10 @@ class FoldedDatapath(wiring.Component):
         Output FIFO depth, which is also the number of vectors allowed in flight.
     in_flight : Signal(range(fifo_depth + 1))
         Vectors accepted on ``i`` whose outputs have not left on ``o`` (the credits used).
+    occupancy : Signal
+        Vectors between the input handshake and the output FIFO. With ``output_fifo`` it is
+        there for the formal proofs of :mod:`qnnhw.sim.formal` (the credits' inductive
+        invariant); no logic reads it, so synthesis removes it.
     output_fifo : SyncFIFOBuffered
         The output FIFO (exposed for the formal proofs of :mod:`qnnhw.sim.formal`).
     """
@@ -129,6 +133,7 @@ class FoldedDatapath(wiring.Component):
         self.latency = self.groups + stages.depth + 2
         self.fifo_depth = fifo_depth(self.groups, stages.depth)
         self.in_flight = Signal(range(self.fifo_depth + 1))
+        self.occupancy = Signal(range(self.latency + 2))
         self.output_fifo = fifo.SyncFIFOBuffered(
             width=Shape.cast(output_shape(spec, scores)).width, depth=self.fifo_depth)
         super().__init__({
@@ -265,6 +270,11 @@ class FoldedDatapath(wiring.Component):
         m.d.sync += y_register.eq(y)
         pipe.advance("output", 1)
         pipe.finish()
+        # A vector is in the issue stage while it is busy, then where valid and last travel
+        # together, until it is written to the FIFO.
+        valid, last = pipe.chain("valid"), pipe.chain("last")
+        m.d.comb += self.occupancy.eq(sum(
+            [valid[0], *(v & end for v, end in zip(valid[1:], last[1:]))]))
         m.d.comb += [result.payload.eq(y_register),
                      result.valid.eq(pipe["valid"] & pipe["last"])]
         m.submodules.output = output = self.output_fifo

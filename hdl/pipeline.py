@@ -82,6 +82,12 @@ class Tracker:
             chain.append(register)
         return chain[self.depth]
 
+    def chain(self, name: str) -> list[Value]:
+        """Control signal ``name`` at every stage built so far, from the issue stage (0) to the
+        current one (registered as needed; not inside ``m.If``, as for ``[]``)."""
+        self[name]
+        return self._delayed[name][:self.depth + 1]
+
     def finish(self) -> None:
         """Every declared stage must have been built."""
         if self._pending:

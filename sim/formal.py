@@ -7,12 +7,14 @@ are free: the solver considers every input sequence, reset included. ``sat -temp
 state (base case from the initial state, induction step of growing length), or returns a
 counterexample; its base case alone checks every input sequence of a bounded length.
 
-* :func:`credit_harness` — a datapath's stream handshake under any input and ready pattern
-  (checked for every input sequence of a bounded length from reset: without an invariant
-  tying the pipeline's occupancy to the credits, induction does not close): the credits
-  never exceed the FIFO depth, no vector is accepted without one, the output FIFO is never
-  written while full (no output lost), and an output is offered only while a vector is in
-  flight, with no more words queued than vectors in flight (none made up or duplicated).
+* :func:`credit_harness` — a datapath's stream handshake under any input and ready pattern:
+  the credits never exceed the FIFO depth, no vector is accepted without one, the output
+  FIFO is never written while full (no output lost), and an output is offered only while a
+  vector is in flight, with no more words queued than vectors in flight (none made up or
+  duplicated). The invariant that makes the induction close: the credits are exactly the
+  vectors in the pipeline (``FoldedDatapath.occupancy``) plus the words in the FIFO, whose
+  own invariants (pointers against level) Amaranth's FIFO asserts when elaborated for the
+  ``"formal"`` platform, as every harness here is.
 * :func:`framing_harness` — the frame receiver under any byte sequence, gaps and line
   errors: a vector is only ever offered right after a complete, well-formed frame whose
   bytes came without a gap longer than the timeout and without a line error, and it is
@@ -70,7 +72,8 @@ def prove(harness: _Harness, work_dir: Path, name: str, max_steps: int = 40,
     from qnnhw.boards.registry import ICE40
 
     work_dir.mkdir(parents=True, exist_ok=True)
-    (work_dir / f"{name}.il").write_text(rtlil.convert(harness, ports=harness.inputs))
+    (work_dir / f"{name}.il").write_text(rtlil.convert(harness, ports=harness.inputs,
+                                                               platform="formal"))
     # Memories (ROMs, the FIFO) become logic: the SAT solver models no memory cells.
     script = (f"read_rtlil {name}.il; prep -top top; flatten; memory_map; opt_clean; "
               f"async2sync; chformal -lower; dffunmap; "
@@ -125,6 +128,8 @@ def credit_harness(datapath: FoldedDatapath) -> _Harness:
             Assert(~(fifo.w_en & ~fifo.w_rdy), "output FIFO written while full"),
             Assert(~dut.o.valid | (dut.in_flight != 0), "output with nothing in flight"),
             Assert(fifo.r_level <= dut.in_flight, "more words than vectors in flight"),
+            Assert(dut.in_flight == dut.occupancy + fifo.r_level,
+                   "credits other than the vectors in the pipeline and the FIFO"),
         ]
 
     return _Harness(build, free)

@@ -1,5 +1,6 @@
-"""Formal checks of the control logic (yosys's SAT solver, no other tool): quick bounded
-checks here, the framing's induction proof in bench/formal.py. Each harness is shown to
+"""Formal checks of the control logic (yosys's SAT solver, no other tool): the credits'
+induction proofs and a bounded check of the framing here, the framing's induction proof in
+bench/formal.py. Each harness is shown to
 catch a violation, so a check that passes has looked at the design."""
 
 import pytest
@@ -27,14 +28,14 @@ def with_extra_assertion(harness, assertion):
     ("threshold", "neurons", 2, 2), ("bilinear", "neurons", 3, 2),
     ("bilinear", "quadratic", 2, 2),
 ])
-def test_credits_hold_for_every_input_and_ready_pattern(tmp_path, family, arch, classes,
+def test_credits_are_proven_for_every_input_and_ready_pattern(tmp_path, family, arch, classes,
                                                         parallel):
     model = (random_threshold_model(2, 5, seed=1, classes=classes) if family == "threshold"
              else random_model(2, 5, seed=1, classes=classes))
     spec = flow.fixed_point(model, 3)
     result = formal.prove(formal.credit_harness(flow.datapath(model, spec, parallel, True,
                                                               arch)),
-                          tmp_path, "credits", 30, bounded=True)
+                          tmp_path, "credits", 10)
     assert result.proven, result.log[-2000:]
 
 
@@ -43,7 +44,7 @@ def test_the_credit_harness_catches_a_violation(tmp_path):
     datapath = flow.datapath(model, flow.fixed_point(model, 3), 2)
     harness = with_extra_assertion(formal.credit_harness(datapath),
                                    lambda dut: dut.in_flight < 3)   # false: three fit
-    assert not formal.prove(harness, tmp_path, "credits", 30, bounded=True).proven
+    assert not formal.prove(harness, tmp_path, "credits", 10).proven
 
 
 def test_frames_are_checked_and_the_harness_catches_a_violation(tmp_path):
