@@ -103,6 +103,8 @@ class FoldedDatapath(wiring.Component):
         Output FIFO depth, which is also the number of vectors allowed in flight.
     in_flight : Signal(range(fifo_depth + 1))
         Vectors accepted on ``i`` whose outputs have not left on ``o`` (the credits used).
+    busy, group : Signal, Signal(range(groups))
+        The issue stage: whether a vector is being issued, and which of its T groups.
     occupancy : Signal
         Vectors between the input handshake and the output FIFO. With ``output_fifo`` it is
         there for the formal proofs of :mod:`qnnhw.sim.formal` (the credits' inductive
@@ -133,6 +135,8 @@ class FoldedDatapath(wiring.Component):
         self.latency = self.groups + stages.depth + 2
         self.fifo_depth = fifo_depth(self.groups, stages.depth)
         self.in_flight = Signal(range(self.fifo_depth + 1))
+        self.busy = Signal()
+        self.group = Signal(range(self.groups))
         self.occupancy = Signal(range(self.latency + 2))
         self.output_fifo = fifo.SyncFIFOBuffered(
             width=Shape.cast(output_shape(spec, scores)).width, depth=self.fifo_depth)
@@ -145,8 +149,7 @@ class FoldedDatapath(wiring.Component):
         """Accept a vector (credit permitting) and step through its T groups."""
         T = self.groups
         x = Signal(data.ArrayLayout(signed(self.spec.input_bits), self.spec.features))
-        busy = Signal()
-        group = Signal(range(T))
+        busy, group = self.busy, self.group
         next_group = Signal(range(T))
         in_flight = self.in_flight
         accept = Signal()

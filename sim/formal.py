@@ -7,7 +7,9 @@ are free: the solver considers every input sequence, reset included. ``sat -temp
 state (base case from the initial state, induction step of growing length), or returns a
 counterexample; its base case alone checks every input sequence of a bounded length.
 
-* :func:`credit_harness` — a datapath's stream handshake under any input and ready pattern:
+* :func:`credit_harness` — a datapath's stream handshake and folding counter under any
+  input and ready pattern: every accepted vector is issued as groups 0 … T − 1 on
+  consecutive cycles (the group, the weight ROMs' address, never out of range);
   the credits never exceed the FIFO depth, no vector is accepted without one, the output
   FIFO is never written while full (no output lost), and an output is offered only while a
   vector is in flight, with no more words queued than vectors in flight (none made up or
@@ -131,6 +133,22 @@ def credit_harness(datapath: FoldedDatapath) -> _Harness:
             Assert(dut.in_flight == dut.occupancy + fifo.r_level,
                    "credits other than the vectors in the pipeline and the FIFO"),
         ]
+        # The folding counter: an accepted vector is issued as groups 0, 1, …, T − 1 on
+        # consecutive cycles, never stalled or cut short, and the group never leaves 0…T − 1
+        # (the weight ROMs' addresses).
+        last_group = dut.groups - 1
+        was_accepted, was_busy = Signal(), Signal()
+        previous_group = Signal.like(dut.group)
+        m.d.sync += [was_accepted.eq(accepted), was_busy.eq(dut.busy),
+                     previous_group.eq(dut.group)]
+        m.d.comb += Assert(dut.group <= last_group, "group counter out of range")
+        with m.If(was_accepted):
+            m.d.comb += Assert(dut.busy & (dut.group == 0), "a vector not issued from group 0")
+        with m.Elif(was_busy & (previous_group != last_group)):
+            m.d.comb += Assert(dut.busy & (dut.group == previous_group + 1),
+                               "a vector's groups not issued in order on consecutive cycles")
+        m.d.comb += Assert(~accepted | ~dut.busy | (dut.group == last_group),
+                           "a vector accepted before the last one's last group")
 
     return _Harness(build, free)
 

@@ -26,7 +26,7 @@ def with_extra_assertion(harness, assertion):
 
 @pytest.mark.parametrize("family, arch, classes, parallel", [
     ("threshold", "neurons", 2, 2), ("bilinear", "neurons", 3, 2),
-    ("bilinear", "quadratic", 2, 2),
+    ("bilinear", "quadratic", 2, 2), ("bilinear", "neurons", 2, 5),   # P = m: one group
 ])
 def test_credits_are_proven_for_every_input_and_ready_pattern(tmp_path, family, arch, classes,
                                                         parallel):
@@ -45,6 +45,14 @@ def test_the_credit_harness_catches_a_violation(tmp_path):
     harness = with_extra_assertion(formal.credit_harness(datapath),
                                    lambda dut: dut.in_flight < 3)   # false: three fit
     assert not formal.prove(harness, tmp_path, "credits", 10).proven
+
+
+def test_the_credit_harness_catches_a_wrong_folding_claim(tmp_path):
+    model = random_threshold_model(2, 5, seed=1)
+    datapath = flow.datapath(model, flow.fixed_point(model, 3), 2)
+    harness = with_extra_assertion(formal.credit_harness(datapath),   # false: it reaches T−1
+                                   lambda dut: dut.group < datapath.groups - 1)
+    assert not formal.prove(harness, tmp_path, "folding", 10).proven
 
 
 def test_frames_are_checked_and_the_harness_catches_a_violation(tmp_path):
