@@ -2,10 +2,12 @@
 nextpnr. These take minutes; CI runs them."""
 
 import json
+import re
 
 import pytest
 from qnnhw.sim.runner import random_vectors, simulate_serial
 
+from qnnhw.build import CLOCK_MARGIN
 from qnnhw.families.bilinear.fixedpoint import BilinearSpec
 from qnnhw.families.bilinear.model import BilinearModel
 from qnnhw.families.threshold.fixedpoint import ThresholdSpec
@@ -56,7 +58,12 @@ def test_build_for_ice40_from_the_command_line(tmp_path):
     # The PLL runs the design faster than the 12 MHz oscillator, within timing.
     assert report["clock_source"] == "PLL" and "building again with the PLL" in result.stderr
     assert report["fmax_mhz"] >= report["clock_mhz"] > 12
-    assert report["clock_mhz"] >= 0.7 * report["fmax_mhz"]
+    # Each PLL routing aims within the margin below the Fmax before it; the clock kept is one
+    # of them (its own routing may land well above it, when a faster try then missed).
+    tries = [(float(fmax), float(clock)) for fmax, clock in re.findall(
+        r"Fmax ([\d.]+) MHz: building again with the PLL at ([\d.]+) MHz", result.stderr)]
+    assert tries and all(clock <= CLOCK_MARGIN * fmax + 0.05 for fmax, clock in tries)
+    assert any(abs(clock - report["clock_mhz"]) < 0.01 for _, clock in tries)
     assert report["inferences_per_second"] == pytest.approx(
         report["clock_mhz"] * 1e6 / report["cycles_per_vector"])
     assert abs(report["uart_baud_error"]) < 0.01
