@@ -1,7 +1,7 @@
 """Formal checks of the control logic (yosys's SAT solver, no other tool): the credits'
 induction proofs and a bounded check of the framing here, the framing's induction proof in
-bench/formal.py. Each harness is shown to
-catch a violation, so a check that passes has looked at the design."""
+bench/formal.py. Each harness is shown to catch a violation, so a check that passes has
+looked at the design."""
 
 import pytest
 from amaranth.hdl import Assert
@@ -28,8 +28,8 @@ def with_extra_assertion(harness, assertion):
     ("threshold", "neurons", 2, 2), ("bilinear", "neurons", 3, 2),
     ("bilinear", "quadratic", 2, 2), ("bilinear", "neurons", 2, 5),   # P = m: one group
 ])
-def test_credits_are_proven_for_every_input_and_ready_pattern(tmp_path, family, arch, classes,
-                                                        parallel):
+def test_credits_are_proven_for_every_input_and_ready_pattern(tmp_path, family, arch,
+                                                              classes, parallel):
     model = (random_threshold_model(2, 5, seed=1, classes=classes) if family == "threshold"
              else random_model(2, 5, seed=1, classes=classes))
     spec = flow.fixed_point(model, 3)
