@@ -70,18 +70,23 @@ def gram_operator(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     return K
 
 
-def _dual_slack(K: np.ndarray, factor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """S = C(w) − diag(ν) with ν = diag(C(w)Q̄) for the primal point Q̄ = RRᵀ (R: N × r)."""
+def _dual_slack(K: np.ndarray, factor: np.ndarray | None, nu: np.ndarray | None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """S = C(w) − diag(ν): ν as given, or ν = diag(C(w)Q̄) for the primal point Q̄ = RRᵀ
+    (R = ``factor``: N × r)."""
     d = K.shape[0]
     C = np.zeros((2 * d, 2 * d))
     C[:d, d:] = K
     C[d:, :d] = K
-    nu = np.einsum("ij,ij->i", C @ factor, factor)
+    if nu is None:
+        assert factor is not None
+        nu = np.einsum("ij,ij->i", C @ factor, factor)
     return C - np.diag(nu), nu
 
 
 def certify(X: np.ndarray, loss: Elementwise, beta: float, W: np.ndarray,
-            primal: list[np.ndarray], directions: int = 0) -> Certificate:
+            primal: list[np.ndarray] | None, directions: int = 0, *,
+            shifts: list[np.ndarray] | None = None) -> Certificate:
     """A lower bound on the SDP's optimum from the dual candidate W (C × n).
 
     Parameters
@@ -93,11 +98,14 @@ def certify(X: np.ndarray, loss: Elementwise, beta: float, W: np.ndarray,
     beta : float
     W : ndarray, shape (C, n)
         Dual candidate, typically ∇ℓ(Ŷ).
-    primal : list of ndarray
+    primal : list of ndarray, or None
         For each block, a factor R_c (N × r) of the primal point Q̄_c = R_cR_cᵀ; it only
-        chooses the bound's z, so any point gives a valid bound.
+        chooses the bound's ν = diag(C(W_c)Q̄_c), so any point gives a valid bound.
     directions : int
         How many eigenvectors of each dual slack's smallest eigenvalues to return.
+    shifts : list of ndarray, or None
+        ν for each block directly, instead of from ``primal`` (an interior-point method's
+        own multipliers of diag(Q) = ρ1, negated).
     """
     n, d = X.shape
     N = 2 * d
@@ -111,7 +119,8 @@ def certify(X: np.ndarray, loss: Elementwise, beta: float, W: np.ndarray,
     bound = ideal = 0.0
     for c in range(blocks):
         K = gram_operator(X, W[c])
-        S, nu = _dual_slack(K, primal[c])
+        S, nu = _dual_slack(K, None if primal is None else primal[c],
+                            None if shifts is None else shifts[c])
         # Rounding of K = Xᵀ diag(w) X: |K̂ − K| ≤ γ_n |X|ᵀ|w||X| elementwise; its Frobenius
         # norm bounds the spectral norm of the error of C(w).
         gamma = n * EPS / (1 - n * EPS)
