@@ -32,7 +32,7 @@ def solved():
         X, y = problem(seed, loss=loss)
         cases[seed, loss, beta] = (X, y, {solver: sdp.solve_sdp(X, y, loss=loss, beta=beta,
                                                               solver=solver)
-                                          for solver in ("BM", "SCS", "CLARABEL")})
+                                          for solver in ("IPM", "BM", "SCS", "CLARABEL")})
     return cases
 
 
@@ -48,13 +48,34 @@ def test_the_certificate_is_never_above_the_optimum(solved):
             assert solution.relative_gap <= 1e-2, (case, solver)
 
 
-def test_bm_matches_clarabel_to_its_tolerance(solved):
+@pytest.mark.parametrize("solver", ["IPM", "BM"])
+def test_qnnhws_solvers_match_clarabel_to_their_tolerance(solved, solver):
     for key, (_, _, solutions) in solved.items():
-        bm, clarabel = solutions["BM"], solutions["CLARABEL"]
-        assert bm.gap <= sdp.DEFAULT_TOLERANCE * (1 + abs(bm.objective)), key
-        assert abs(bm.objective - clarabel.objective) <= 1e-3 * (1 + abs(clarabel.objective))
-        assert bm.status == "certified"
-        assert np.allclose(np.linalg.norm(bm.R, axis=1), 1.0)   # unit rows: diag(Q) = ρ
+        own, clarabel = solutions[solver], solutions["CLARABEL"]
+        assert own.gap <= sdp.DEFAULT_TOLERANCE * (1 + abs(own.objective)), key
+        assert abs(own.objective - clarabel.objective) <= 1e-3 * (1 + abs(clarabel.objective))
+        assert own.status == "certified"
+        assert np.allclose(np.linalg.norm(own.R, axis=1), 1.0)   # unit rows: diag(Q) = ρ
+
+
+@pytest.mark.parametrize("loss, beta", [("squared", 1e-4), ("squared", 1e3), ("hinge", 1e-3),
+                                        ("hinge", 1e3)])
+def test_the_interior_point_method_at_extreme_regularisation(loss, beta):
+    """β so small that the SDP interpolates, or so large that the zero network is optimal:
+    the optimum sits on a face of the cone, which an interior point only approaches."""
+    X, y = problem(11, loss=loss)
+    own = sdp.solve_sdp(X, y, loss=loss, beta=beta, solver="IPM", tolerance=1e-6)
+    clarabel = sdp.solve_sdp(X, y, loss=loss, beta=beta, solver="CLARABEL")
+    assert own.status == "certified"
+    assert own.lower_bound <= clarabel.objective
+    assert abs(own.objective - clarabel.objective) <= 1e-5 * (1 + abs(clarabel.objective))
+
+
+def test_auto_takes_the_interior_point_method_while_its_system_fits():
+    X, y = problem(12)
+    assert sdp.solve_sdp(X, y, loss="squared", beta=0.1).solver == "IPM"
+    n, d = X.shape
+    assert (n + 2 * d) ** 2 <= sdp.IPM_SIZE_LIMIT < (60_000 + 2 * 785) ** 2   # not all of MNIST
 
 
 def test_a_solvers_own_value_is_not_a_certificate():
@@ -102,9 +123,9 @@ def test_vector_outputs_are_blocks_of_their_own():
 
 
 def test_progress_and_summary_from_the_command_line(tmp_path):
-    result = run_cli("train", "--solver", "BM", "--m", "200", "-o", str(tmp_path / "m.json"))
+    result = run_cli("train", "--m", "200", "-o", str(tmp_path / "m.json"))
     assert result.returncode == 0, result.stderr
-    assert "SDP solved by BM" in result.stderr and "certified lower bound" in result.stderr
+    assert "SDP solved by IPM" in result.stderr and "certified lower bound" in result.stderr
     assert "of the zero network's" in result.stdout
 
 

@@ -34,8 +34,9 @@ class BilinearConfig(TrainingOptions):
         Default: hinge for two classes, squared otherwise.
     weight_levels : int
         First-layer weight levels {−(L−1), …, L−1} by feature replication (2: ±1).
-    solver : {"auto", "BM", "SCS", "CLARABEL"}
-        The SDP solver: ``auto`` (CLARABEL for small SDPs, qnnhw's own BM otherwise).
+    solver : {"auto", "IPM", "BM", "SCS", "CLARABEL"}
+        The SDP solver: ``auto`` (qnnhw's interior-point method while its n + 2d square
+        system fits in memory, qnnhw's Burer–Monteiro beyond).
     refit_alpha : bool
         The least-squares α on the training set instead of the paper's ρ*π/(γm).
     lasso_refit : bool

@@ -32,7 +32,7 @@ class BinaryBilinearNetwork(NetworkEstimator):
         Append the constant feature; standardise features on the training data.
     weight_levels : int
         Number of first-layer weight levels (2 = ±1; more by feature replication).
-    solver : {"auto", "BM", "SCS", "CLARABEL"}
+    solver : {"auto", "IPM", "BM", "SCS", "CLARABEL"}
     refit_alpha : bool
         Use the least-squares α instead of the paper's ρ*π/(γm).
 

@@ -4,8 +4,9 @@ The bilinear network f(x) = Σⱼ (xᵀuⱼ)(xᵀvⱼ) α with uⱼ, vⱼ ∈ {�
 
 1. :func:`solve_sdp` solves (22): min ℓ(ŷ, y) + βdρ subject to ŷᵢ = 2xᵢᵀZxᵢ,
    Q = [[V, Z], [Zᵀ, W]] ⪰ 0, diag(Q) = ρ. Its value lower-bounds the objective (21) of every
-   ±1 network of any width. qnnhw's own solver (:mod:`.bm`) never forms the n × d² operator;
-   SCS and CLARABEL (through CVXPY) remain. Whichever ran, :mod:`.certificate` turns its
+   ±1 network of any width. qnnhw's own solvers (:mod:`.ipm`, an interior-point method, and
+   :mod:`.bm`, Burer–Monteiro) never form the n × d² operator; SCS and CLARABEL (through
+   CVXPY) remain. Whichever ran, :mod:`.certificate` turns its
    point into a certified lower bound: a solver's reported value is not one (SCS's can lie
    below the optimum).
 2. :func:`shape_covariance` finds Q* ⪰ 0 with unit diagonal and Q*₁₂ = sin(γZ*/ρ*) (24),
@@ -35,6 +36,7 @@ from qnnhw.losses import Elementwise
 
 from .bm import solve_bm
 from .certificate import certify
+from .ipm import solve_ipm
 
 __all__ = ["GAMMA", "SDPSolution", "paper_alpha", "sample_neurons", "shape_covariance",
            "solve_sdp"]
@@ -42,14 +44,14 @@ __all__ = ["GAMMA", "SDPSolution", "paper_alpha", "sample_neurons", "shape_covar
 #: γ = ln(1 + √2) = asinh(1): the constant of Krivine's bound, sinh(γ) = 1.
 GAMMA = math.log(1.0 + math.sqrt(2.0))
 
-#: The SDP's solvers: ``auto`` (the default) chooses between qnnhw's own Burer–Monteiro and
-#: CLARABEL by size; SCS and CLARABEL run through CVXPY.
-SOLVERS = ("auto", "BM", "SCS", "CLARABEL")
-#: ``auto`` uses CLARABEL while the conic formulation has at most this many entries
-#: (n·(2d)²): there an interior point is faster than any first- or second-order method (and
-#: exact); beyond it, BM is faster, and soon the only solver that fits in memory.
-CONIC_SIZE_LIMIT = 500_000
-#: Certified gap the BM solver stops at, relative to 1 + |objective|.
+#: The SDP's solvers: ``auto`` (the default) chooses between qnnhw's own interior-point method
+#: and Burer–Monteiro by size; SCS and CLARABEL run through CVXPY.
+SOLVERS = ("auto", "IPM", "BM", "SCS", "CLARABEL")
+#: ``auto`` uses the interior-point method while its Schur system (n + 2d square, held in
+#: single and double precision) stays within this many entries — 10⁸ is 1.2 GB, n ≈ 8,000
+#: at d = 785 — and BM (memory O(n·d)) beyond it.
+IPM_SIZE_LIMIT = 100_000_000
+#: Certified gap qnnhw's solvers stop at, relative to 1 + |objective|.
 DEFAULT_TOLERANCE = 1e-4
 
 
@@ -118,10 +120,11 @@ def solve_sdp(X: np.ndarray, y: np.ndarray, *, loss: str, beta: float,
               progress: Progress | None = None) -> SDPSolution:
     """Solve the SDP (22) for lifted inputs ``X`` (n × d) and targets ``y``, and certify it.
 
-    ``BM`` is qnnhw's own matrix-free solver (:mod:`.bm`), run to a certified gap
-    ≤ ``tolerance``·(1 + |objective|); ``SCS`` and ``CLARABEL`` state the SDP in CVXPY and
-    solve it to their own accuracy; ``auto`` takes CLARABEL for small SDPs, BM otherwise.
-    Every result carries the same certified lower bound.
+    ``IPM`` (:mod:`.ipm`) and ``BM`` (:mod:`.bm`) are qnnhw's own solvers, neither of which
+    forms the n × d² operator, run to a certified gap ≤ ``tolerance``·(1 + |objective|);
+    ``SCS`` and ``CLARABEL`` state the SDP in CVXPY and solve it to their own accuracy;
+    ``auto`` takes IPM while its n + 2d square system fits, BM beyond. Every result carries
+    the same certified lower bound.
     """
     if solver not in SOLVERS:
         raise QnnhwError(f"unknown SDP @solver {solver!r}; choose one of {', '.join(SOLVERS)}",
@@ -130,14 +133,19 @@ def solve_sdp(X: np.ndarray, y: np.ndarray, *, loss: str, beta: float,
         raise QnnhwError(f"@beta must be a finite number ≥ 0, not {beta}", "beta")
     if solver == "auto":
         n, d = X.shape
-        solver = "CLARABEL" if n * (2 * d) ** 2 <= CONIC_SIZE_LIMIT else "BM"
-    if solver == "BM":
-        result = solve_bm(X, y, loss, beta, tolerance=tolerance, progress=progress)
+        solver = "IPM" if (n + 2 * d) ** 2 <= IPM_SIZE_LIMIT else "BM"
+    if solver in ("IPM", "BM"):
+        if solver == "IPM":
+            result = solve_ipm(X, y, loss, beta, tolerance=tolerance, progress=progress)
+            rho, R = result.rho, result.R
+        else:
+            bm = solve_bm(X, y, loss, beta, tolerance=tolerance, progress=progress)
+            result, rho, R = bm, float(bm.rho[0]), bm.R[0]
         status = "certified" if result.gap <= tolerance * (1 + abs(result.objective)) \
             else "stopped"
         return SDPSolution(lower_bound=result.lower_bound, objective=result.objective,
-                           rho=float(result.rho[0]), R=result.R[0], status=status,
-                           solver=solver, seconds=result.seconds, iterations=result.iterations)
+                           rho=rho, R=R, status=status, solver=solver,
+                           seconds=result.seconds, iterations=result.iterations)
     return _solve_conic(X, y, loss, beta, solver)
 
 
