@@ -3,7 +3,7 @@ Burer–Monteiro BM) against CVXPY/SCS and CVXPY/CLARABEL, with certified gaps, 
 peak memory.
 
     python bench/sdp_solver.py [--sizes 1000x100 ...] [--solvers IPM BM SCS CLARABEL]
-                               [--fashion-mnist DIR --fashion-n 5000 --fashion-solvers IPM]
+                               [--fashion-mnist DIR --fashion-n 5000 ... --fashion-solvers IPM]
 
 Synthetic problems: n standard normal inputs of d − 1 features plus the bias feature, the
 targets a planted ±1 bilinear network of 10 neurons (divided by d) plus 30 % noise, their
@@ -12,8 +12,8 @@ hardest pair), standardised pixels plus the bias feature, the first n training i
 β = 10. Every run is its own process (peak memory is that process's); every result is
 certified by the same bound (qnnhw.families.bilinear.certificate); "rel. gap" is
 gap / (1 + |objective|); "rank" counts the factor's singular values above 10⁻³ of the largest
-(an interior point is of full rank, with most of them tiny); qnnhw's solvers stop at --tolerance, SCS and CLARABEL at their own
-defaults. Prints Markdown tables.
+(an interior point is of full rank, with most of them tiny); qnnhw's solvers stop at
+--tolerance, SCS and CLARABEL at their own defaults. Prints Markdown tables.
 """
 
 from __future__ import annotations
@@ -87,8 +87,8 @@ def row(label: str, solver: str, out: dict, reference: dict | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", nargs="+", default=["1000x100"],
-                        help="n×d of the synthetic problems")
+    parser.add_argument("--sizes", nargs="*", default=["1000x100"],
+                        help="n×d of the synthetic problems (none: only Fashion-MNIST)")
     parser.add_argument("--losses", nargs="+", default=["squared", "hinge"])
     parser.add_argument("--solvers", nargs="+", default=["IPM", "BM", "SCS", "CLARABEL"])
     parser.add_argument("--tolerance", type=float, default=1e-3,
@@ -97,7 +97,7 @@ def main() -> None:
     parser.add_argument("--fashion-mnist", type=Path, metavar="DIR",
                         help="a folder with Fashion-MNIST's IDX files (Debian: "
                              "/usr/share/datasets/fashion-mnist)")
-    parser.add_argument("--fashion-n", type=int, default=5000)
+    parser.add_argument("--fashion-n", type=int, nargs="+", default=[5000])
     parser.add_argument("--fashion-solvers", nargs="+", default=["IPM"])
     args = parser.parse_args()
     print("| problem | solver | seconds | objective | certified bound | rel. gap | "
@@ -123,12 +123,11 @@ def main() -> None:
                     ratio = results["SCS"]["seconds"] / results[own]["seconds"]
                     print(f"| {label} | SCS ÷ {own} time | {ratio:.1f}× | | | | | | |",
                           flush=True)
-    if args.fashion_mnist:
-        label = f"Fashion-MNIST, n={args.fashion_n}, d=785, hinge"
+    for n in args.fashion_n if args.fashion_mnist else []:
+        label = f"Fashion-MNIST, n={n}, d=785, hinge"
         for solver in args.fashion_solvers:
-            out = run({"data": str(args.fashion_mnist), "n": args.fashion_n, "loss": "hinge",
-                       "beta": 10.0, "solver": solver, "tolerance": args.tolerance},
-                      args.timeout)
+            out = run({"data": str(args.fashion_mnist), "n": n, "loss": "hinge", "beta": 10.0,
+                       "solver": solver, "tolerance": args.tolerance}, args.timeout)
             print(row(label, solver, out, None), flush=True)
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from qnnhw import dataset
+from qnnhw.errors import QnnhwError
 from qnnhw.families.bilinear import sdp
 from qnnhw.families.bilinear.bm import solve_bm
 from qnnhw.families.bilinear.certificate import certify
@@ -76,6 +77,10 @@ def test_auto_takes_the_interior_point_method_while_its_system_fits():
     assert sdp.solve_sdp(X, y, loss="squared", beta=0.1).solver == "IPM"
     n, d = X.shape
     assert (n + 2 * d) ** 2 <= sdp.IPM_SIZE_LIMIT < (60_000 + 2 * 785) ** 2   # not all of MNIST
+    # At β = 0 the dual has no interior: auto takes BM, and IPM says why it cannot.
+    assert sdp.solve_sdp(X, y, loss="squared", beta=0.0).solver == "BM"
+    with pytest.raises(QnnhwError, match="needs @beta > 0"):
+        sdp.solve_sdp(X, y, loss="squared", beta=0.0, solver="IPM")
 
 
 def test_a_solvers_own_value_is_not_a_certificate():

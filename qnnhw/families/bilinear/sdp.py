@@ -123,8 +123,8 @@ def solve_sdp(X: np.ndarray, y: np.ndarray, *, loss: str, beta: float,
     ``IPM`` (:mod:`.ipm`) and ``BM`` (:mod:`.bm`) are qnnhw's own solvers, neither of which
     forms the n × d² operator, run to a certified gap ≤ ``tolerance``·(1 + |objective|);
     ``SCS`` and ``CLARABEL`` state the SDP in CVXPY and solve it to their own accuracy;
-    ``auto`` takes IPM while its n + 2d square system fits, BM beyond. Every result carries
-    the same certified lower bound.
+    ``auto`` takes IPM while its n + 2d square system fits (and β > 0), BM otherwise. Every
+    result carries the same certified lower bound.
     """
     if solver not in SOLVERS:
         raise QnnhwError(f"unknown SDP @solver {solver!r}; choose one of {', '.join(SOLVERS)}",
@@ -133,7 +133,11 @@ def solve_sdp(X: np.ndarray, y: np.ndarray, *, loss: str, beta: float,
         raise QnnhwError(f"@beta must be a finite number ≥ 0, not {beta}", "beta")
     if solver == "auto":
         n, d = X.shape
-        solver = "IPM" if (n + 2 * d) ** 2 <= IPM_SIZE_LIMIT else "BM"
+        solver = "IPM" if (n + 2 * d) ** 2 <= IPM_SIZE_LIMIT and beta > 0 else "BM"
+    if solver == "IPM" and beta == 0:
+        # 1ᵀz ≤ 0 and C(w) + Diag(z) ⪰ 0 leave the dual no interior to start from.
+        raise QnnhwError("the interior-point @solver IPM needs @beta > 0 (at β = 0 the dual "
+                         "has no interior); use @solver BM", "solver")
     if solver in ("IPM", "BM"):
         if solver == "IPM":
             result = solve_ipm(X, y, loss, beta, tolerance=tolerance, progress=progress)
