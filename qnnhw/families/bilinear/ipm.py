@@ -198,8 +198,9 @@ def _schur(problem: _Problem, point: _Iterate, G: np.ndarray, dtype: type) -> np
     """The Cholesky factor of the (n + N)-square system of the HKM direction, formed and
     factorised in ``dtype``."""
     n, d = problem.n, problem.d
-    X = problem.X.astype(dtype, copy=False)
-    Q, G = point.Q.astype(dtype), G.astype(dtype)
+    X: np.ndarray = problem.X.astype(dtype, copy=False)
+    Q: np.ndarray = point.Q.astype(dtype)
+    G = G.astype(dtype)
     # Rows i of these are (G uᵢ)ᵀ, (G vᵢ)ᵀ, (Q uᵢ)ᵀ, (Q vᵢ)ᵀ.
     Gu, Gv, Qu, Qv = X @ G[:d], X @ G[d:], X @ Q[:d], X @ Q[d:]
     M = np.empty((n + problem.N, n + problem.N), dtype=dtype)
@@ -271,7 +272,7 @@ def _direction(problem: _Problem, point: _Iterate, G: np.ndarray, factor: np.nda
     product = point.Q @ dS @ G
     dQ = target * G - point.Q - (product + product.T) / 2
     drho = target / point.s0 - point.rho - point.rho * ds0 / point.s0
-    if correction is not None:
+    if predictor is not None and correction is not None:
         dQ -= correction
         drho -= predictor.drho * predictor.ds0 / point.s0
     de = dxi = np.empty(0)

@@ -34,9 +34,9 @@ from qnnhw.errors import QnnhwError
 from qnnhw.families.base import Progress
 from qnnhw.losses import Elementwise
 
-from .bm import solve_bm
+from .bm import BMResult, solve_bm
 from .certificate import certify
-from .ipm import solve_ipm
+from .ipm import IPMResult, solve_ipm
 
 __all__ = ["GAMMA", "SDPSolution", "paper_alpha", "sample_neurons", "shape_covariance",
            "solve_sdp"]
@@ -139,12 +139,13 @@ def solve_sdp(X: np.ndarray, y: np.ndarray, *, loss: str, beta: float,
         raise QnnhwError("the interior-point @solver IPM needs @beta > 0 (at β = 0 the dual "
                          "has no interior); use @solver BM", "solver")
     if solver in ("IPM", "BM"):
+        result: IPMResult | BMResult
         if solver == "IPM":
             result = solve_ipm(X, y, loss, beta, tolerance=tolerance, progress=progress)
             rho, R = result.rho, result.R
         else:
-            bm = solve_bm(X, y, loss, beta, tolerance=tolerance, progress=progress)
-            result, rho, R = bm, float(bm.rho[0]), bm.R[0]
+            result = solve_bm(X, y, loss, beta, tolerance=tolerance, progress=progress)
+            rho, R = float(result.rho[0]), result.R[0]
         status = "certified" if result.gap <= tolerance * (1 + abs(result.objective)) \
             else "stopped"
         return SDPSolution(lower_bound=result.lower_bound, objective=result.objective,
