@@ -11,12 +11,12 @@ Lagrange dual is
     φ(w) = max { ⟨−C(w), Q̄⟩ : Q̄ ⪰ 0, diag(Q̄) = 1 },   C(w) = Σᵢ wᵢ B_i,
 
 so −ℓ*(W) of any W meeting the constraints is ≤ P*. φ is a MaxCut-type SDP; for any z,
-φ(w) ≤ N·λ_max(−C(w) − diag z) + 1ᵀz, and z = −diag(C(w)Q̄) from a primal point Q̄ makes this
-tight at the optimum. :func:`certify` evaluates that bound with a dense float64 eigenvalue
-solver, adds margins for the rounding of C(w) and of the eigenvalues, scales each W_c so that
-its constraint holds (φ is positively homogeneous) and returns −ℓ*(tW) less its own rounding
-margin. Any W gives a valid bound; W = ∇ℓ(Ŷ) at a good Ŷ gives a tight one, whichever solver
-produced Ŷ.
+φ(w) ≤ N·λ_max(−C(w) − diag z) + 1ᵀz, and z = −diag(C(w)Q̄) from a primal point Q̄ (or an
+interior-point method's own multipliers of diag(Q) = ρ1) makes this tight at the optimum.
+:func:`certify` evaluates that bound with a dense float64 eigenvalue solver, adds margins for
+the rounding of C(w) and of the eigenvalues, scales each W_c so that its constraint holds
+(φ is positively homogeneous) and returns −ℓ*(tW) less its own rounding margin. Any W gives
+a valid bound; W = ∇ℓ(Ŷ) at a good Ŷ gives a tight one, whichever solver produced Ŷ.
 """
 
 from __future__ import annotations

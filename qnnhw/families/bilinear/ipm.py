@@ -20,8 +20,9 @@ plus the loss's curvature on the w-block. Because every Bᵢ is made of two rank
 M's w-block is four Hadamard products of the n × n matrices X·Q_ab·Xᵀ and X·G_ab·Xᵀ
 (G = S⁻¹, a, b ∈ {u, v} its d × d blocks): O(n²d + nd²) to form, never the n × d² operator
 of the conic formulation, and one Cholesky factorisation of size n + N per iteration.
-Mehrotra's predictor–corrector chooses the centring; the dual iterate stays strictly
-feasible (its slacks are functions of (w, z)), the primal one converges to feasibility.
+Mehrotra's predictor–corrector chooses the centring (the hinge's products follow targets
+that only fall, see :func:`_direction`); the dual iterate stays strictly feasible (its slacks
+are functions of (w, z)), the primal one converges to feasibility.
 
 Every iterate yields both bounds: the primal Q rescaled to an exactly equal diagonal is a
 feasible point (an upper bound), and the dual point is certified by :mod:`.certificate`

@@ -6,9 +6,8 @@ The bilinear network f(x) = Σⱼ (xᵀuⱼ)(xᵀvⱼ) α with uⱼ, vⱼ ∈ {�
    Q = [[V, Z], [Zᵀ, W]] ⪰ 0, diag(Q) = ρ. Its value lower-bounds the objective (21) of every
    ±1 network of any width. qnnhw's own solvers (:mod:`.ipm`, an interior-point method, and
    :mod:`.bm`, Burer–Monteiro) never form the n × d² operator; SCS and CLARABEL (through
-   CVXPY) remain. Whichever ran, :mod:`.certificate` turns its
-   point into a certified lower bound: a solver's reported value is not one (SCS's can lie
-   below the optimum).
+   CVXPY) remain. Whichever ran, :mod:`.certificate` turns its point into a certified lower
+   bound: a solver's reported value is not one (SCS's can lie below the optimum).
 2. :func:`shape_covariance` finds Q* ⪰ 0 with unit diagonal and Q*₁₂ = sin(γZ*/ρ*) (24),
    γ = ln(1 + √2). By default it uses Krivine's construction, which is the proof of
    Theorem 2 made explicit: with G = Q/ρ (unit diagonal), the matrix
