@@ -40,7 +40,7 @@ import numpy as np
 
 from qnnhw.losses import Elementwise
 
-from .certificate import Certificate, certify
+from .certificate import Certificate, CertifiedSolution, certify
 
 __all__ = ["BMResult", "solve_bm"]
 
@@ -306,7 +306,7 @@ def _escape(objective: _Objective, state: _State, certificate: Certificate,
 
 
 @dataclass
-class BMResult:
+class BMResult(CertifiedSolution):
     """A Burer–Monteiro solution of the SDP and its certificate.
 
     Attributes
@@ -314,26 +314,10 @@ class BMResult:
     rho : ndarray, shape (C,)
     R : ndarray, shape (C, N, r)
         Q_c = ρ_c R_c R_cᵀ, rows of R_c of unit norm.
-    objective : float
-        The SDP objective at Q (true loss): an upper bound on the SDP's optimum.
-    certificate : Certificate
-        ``certificate.lower_bound`` is a certified lower bound on it.
     """
 
     rho: np.ndarray
     R: np.ndarray
-    objective: float
-    certificate: Certificate
-    iterations: int
-    seconds: float
-
-    @property
-    def lower_bound(self) -> float:
-        return self.certificate.lower_bound
-
-    @property
-    def gap(self) -> float:
-        return max(self.objective - self.lower_bound, 0.0)
 
 
 def solve_bm(X: np.ndarray, targets: np.ndarray, loss: str, beta: float, *,

@@ -28,7 +28,7 @@ import scipy.linalg
 
 from qnnhw.losses import Elementwise
 
-__all__ = ["Certificate", "certify", "gram_operator"]
+__all__ = ["Certificate", "CertifiedSolution", "certify", "gram_operator"]
 
 EPS = np.finfo(float).eps
 
@@ -62,6 +62,33 @@ class Certificate:
     eigenvalues: list[np.ndarray]
     directions: list[np.ndarray]
     deficit: float
+
+
+@dataclass
+class CertifiedSolution:
+    """What every qnnhw solver returns besides its point: a feasible point's objective and a
+    certificate below it.
+
+    Attributes
+    ----------
+    objective : float
+        The SDP objective (true loss) at the solver's point: an upper bound on the optimum.
+    certificate : Certificate
+        ``certificate.lower_bound`` is a certified lower bound on the optimum.
+    """
+
+    objective: float
+    certificate: Certificate
+    iterations: int
+    seconds: float
+
+    @property
+    def lower_bound(self) -> float:
+        return self.certificate.lower_bound
+
+    @property
+    def gap(self) -> float:
+        return max(self.objective - self.lower_bound, 0.0)
 
 
 def gram_operator(X: np.ndarray, w: np.ndarray) -> np.ndarray:

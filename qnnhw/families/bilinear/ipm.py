@@ -43,7 +43,7 @@ from threadpoolctl import threadpool_limits
 
 from qnnhw.losses import Elementwise
 
-from .certificate import Certificate, certify
+from .certificate import Certificate, CertifiedSolution, certify
 
 __all__ = ["IPMResult", "solve_ipm"]
 
@@ -63,7 +63,7 @@ REPORT_SECONDS = 2.0
 
 
 @dataclass
-class IPMResult:
+class IPMResult(CertifiedSolution):
     """An interior-point solution of the SDP and its certificate.
 
     Attributes
@@ -71,26 +71,10 @@ class IPMResult:
     rho : float
     R : ndarray, shape (N, N)
         A factor with unit rows: Q = ρ·RRᵀ is the feasible point the objective is of.
-    objective : float
-        The SDP objective (true loss) at that point: an upper bound on the optimum.
-    certificate : Certificate
-        ``certificate.lower_bound`` is a certified lower bound on the optimum.
     """
 
     rho: float
     R: np.ndarray
-    objective: float
-    certificate: Certificate
-    iterations: int
-    seconds: float
-
-    @property
-    def lower_bound(self) -> float:
-        return self.certificate.lower_bound
-
-    @property
-    def gap(self) -> float:
-        return max(self.objective - self.lower_bound, 0.0)
 
 
 class _Problem:
@@ -348,29 +332,28 @@ def _complementarity_after(problem: _Problem, point: _Iterate, step: _Step, prim
     return total
 
 
+def _shortened(matrix_at: Callable[[float], np.ndarray], length: float
+               ) -> tuple[float, np.ndarray, np.ndarray]:
+    """(length, matrix, its Cholesky factor): the step length shortened by a fifth at a time
+    until ``matrix_at(length)`` factors."""
+    for _ in range(40):
+        matrix = matrix_at(length)
+        try:
+            return length, matrix, np.linalg.cholesky(matrix)
+        except np.linalg.LinAlgError:
+            length *= 0.8
+    raise np.linalg.LinAlgError("no step keeps the matrix positive definite")
+
+
 def _advance(problem: _Problem, point: _Iterate, step: _Step, primal: float, dual: float
              ) -> _Iterate:
     """The point ``primal`` and ``dual`` of the way along ``step``, each shortened until
     its matrix factors (the step length may be an estimate, and rounding is near)."""
-    for _ in range(40):
-        try:
-            Q = point.Q + primal * step.dQ
-            Q_factor = np.linalg.cholesky(Q)
-            break
-        except np.linalg.LinAlgError:
-            primal *= 0.8
-    else:
-        raise np.linalg.LinAlgError("no primal step keeps Q positive definite")
-    for _ in range(40):
-        w, z = point.w + dual * step.dw, point.z + dual * step.dz
-        S = problem.slack(w, z)
-        try:
-            S_factor = np.linalg.cholesky(S)
-            break
-        except np.linalg.LinAlgError:
-            dual *= 0.8
-    else:
-        raise np.linalg.LinAlgError("no dual step keeps S positive definite")
+    primal, Q, Q_factor = _shortened(lambda length: point.Q + length * step.dQ, primal)
+    dual, S, S_factor = _shortened(
+        lambda length: problem.slack(point.w + length * step.dw, point.z + length * step.dz),
+        dual)
+    w, z = point.w + dual * step.dw, point.z + dual * step.dz
     e = point.e + primal * step.de if problem.hinge else point.e
     xi = point.xi + primal * step.dxi if problem.hinge else point.xi
     return _Iterate(Q, point.rho + primal * step.drho, w, z, S,

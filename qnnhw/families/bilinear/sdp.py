@@ -33,9 +33,9 @@ from qnnhw.errors import QnnhwError
 from qnnhw.families.base import Progress
 from qnnhw.losses import Elementwise
 
-from .bm import BMResult, solve_bm
-from .certificate import certify
-from .ipm import IPMResult, solve_ipm
+from .bm import solve_bm
+from .certificate import CertifiedSolution, certify
+from .ipm import solve_ipm
 
 __all__ = ["GAMMA", "SDPSolution", "paper_alpha", "sample_neurons", "shape_covariance",
            "solve_sdp"]
@@ -138,13 +138,13 @@ def solve_sdp(X: np.ndarray, y: np.ndarray, *, loss: str, beta: float,
         raise QnnhwError("the interior-point @solver IPM needs @beta > 0 (at β = 0 the dual "
                          "has no interior); use @solver BM", "solver")
     if solver in ("IPM", "BM"):
-        result: IPMResult | BMResult
+        result: CertifiedSolution
         if solver == "IPM":
-            result = solve_ipm(X, y, loss, beta, tolerance=tolerance, progress=progress)
-            rho, R = result.rho, result.R
+            interior = solve_ipm(X, y, loss, beta, tolerance=tolerance, progress=progress)
+            result, rho, R = interior, interior.rho, interior.R
         else:
-            result = solve_bm(X, y, loss, beta, tolerance=tolerance, progress=progress)
-            rho, R = float(result.rho[0]), result.R[0]
+            factored = solve_bm(X, y, loss, beta, tolerance=tolerance, progress=progress)
+            result, rho, R = factored, float(factored.rho[0]), factored.R[0]
         status = "certified" if result.gap <= tolerance * (1 + abs(result.objective)) \
             else "stopped"
         return SDPSolution(lower_bound=result.lower_bound, objective=result.objective,
