@@ -30,7 +30,7 @@ from .boards.clocking import PLLSettings
 from .dataset import Dataset, class_indices
 from .errors import QnnhwError
 from .estimate import choose_parallel
-from .families import Progress, Spec, Trainer, family_of, get_family
+from .families import Progress, Spec, Trainer, architecture, family_of, get_family
 from .files import atomic_write
 from .fixedpoint import DEFAULT_INPUT_BITS
 from .model import Network
@@ -98,9 +98,8 @@ def _fold(board: Board, model: Network, spec: Spec, parallel: int | None, scores
             f"{device.name} has {device.lcs} and {device.ram_blocks}; use fewer "
             f"{fewer}, or a bigger board (ice40-hx8k, ulx3s)",
             ("input_bits", "hidden_bits", "scores"))
-    what = (f"{spec.outputs * family.units(spec, arch)} rows of x̂ᵀWx̂" if arch == "quadratic"
-            else f"m={model.m} neurons")
-    progress(f"folding ({arch}): P={chosen.parallel} units for {what}, {chosen.cycles} "
+    progress(f"folding ({arch}): P={chosen.parallel} {architecture(family, arch).units} for "
+             f"{family.work(spec, arch)} unit-cycles of work, {chosen.cycles} "
              f"cycles per vector (estimate {chosen.lcs} of {device.lcs} logic cells, "
              f"{chosen.dsps} DSPs, {chosen.ram_blocks} RAM blocks)")
     return chosen.parallel, asdict(chosen)
@@ -110,23 +109,18 @@ def _fit(board: Board, model: Network, trainer: Trainer | None, input_bits: int,
          parallel: int | None, scores: bool, arch: str, progress: Progress
          ) -> tuple[str, Network, Spec, int, dict[str, Any]]:
     """The architecture, network, spec and P to build: for ``arch`` "auto", the family's
-    architecture with the fewest cycles per vector among those that fit (the neuron
-    architecture may first need a narrower network to fit the RAM; the quadratic one does
-    not, its cost being independent of m)."""
+    architecture with the fewest cycles per vector among those that fit (an architecture
+    may first need a narrower network to fit the RAM: the family's ``fit`` says)."""
     from . import flow
 
     family = family_of(model)
-    if arch != "auto" and arch not in family.architectures:
-        names = " or ".join(family.architectures)
-        raise QnnhwError(f"{model.FAMILY} networks have no {arch!r} architecture; use @arch "
-                         f"{names}", "arch")
-    candidates = family.architectures if arch == "auto" else (arch,)
+    candidates = (tuple(option.name for option in family.architectures) if arch == "auto"
+                  else (architecture(family, arch).name,))
     options = []
     refusals = []
     for candidate in candidates:
         try:
-            fitted = model if candidate == "quadratic" else family.fit(
-                board, model, trainer, input_bits, progress)
+            fitted = family.fit(board, model, trainer, input_bits, candidate, progress)
             spec = flow.fixed_point(fitted, input_bits)
             units, estimated = _fold(board, fitted, spec, parallel, scores, candidate,
                                      progress)
@@ -350,8 +344,7 @@ def _report(board: Board, model: Network, spec: Spec, datapath: Any,
     groups = datapath.initiation_interval
     clock = board.clock_hz if pll is None else pll.f_out
     divisor = round(clock / DEFAULT_BAUD)
-    # A unit's work per vector: m neurons, or the C·d̂² coefficients of x̂ᵀWx̂.
-    work = spec.outputs * family.units(spec, arch) ** 2 if arch == "quadratic" else model.m
+    work = family.work(spec, arch)
     request_bytes = request_frame_bytes(spec.features, spec.input_bits)
     response_bytes = ResponseFormat.for_spec(spec, datapath.scores).payload_bytes + 2 \
         + LENGTH_BYTES
@@ -366,7 +359,8 @@ def _report(board: Board, model: Network, spec: Spec, datapath: Any,
         "oscillator_mhz": board.clock_mhz,
         "pll": None if pll is None else {key: value for key, value in asdict(pll).items()
                                          if key != "f_in"},
-        "family": model.FAMILY, "arch": arch, "parallel": parallel, "m": model.m,
+        "family": model.FAMILY, "arch": arch, "units": architecture(family, arch).units,
+        "parallel": parallel, "m": model.m,
         "d": model.d,
         "cycles_per_vector": groups, "latency_cycles": datapath.latency,
         "inferences_per_second": clock / groups,

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from .cli_types import clock_choice, number, positive_int
 from .dataset import TASKS
 from .errors import QnnhwError
-from .families import DEFAULT_FAMILY, family_of, get_family, names
+from .families import DEFAULT_FAMILY, architecture, architecture_names, family_of, get_family, names
 from .protocol import DEFAULT_BAUD, ResponseFormat
 
 if TYPE_CHECKING:
@@ -181,15 +181,16 @@ def add_hardware_arguments(parser: argparse.ArgumentParser, build: bool = False)
                              "vector (default: min(m, 8); build: the most that fit)")
     parser.add_argument("--input-bits", type=positive_int, metavar="B",
                         help="bits per input feature (default: 8)")
-    architectures = "neurons (m neurons on P units) or quadratic (x̂ᵀWx̂ on P row units, a " \
-        "cost independent of m)"
+    architectures = "; ".join(f"{arch.name} ({arch.description})" for name in names()
+                              for arch in get_family(name).architectures)
     if build:
-        parser.add_argument("--arch", choices=["auto", "neurons", "quadratic"], default="auto",
-                            help=f"bilinear hardware: {architectures}; auto (default): the "
-                                 f"one with more inferences/s on the board")
+        parser.add_argument("--arch", choices=["auto", *architecture_names()], default="auto",
+                            help=f"the hardware architecture: {architectures}; auto (default): "
+                                 f"the family's one with the most inferences/s on the board")
     else:
-        parser.add_argument("--arch", choices=["neurons", "quadratic"], default="neurons",
-                            help=f"bilinear hardware: {architectures}; default neurons")
+        parser.add_argument("--arch", choices=architecture_names(),
+                            help=f"the hardware architecture: {architectures} (default: the "
+                                 f"family's first)")
 
 
 def load_hardware_inputs(args: argparse.Namespace) -> tuple[Any, Any, int]:
@@ -198,7 +199,8 @@ def load_hardware_inputs(args: argparse.Namespace) -> tuple[Any, Any, int]:
 
     model = load_model(args.model)
     spec = flow.fixed_point(model, args.input_bits)
-    units = family_of(model).units(spec, args.arch)
+    family = family_of(model)
+    units = family.units(spec, architecture(family, args.arch).name)
     parallel = flow.check_parallel(model, spec, args.parallel or min(units, 8), args.arch)
     return model, spec, parallel
 
@@ -280,7 +282,7 @@ def format_build_summary(report: dict[str, Any], out_dir: Path) -> str:
         f"{'PLL' if report['clock_source'] == 'PLL' else 'oscillator'} (Fmax "
         f"{report['fmax_mhz']:.1f} MHz, oscillator {report['oscillator_mhz']:g} MHz)",
         f"  throughput     P={report['parallel']} "
-        f"{'row units (quadratic form)' if report.get('arch') == 'quadratic' else 'units'}, "
+        f"{report.get('units', 'units')}, "
         f"{report['cycles_per_vector']} cycles "
         f"per vector: {report['inferences_per_second']:,.0f} inferences/s "
         f"({100 * report['bound_ratio']:.0f}% of the P-unit bound), latency "

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .errors import QnnhwError
-from .families import Spec, family_of
+from .families import Spec, architecture, family_of
 from .files import atomic_write
 from .fixedpoint import DEFAULT_INPUT_BITS
 from .model import Network
@@ -43,28 +43,26 @@ def reference(model: Network, spec: Spec) -> Reference:
     return family_of(model).reference(model, spec)
 
 
-def check_parallel(model: Network, spec: Spec, parallel: int, arch: str = "neurons") -> int:
-    """``parallel``, if architecture ``arch`` of ``model``'s family can have that many units."""
+def check_parallel(model: Network, spec: Spec, parallel: int, arch: str | None = None) -> int:
+    """``parallel``, if architecture ``arch`` (None: the family's default) of ``model``'s
+    family can have that many units."""
     family = family_of(model)
-    if arch not in family.architectures:
-        names = " or ".join(family.architectures)
-        raise QnnhwError(f"{model.FAMILY} networks have no {arch!r} architecture; use @arch "
-                         f"{names}", "arch")
-    units = family.units(spec, arch)
-    what = "d̂ (features and bias)" if arch == "quadratic" else "m"
+    chosen = architecture(family, arch)
+    units = family.units(spec, chosen.name)
     if not 1 <= parallel <= units:
-        raise QnnhwError(f"@parallel must be between 1 and {what}={units}, not {parallel}",
-                         "parallel")
+        raise QnnhwError(f"@parallel must be between 1 and {chosen.bound}={units}, not "
+                         f"{parallel}", "parallel")
     return parallel
 
 
 def datapath(model: Network, spec: Spec, parallel: int, scores: bool = True,
-             arch: str = "neurons") -> Any:
-    """The streaming datapath of ``model``'s family in architecture ``arch`` (an Amaranth
-    component); with C outputs its words carry the C scores beside the class unless
-    ``scores`` is false."""
+             arch: str | None = None) -> Any:
+    """The streaming datapath of ``model``'s family in architecture ``arch`` (None: the
+    family's default) as an Amaranth component; with C outputs its words carry the C scores
+    beside the class unless ``scores`` is false."""
     check_parallel(model, spec, parallel, arch)
-    return family_of(model).datapath(model, spec, parallel, scores, arch)
+    family = family_of(model)
+    return family.datapath(model, spec, parallel, scores, architecture(family, arch).name)
 
 
 def verilog_text(component: Any, name: str) -> str:

@@ -161,7 +161,7 @@ def _failures(xml: Path) -> list[str]:
 
 
 def simulate_datapath(model: Network, spec: Spec, parallel: int,
-                      inputs: np.ndarray, work_dir: Path, *, arch: str = "neurons",
+                      inputs: np.ndarray, work_dir: Path, *, arch: str | None = None,
                       seed: int = 0,
                       idle_probability: float = 0.3, stall_probability: float = 0.3,
                       stall_vectors: int | None = None,
@@ -176,8 +176,7 @@ def simulate_datapath(model: Network, spec: Spec, parallel: int,
     start = time.perf_counter()
     reference = output_words(spec, flow.reference(model, spec).outputs(inputs))
     dut = flow.datapath(model, spec, parallel, arch=arch)
-    progress(f"elaborating the {model.FAMILY} datapath ({arch}): m={spec.m}, d={spec.d}, "
-             f"P={parallel}, "
+    progress(f"elaborating the {model.FAMILY} datapath: m={spec.m}, d={spec.d}, P={parallel}, "
              f"T={dut.initiation_interval} cycles per vector")
     text = amaranth_verilog.convert(dut, name=TOPLEVEL, emit_src=False)
     stall_count = len(inputs) if stall_vectors is None else min(stall_vectors, len(inputs))

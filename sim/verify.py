@@ -83,7 +83,7 @@ def build_harness(verilog: str, work_dir: Path) -> tuple[Path, float]:
 
 
 def verify_datapath(model: Network, spec: Spec, parallel: int, inputs: np.ndarray,
-                    work_dir: Path, *, arch: str = "neurons", scores: bool = True,
+                    work_dir: Path, *, arch: str | None = None, scores: bool = True,
                     idle_percent: int = 20, stall_percent: int = 20, seed: int = 0
                     ) -> VerifyResult:
     """Run ``inputs`` through the datapath in Verilator with random input gaps and output

@@ -48,7 +48,8 @@ def test_rom_blocks_use_the_best_mode():
 def choose_parallel(device, spec):
     family = get_family(spec.FAMILY)
     return fitting.choose_parallel(device, spec.m,
-                                   lambda units: family.estimate(device, spec, units))
+                                   lambda units: family.estimate(device, spec, units, True,
+                                                                  "neurons"))
 
 
 def test_choose_parallel_maximises_throughput_within_the_device():
@@ -58,7 +59,8 @@ def test_choose_parallel_maximises_throughput_within_the_device():
         device = BOARDS[name].device
         chosen = choose_parallel(device, spec)
         assert chosen is not None and chosen.fits(device)
-        better = get_family("bilinear").estimate(device, spec, chosen.parallel + 1)
+        better = get_family("bilinear").estimate(device, spec, chosen.parallel + 1, True,
+                                                  "neurons")
         groups = -(-spec.m // chosen.parallel)
         assert not better.fits(device) or -(-spec.m // better.parallel) == groups
     assert choose_parallel(BOARDS["icestick"].device, spec) is None
@@ -71,7 +73,7 @@ def test_largest_m_fills_but_does_not_overflow_the_ram():
     from dataclasses import replace
 
     def rom_blocks(device, spec, parallel):
-        return get_family("bilinear").estimate(device, spec, parallel).ram_blocks
+        return get_family("bilinear").estimate(device, spec, parallel, True, "neurons").ram_blocks
 
     m = fitting.largest_m(device, lambda m: rom_blocks(device, replace(spec, m=m), 1), 2500)
     assert rom_blocks(device, replace(spec, m=m), 1) <= device.ram_blocks

@@ -12,9 +12,10 @@ from typing import Any, cast
 
 from qnnhw.errors import QnnhwError
 
-from .base import Family, Progress, Spec, Trainer
+from .base import Architecture, Family, Progress, Spec, Trainer
 
-__all__ = ["DEFAULT_FAMILY", "REGISTRY", "Family", "Progress", "Spec", "Trainer", "family_of",
+__all__ = ["DEFAULT_FAMILY", "REGISTRY", "Architecture", "Family", "architecture",
+           "architecture_names", "Progress", "Spec", "Trainer", "family_of",
            "get_family", "names", "spec_from_dict"]
 
 #: Family name → the module that holds its ``FAMILY``. One line per family.
@@ -43,6 +44,24 @@ def get_family(name: str | None) -> Family:
 def family_of(thing: Any) -> Family:
     """The family of a model, a spec or a training configuration (their ``FAMILY``)."""
     return get_family(thing.FAMILY)
+
+
+def architecture_names() -> tuple[str, ...]:
+    """Every family's architectures by name, in registry order, each once."""
+    return tuple(dict.fromkeys(arch.name for name in REGISTRY
+                               for arch in get_family(name).architectures))
+
+
+def architecture(family: Family, name: str | None) -> Architecture:
+    """``family``'s architecture called ``name`` (None: its default, the first)."""
+    if name is None:
+        return family.architectures[0]
+    for arch in family.architectures:
+        if arch.name == name:
+            return arch
+    names = " or ".join(arch.name for arch in family.architectures)
+    raise QnnhwError(f"{family.name} networks have no {name!r} architecture; use @arch "
+                     f"{names}", "arch")
 
 
 def spec_from_dict(data: Any) -> Spec:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from qnnhw.reference import Reference
     from qnnhw.training import TrainingOptions
 
-__all__ = ["Family", "Progress", "Spec", "Trainer"]
+__all__ = ["Architecture", "Family", "Progress", "Spec", "Trainer"]
 
 Progress = Callable[[str], None]
 
@@ -65,6 +66,28 @@ class Spec(Protocol):
     def to_json(self) -> str: ...
 
 
+@dataclass(frozen=True)
+class Architecture:
+    """One way to compute a family's networks in hardware.
+
+    Attributes
+    ----------
+    name : str
+        The ``--arch`` value, and the ``arch`` of fit.json and report.json.
+    description : str
+        One line for ``--arch``'s help.
+    units : str
+        What P counts, as the build's summary names it ("neuron units").
+    bound : str
+        The largest P, as a refusal of ``--parallel`` names it ("m").
+    """
+
+    name: str
+    description: str
+    units: str
+    bound: str
+
+
 class Trainer(Protocol):
     """Training on one data set with one (resolved) configuration."""
 
@@ -93,7 +116,7 @@ class Family(Protocol):
     instead : mapping
         For options of other families (by destination name), what this family does
         instead; the command line says so when one is given with this family.
-    architectures : tuple of str
+    architectures : tuple of Architecture
         The hardware architectures of the family's networks, the default first.
     """
 
@@ -105,7 +128,7 @@ class Family(Protocol):
     build_defaults: Mapping[str, Any]
     instead: Mapping[str, str]
     summary_keys: tuple[str, ...]
-    architectures: tuple[str, ...]
+    architectures: tuple[Architecture, ...]
 
     def add_options(self, group: argparse._ArgumentGroup, defaults: Mapping[str, Any]
                     ) -> None:
@@ -130,20 +153,30 @@ class Family(Protocol):
     def units(self, spec: Spec, arch: str) -> int:
         """The most units P the architecture ``arch`` can use."""
 
-    def datapath(self, model: Network, spec: Spec, parallel: int, scores: bool = True,
-                 arch: str = "neurons") -> FoldedDatapath:
+    def work(self, spec: Spec, arch: str) -> int:
+        """Unit-cycles of work per vector in architecture ``arch``: P units cannot take fewer
+        than work / P cycles per vector (the report's P-unit bound)."""
+
+    def datapath(self, model: Network, spec: Spec, parallel: int, scores: bool,
+                 arch: str) -> FoldedDatapath:
         """The streaming datapath of architecture ``arch``; with C outputs its words carry
         the C scores beside the class unless ``scores`` is false."""
 
-    def estimate(self, device: Device, spec: Spec, parallel: int, scores: bool = True,
-                 arch: str = "neurons") -> Estimate:
+    def estimate(self, device: Device, spec: Spec, parallel: int, scores: bool, arch: str
+                 ) -> Estimate:
         """Logic cells, DSPs and RAM blocks of the board design with P = ``parallel`` (and
         the C scores in the responses unless ``scores`` is false)."""
 
     def fit(self, board: Board, model: Network, trainer: Trainer | None, input_bits: int,
-            progress: Progress) -> Network:
-        """A network whose weights fit ``board``'s block RAM: ``model``, a smaller one the
-        trainer can give, or a refusal that names the way out."""
+            arch: str, progress: Progress) -> Network:
+        """A network whose weights fit ``board``'s block RAM in architecture ``arch``:
+        ``model``, a smaller one the trainer can give, or a refusal that names the way
+        out."""
+
+    def example(self, features: int, neurons: int, *, seed: int = 0, classes: int = 2
+                ) -> Network:
+        """A network of this family with random weights (no training), for the tests and
+        benches that verify every family's hardware."""
 
     def smaller(self, spec: Spec) -> str:
         """What to reduce when even one unit does not fit the logic (for the refusal)."""

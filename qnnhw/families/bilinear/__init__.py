@@ -22,7 +22,7 @@ from qnnhw.boards import Board, Device
 from qnnhw.dataset import Dataset
 from qnnhw.errors import QnnhwError
 from qnnhw.estimate import Estimate, largest_m
-from qnnhw.families.base import Progress, Trainer
+from qnnhw.families.base import Architecture, Progress, Trainer
 from qnnhw.model import Network
 
 from . import cli
@@ -47,7 +47,10 @@ class BilinearFamily:
     build_defaults: Mapping[str, Any] = {"m": 2500}
     instead: Mapping[str, str] = {}
     summary_keys = ("lower_bound", "relative_gap", "trivial_objective")
-    architectures = ("neurons", "quadratic")
+    architectures = (
+        Architecture("neurons", "bilinear: m neurons on P units", "units", "m"),
+        Architecture("quadratic", "bilinear: x̂ᵀWx̂ on P row units, a cost independent of m",
+                     "row units (quadratic form)", "d̂ (features and bias)"))
 
     def add_options(self, group: argparse._ArgumentGroup, defaults: Mapping[str, Any]
                     ) -> None:
@@ -78,8 +81,12 @@ class BilinearFamily:
     def units(self, spec: Any, arch: str) -> int:
         return int(spec.base_d if arch == "quadratic" else spec.m)
 
-    def datapath(self, model: Network, spec: Any, parallel: int, scores: bool = True,
-                 arch: str = "neurons") -> Any:
+    def work(self, spec: Any, arch: str) -> int:
+        # The quadratic form's units compute the C·d̂² coefficients of x̂ᵀW꜀x̂.
+        return int(spec.outputs * spec.base_d ** 2 if arch == "quadratic" else spec.m)
+
+    def datapath(self, model: Network, spec: Any, parallel: int, scores: bool, arch: str
+                 ) -> Any:
         from qnnhw.hdl.bilinear import BilinearDatapath
         from qnnhw.hdl.quadratic import QuadraticDatapath
 
@@ -88,16 +95,19 @@ class BilinearFamily:
             return QuadraticDatapath(spec, model.quadratic_forms(), parallel, scores=scores)
         return BilinearDatapath(spec, model.U, model.V, parallel, scores=scores)
 
-    def estimate(self, device: Device, spec: Any, parallel: int, scores: bool = True,
-                 arch: str = "neurons") -> Estimate:
+    def estimate(self, device: Device, spec: Any, parallel: int, scores: bool, arch: str
+                 ) -> Estimate:
         if arch == "quadratic":
             return quadratic_estimate(device, spec, parallel, scores)
         return estimate(device, spec, parallel, scores)
 
     def fit(self, board: Board, model: Network, trainer: Trainer | None, input_bits: int,
-            progress: Progress) -> Network:
+            arch: str, progress: Progress) -> Network:
         """Shrink m until the weights fit the block RAM: one SDP serves every m, so a
-        network the SDP trained here is sampled again at the largest width that fits."""
+        network the SDP trained here is sampled again at the largest width that fits. The
+        quadratic form's cost does not depend on m: every network fits its RAM."""
+        if arch == "quadratic":
+            return model
         from qnnhw.hdl.bilinear import BilinearDatapath
 
         device = board.device
@@ -129,6 +139,13 @@ class BilinearFamily:
                  f"(Algorithm 1 needs no new solve)")
         fitted: BilinearModel = sample(m)
         return fitted
+
+    def example(self, features: int, neurons: int, *, seed: int = 0, classes: int = 2
+                ) -> BilinearModel:
+        from qnnhw.sim.networks import random_model
+
+        model: BilinearModel = random_model(features, neurons, seed=seed, classes=classes)
+        return model
 
     def smaller(self, spec: Any) -> str:
         return "@input_bits or features"

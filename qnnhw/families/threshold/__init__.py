@@ -21,7 +21,7 @@ from qnnhw.boards import Board, Device
 from qnnhw.dataset import Dataset
 from qnnhw.errors import QnnhwError
 from qnnhw.estimate import Estimate, rom_blocks
-from qnnhw.families.base import Progress, Trainer
+from qnnhw.families.base import Architecture, Progress, Trainer
 from qnnhw.model import Network
 
 from . import cli
@@ -51,7 +51,7 @@ class ThresholdFamily:
                          "for wider weights",
     }
     summary_keys = ("lasso_gap", "hidden_weights", "hidden_bits")
-    architectures = ("neurons",)
+    architectures = (Architecture("neurons", "threshold: m neurons on P units", "units", "m"),)
 
     def add_options(self, group: argparse._ArgumentGroup, defaults: Mapping[str, Any]
                     ) -> None:
@@ -82,19 +82,22 @@ class ThresholdFamily:
     def units(self, spec: Any, arch: str) -> int:
         return int(spec.m)
 
-    def datapath(self, model: Network, spec: Any, parallel: int, scores: bool = True,
-                 arch: str = "neurons") -> Any:
+    def work(self, spec: Any, arch: str) -> int:
+        return int(spec.m)
+
+    def datapath(self, model: Network, spec: Any, parallel: int, scores: bool, arch: str
+                 ) -> Any:
         from qnnhw.hdl.threshold import ThresholdDatapath
 
         assert isinstance(model, ThresholdModel)
         return ThresholdDatapath(spec, model.H, parallel, model.layers, scores=scores)
 
-    def estimate(self, device: Device, spec: Any, parallel: int, scores: bool = True,
-                 arch: str = "neurons") -> Estimate:
+    def estimate(self, device: Device, spec: Any, parallel: int, scores: bool, arch: str
+                 ) -> Estimate:
         return estimate(device, spec, parallel, scores)
 
     def fit(self, board: Board, model: Network, trainer: Trainer | None, input_bits: int,
-            progress: Progress) -> Network:
+            arch: str, progress: Progress) -> Network:
         """A threshold network's neurons are what its Lasso chose: it fits or is refused."""
         from qnnhw.hdl.threshold import ThresholdDatapath
 
@@ -113,6 +116,14 @@ class ThresholdFamily:
             f"{classes}) need {needed} RAM blocks, {board.name} has {device.ram_blocks}; "
             f"retrain with a larger @beta (fewer neurons){fewer}, or build for a board with "
             f"more RAM (ulx3s)", "beta")
+
+    def example(self, features: int, neurons: int, *, seed: int = 0, classes: int = 2
+                ) -> ThresholdModel:
+        from qnnhw.sim.networks import random_threshold_model
+
+        model: ThresholdModel = random_threshold_model(features, neurons, seed=seed,
+                                                       classes=classes)
+        return model
 
     def smaller(self, spec: Any) -> str:
         if spec.hidden_bits > 1:
