@@ -27,8 +27,8 @@ from qnnhw.families.bilinear.config import BilinearConfig
 from qnnhw.families.bilinear.train import SDPTrainer
 from qnnhw.families.threshold.config import ThresholdConfig
 from qnnhw.families.threshold.hyperplanes import distinct_patterns, sample_hyperplanes
-from qnnhw.families.threshold.lasso import solve_lasso
 from qnnhw.families.threshold.train import ThresholdTrainer
+from qnnhw.lasso import solve_lasso
 
 BETAS = (1.0, 2.0, 5.0, 10.0, 20.0, 40.0)
 METHODS = {

@@ -25,22 +25,40 @@ stalled consumer stops the input and never loses a result.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data
 
-from qnnhw.families.bilinear.fixedpoint import BilinearSpec
-
 from .arith import constant_multiply, csd_digits, pipelined_sum, signed_binary_dot, tree_depth
-from .folding import FoldedDatapath
+from .folding import DatapathNumbers, FoldedDatapath
 from .pipeline import Stages
 
-__all__ = ["BilinearDatapath"]
+__all__ = ["BilinearNumbers", "BilinearDatapath"]
 
 
-def _word_layout(spec: BilinearSpec, parallel: int) -> data.Layout:
+class BilinearNumbers(DatapathNumbers, Protocol):
+    """The numbers of a bilinear network, as its neuron datapath needs them (the bilinear
+    family's fixed-point spec provides them)."""
+
+    @property
+    def replicas(self) -> int: ...
+    @property
+    def class_neurons(self) -> tuple[int, ...]: ...
+    @property
+    def neuron_width(self) -> int: ...
+    @property
+    def product_width(self) -> int: ...
+    @property
+    def sum_width(self) -> int: ...
+    @property
+    def alpha_mantissa(self) -> int: ...
+    @property
+    def alpha_shift(self) -> int: ...
+
+
+def _word_layout(spec: BilinearNumbers, parallel: int) -> data.Layout:
     """A ROM word: for each of the P units, the masks of u and v (bit i set for +1); with C
     outputs also which units are enabled and whether the group is its output's first or
     last."""
@@ -52,7 +70,7 @@ def _word_layout(spec: BilinearSpec, parallel: int) -> data.Layout:
                               "first": unsigned(1), "last": unsigned(1)})
 
 
-def _output_groups(spec: BilinearSpec, parallel: int) -> list[list[int]]:
+def _output_groups(spec: BilinearNumbers, parallel: int) -> list[list[int]]:
     """The neurons of each group (padding omitted): consecutive P at a time, and with C
     outputs, never two outputs in one group."""
     groups = []
@@ -69,7 +87,7 @@ class BilinearDatapath(FoldedDatapath):
 
     Parameters
     ----------
-    spec : BilinearSpec
+    spec : BilinearNumbers
         Input format, output scaler and every width.
     U, V : array of ±1, shape (m, d)
         Neuron weights; d must equal ``spec.d``.
@@ -86,7 +104,9 @@ class BilinearDatapath(FoldedDatapath):
         As in :class:`~qnnhw.hdl.folding.FoldedDatapath`.
     """
 
-    def __init__(self, spec: BilinearSpec, U: np.ndarray, V: np.ndarray, parallel: int,
+    spec: BilinearNumbers
+
+    def __init__(self, spec: BilinearNumbers, U: np.ndarray, V: np.ndarray, parallel: int,
                  scores: bool = True):
         U, V = np.asarray(U), np.asarray(V)
         if U.shape != (spec.m, spec.d) or V.shape != (spec.m, spec.d):
@@ -101,7 +121,7 @@ class BilinearDatapath(FoldedDatapath):
                          groups=len(self._groups), scores=scores)
 
     @staticmethod
-    def stages_for(spec: BilinearSpec, parallel: int) -> Stages:
+    def stages_for(spec: BilinearNumbers, parallel: int) -> Stages:
         """The register stages of the datapath for P = ``parallel`` units."""
         return Stages([
             ("neurons", tree_depth(spec.d) + 1),
@@ -114,12 +134,12 @@ class BilinearDatapath(FoldedDatapath):
         ])
 
     @staticmethod
-    def rom_word_widths(spec: BilinearSpec, parallel: int) -> list[int]:
+    def rom_word_widths(spec: BilinearNumbers, parallel: int) -> list[int]:
         """Bits of a word of each weight ROM (for resource estimates)."""
         return [_word_layout(spec, parallel).size]
 
     @staticmethod
-    def group_count(spec: BilinearSpec, parallel: int) -> int:
+    def group_count(spec: BilinearNumbers, parallel: int) -> int:
         """T: cycles per vector with P = ``parallel`` units."""
         return len(_output_groups(spec, parallel))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from amaranth.hdl import Const, Module, Mux, Shape, ShapeLike, Signal, Value, signed, unsigned
 from amaranth.lib import data, fifo, memory, stream, wiring
@@ -21,11 +21,37 @@ from amaranth.lib.wiring import In, Out
 from .arith import pipelined_argmax
 from .pipeline import Stages, Tracker
 
-__all__ = ["FoldedDatapath", "IssueStage", "argmax_depth", "fifo_depth", "output_shape",
-           "output_word_width"]
+__all__ = ["DatapathNumbers", "FoldedDatapath", "IssueStage", "argmax_depth", "fifo_depth",
+           "output_shape", "output_word_width"]
 
 
-def output_shape(spec: Any, scores: bool = True) -> ShapeLike:
+class DatapathNumbers(Protocol):
+    """What every datapath needs to know of its numbers: the input format, the neurons it
+    folds and its outputs. Each family's fixed-point spec provides it (and what its own
+    datapath adds); the gateware depends on this description, never on a family."""
+
+    @property
+    def features(self) -> int: ...
+    @property
+    def bias(self) -> bool:
+        """Whether the constant feature 2^F is appended to the inputs."""
+    @property
+    def bias_value(self) -> int: ...
+    @property
+    def input_bits(self) -> int: ...
+    @property
+    def m(self) -> int:
+        """Neurons: what the datapath folds onto its units."""
+    @property
+    def d(self) -> int: ...
+    @property
+    def outputs(self) -> int:
+        """Outputs C: one, or one per class from three classes on."""
+    @property
+    def output_width(self) -> int: ...
+
+
+def output_shape(spec: DatapathNumbers, scores: bool = True) -> ShapeLike:
     """What a datapath returns per vector: y (one output), or for C outputs the class and
     the scores, ``{"label": unsigned, "scores": C × signed(output_width)}`` (without
     ``scores``: ``{"label": unsigned}``)."""
@@ -38,7 +64,7 @@ def output_shape(spec: Any, scores: bool = True) -> ShapeLike:
     return data.StructLayout(fields)
 
 
-def output_word_width(spec: Any, scores: bool = True) -> int:
+def output_word_width(spec: DatapathNumbers, scores: bool = True) -> int:
     """Bits of one output word (the FIFO's width)."""
     return Shape.cast(output_shape(spec, scores)).width
 
@@ -71,9 +97,8 @@ class FoldedDatapath(wiring.Component):
 
     Parameters
     ----------
-    spec
-        The family's fixed-point spec (``features``, ``input_bits``, ``output_width``, ``m``,
-        ``bias``, ``bias_value``).
+    spec : DatapathNumbers
+        The numbers of the network (a family's fixed-point spec).
     parallel : int
         Units P, 1 ≤ P ≤ m.
     stages : Stages
@@ -114,14 +139,15 @@ class FoldedDatapath(wiring.Component):
     """
 
     @staticmethod
-    def check_parallel(spec: Any, parallel: int) -> None:
+    def check_parallel(spec: DatapathNumbers, parallel: int) -> None:
         """Subclasses call this first: their pipeline depth depends on P."""
         if not isinstance(parallel, int) or isinstance(parallel, bool):
             raise TypeError(f"Parallel units must be an integer, not {parallel!r}")
         if not 1 <= parallel <= spec.m:
             raise ValueError(f"Parallel units must be between 1 and m={spec.m}, not {parallel}")
 
-    def __init__(self, spec: Any, parallel: int, stages: Stages, groups: int | None = None,
+    def __init__(self, spec: DatapathNumbers, parallel: int, stages: Stages,
+                 groups: int | None = None,
                  scores: bool = True):
         self.check_parallel(spec, parallel)
         self.spec = spec

@@ -17,7 +17,7 @@ outputs each output's rows fill whole rounds, so every round belongs to one outp
 collector of the neuron architecture keeps the C scores. T = L · C · ⌈d̂/P⌉ cycles per
 vector.
 
-Every intermediate is exact; the widths come from :class:`BilinearSpec`'s bounds (the
+Every intermediate is exact; the widths come from :class:`QuadraticNumbers`'s bounds (the
 partial sums of s stay within its ``sum_bound``), so the outputs equal the neuron
 architecture's bit for bit.
 """
@@ -25,19 +25,41 @@ architecture's bit for bit.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data
 
-from qnnhw.families.bilinear.fixedpoint import BilinearSpec
-
 from .arith import constant_multiply, csd_digits, pipelined_sum, tree_depth
-from .folding import FoldedDatapath
+from .folding import DatapathNumbers, FoldedDatapath
 from .pipeline import Stages
 
-__all__ = ["QuadraticDatapath"]
+__all__ = ["QuadraticDatapath", "QuadraticNumbers"]
+
+
+class QuadraticNumbers(DatapathNumbers, Protocol):
+    """The numbers of a bilinear network as a quadratic form, as its datapath needs them
+    (the bilinear family's fixed-point spec provides them)."""
+
+    @property
+    def base_d(self) -> int: ...
+    @property
+    def lifted_width(self) -> int: ...
+    @property
+    def coefficient_bound(self) -> int: ...
+    @property
+    def coefficient_width(self) -> int: ...
+    @property
+    def term_width(self) -> int: ...
+    @property
+    def row_width(self) -> int: ...
+    @property
+    def sum_width(self) -> int: ...
+    @property
+    def alpha_mantissa(self) -> int: ...
+    @property
+    def alpha_shift(self) -> int: ...
 
 
 class QuadraticDatapath(FoldedDatapath):
@@ -45,7 +67,7 @@ class QuadraticDatapath(FoldedDatapath):
 
     Parameters
     ----------
-    spec : BilinearSpec
+    spec : QuadraticNumbers
         Input format, output scaler and every width.
     forms : array of int, shape (C, d̂, d̂)
         W꜀ for each output (:meth:`BilinearModel.quadratic_forms`); every entry within
@@ -61,6 +83,8 @@ class QuadraticDatapath(FoldedDatapath):
         As in :class:`~qnnhw.hdl.folding.FoldedDatapath`.
     """
 
+    spec: QuadraticNumbers
+
     @staticmethod
     def check_parallel(spec: Any, parallel: int) -> None:
         """P counts rows here: 1 ≤ P ≤ d̂."""
@@ -70,7 +94,7 @@ class QuadraticDatapath(FoldedDatapath):
             raise ValueError(f"Parallel row units must be between 1 and d̂={spec.base_d}, not "
                              f"{parallel}")
 
-    def __init__(self, spec: BilinearSpec, forms: np.ndarray, parallel: int,
+    def __init__(self, spec: QuadraticNumbers, forms: np.ndarray, parallel: int,
                  scores: bool = True):
         forms = np.asarray(forms)
         d = spec.base_d
@@ -86,22 +110,22 @@ class QuadraticDatapath(FoldedDatapath):
                          groups=self.cycles_for(spec, parallel), scores=scores)
 
     @staticmethod
-    def round_length_for(spec: BilinearSpec) -> int:
+    def round_length_for(spec: QuadraticNumbers) -> int:
         """L: a round's cycles, one per column, and at least B + 1: the shift-and-add of a
         row (load, then B steps) must be done before the next row's loads."""
         return max(spec.base_d, spec.lifted_width + 1)
 
     @staticmethod
-    def rounds_for(spec: BilinearSpec, parallel: int) -> int:
+    def rounds_for(spec: QuadraticNumbers, parallel: int) -> int:
         return spec.outputs * math.ceil(spec.base_d / parallel)
 
     @classmethod
-    def cycles_for(cls, spec: BilinearSpec, parallel: int) -> int:
+    def cycles_for(cls, spec: QuadraticNumbers, parallel: int) -> int:
         """T: cycles per vector with P = ``parallel`` row units."""
         return cls.rounds_for(spec, parallel) * cls.round_length_for(spec)
 
     @staticmethod
-    def stages_for(spec: BilinearSpec, parallel: int) -> Stages:
+    def stages_for(spec: QuadraticNumbers, parallel: int) -> Stages:
         """The register stages of the datapath for P = ``parallel`` row units."""
         return Stages([
             ("select", 1),
@@ -116,7 +140,7 @@ class QuadraticDatapath(FoldedDatapath):
         ])
 
     @staticmethod
-    def word_layout(spec: BilinearSpec, parallel: int) -> data.StructLayout:
+    def word_layout(spec: QuadraticNumbers, parallel: int) -> data.StructLayout:
         """A ROM word: the P coefficients of a column, the column, which units take x̂ of
         their row here, and where the cycle sits in its round and output."""
         return data.StructLayout({
@@ -130,7 +154,7 @@ class QuadraticDatapath(FoldedDatapath):
         })
 
     @classmethod
-    def rom_word_widths(cls, spec: BilinearSpec, parallel: int) -> list[int]:
+    def rom_word_widths(cls, spec: QuadraticNumbers, parallel: int) -> list[int]:
         """Bits of a ROM word (for resource estimates)."""
         return [cls.word_layout(spec, parallel).size]
 

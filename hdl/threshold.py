@@ -21,19 +21,42 @@ Data flow for one input vector (all arithmetic exact; see
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from amaranth.hdl import Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data
 
-from qnnhw.families.threshold.fixedpoint import ThresholdSpec
-
 from .arith import pipelined_sum, signed_binary_dot, tree_depth
-from .folding import FoldedDatapath, argmax_depth
+from .folding import DatapathNumbers, FoldedDatapath, argmax_depth
 from .pipeline import Stages, Tracker
 
-__all__ = ["ThresholdDatapath"]
+__all__ = ["ThresholdDatapath", "ThresholdNumbers"]
+
+
+class ThresholdNumbers(DatapathNumbers, Protocol):
+    """The numbers of a threshold network, as its datapath needs them (the threshold
+    family's fixed-point spec provides them)."""
+
+    @property
+    def hidden_bits(self) -> int:
+        """1 for ±1 hidden weights, else the width of the signed integer weights."""
+    @property
+    def hidden_max(self) -> int: ...
+    @property
+    def hidden_width(self) -> int: ...
+    @property
+    def layer_widths(self) -> tuple[int, ...]: ...
+    def layer_z_width(self, index: int) -> int: ...
+    @property
+    def weight_bits(self) -> int: ...
+    @property
+    def weight_matrix(self) -> np.ndarray:
+        """The rounded output weights Wₖ꜀, K × C."""
+    @property
+    def output_biases(self) -> tuple[int, ...]: ...
+    @property
+    def sum_width(self) -> int: ...
 
 
 class ThresholdDatapath(FoldedDatapath):
@@ -44,7 +67,7 @@ class ThresholdDatapath(FoldedDatapath):
 
     Parameters
     ----------
-    spec : ThresholdSpec
+    spec : ThresholdNumbers
         Input format, rounded output weights and every width.
     H : array of int, shape (K, d)
         Hidden weights: ±1 when ``spec.hidden_bits`` is 1, else signed integers of
@@ -65,7 +88,9 @@ class ThresholdDatapath(FoldedDatapath):
         As in :class:`~qnnhw.hdl.folding.FoldedDatapath`.
     """
 
-    def __init__(self, spec: ThresholdSpec, H: np.ndarray, parallel: int,
+    spec: ThresholdNumbers
+
+    def __init__(self, spec: ThresholdNumbers, H: np.ndarray, parallel: int,
                  layers: Sequence[np.ndarray] = (), scores: bool = True):
         layers = [np.asarray(layer) for layer in layers]
         inputs = spec.features + int(spec.bias)
@@ -91,7 +116,7 @@ class ThresholdDatapath(FoldedDatapath):
         super().__init__(spec, parallel, self.stages_for(spec, parallel), scores=scores)
 
     @staticmethod
-    def stages_for(spec: ThresholdSpec, parallel: int) -> Stages:
+    def stages_for(spec: ThresholdNumbers, parallel: int) -> Stages:
         """The register stages of the datapath for P = ``parallel`` units."""
         layer_stages, inputs = [], spec.features + int(spec.bias)
         for index, width in enumerate(spec.layer_widths):
@@ -111,20 +136,20 @@ class ThresholdDatapath(FoldedDatapath):
         ])
 
     @staticmethod
-    def _hidden_layout(spec: ThresholdSpec, parallel: int) -> data.ArrayLayout:
+    def _hidden_layout(spec: ThresholdNumbers, parallel: int) -> data.ArrayLayout:
         """A hidden ROM word: per unit, a mask of the +1 weights (±1) or the d integers."""
         unit = unsigned(spec.d) if spec.hidden_bits == 1 else data.ArrayLayout(
             signed(spec.hidden_bits), spec.d)
         return data.ArrayLayout(unit, parallel)
 
     @staticmethod
-    def _output_layout(spec: ThresholdSpec, parallel: int) -> data.ArrayLayout:
+    def _output_layout(spec: ThresholdNumbers, parallel: int) -> data.ArrayLayout:
         """An output-weight ROM word: the C weights Wₖ꜀ of each unit's neuron."""
         return data.ArrayLayout(data.ArrayLayout(signed(spec.weight_bits), spec.outputs),
                                 parallel)
 
     @classmethod
-    def rom_word_widths(cls, spec: ThresholdSpec, parallel: int) -> list[int]:
+    def rom_word_widths(cls, spec: ThresholdNumbers, parallel: int) -> list[int]:
         """Bits of a word of each weight ROM (for resource estimates)."""
         return [cls._hidden_layout(spec, parallel).size, cls._output_layout(spec, parallel).size]
 

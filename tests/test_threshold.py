@@ -15,9 +15,9 @@ from qnnhw.families.threshold.hyperplanes import (
     integer_directions,
     sample_hyperplanes,
 )
-from qnnhw.families.threshold.lasso import duality_gap, solve_lasso
 from qnnhw.families.threshold.model import ThresholdModel
 from qnnhw.families.threshold.reference import ThresholdReference
+from qnnhw.lasso import duality_gap, solve_lasso
 from qnnhw.model import load_model
 from qnnhw.training import train
 

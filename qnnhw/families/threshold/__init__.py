@@ -2,11 +2,11 @@
 
 f(x) = c + Σₖ wₖ·1[hₖᵀx̃ ≥ 0]. Training samples hyperplanes, keeps their distinct
 arrangement patterns and solves the Lasso over them, certified by its duality gap
-(``hyperplanes``, ``lasso``), or trains a baseline with a surrogate gradient. The hardware
+(``hyperplanes``, and the shared :mod:`qnnhw.lasso`), or trains a baseline with a surrogate gradient. The hardware
 has no multiplier: adder trees, sign bits and a sum of the active neurons' weights
 (:mod:`qnnhw.hdl.threshold`).
 
-Modules: ``config``, ``hyperplanes`` and ``lasso`` (the algorithms), ``train``, ``model``,
+Modules: ``config``, ``hyperplanes`` (the algorithm), ``train``, ``model``,
 ``fixedpoint``, ``reference``, ``estimate``, ``cli``, ``estimator``, as in the bilinear
 family. :data:`FAMILY` ties them together.
 """

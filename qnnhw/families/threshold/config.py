@@ -6,10 +6,10 @@ from dataclasses import dataclass, replace
 
 from qnnhw.dataset import Dataset
 from qnnhw.errors import QnnhwError
+from qnnhw.lasso import LASSO_SOLVERS
 from qnnhw.training import TrainingOptions, check_beta
 
 from .hyperplanes import HYPERPLANES, THRESHOLD_METHODS
-from .lasso import LASSO_SOLVERS
 
 __all__ = ["ThresholdConfig"]
 

@@ -34,9 +34,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qnnhw.errors import QnnhwError
+from qnnhw.lasso import solve_lasso
 from qnnhw.optim import SGDConfig, minibatch_descent
-
-from .lasso import solve_lasso
 
 __all__ = ["HYPERPLANES", "STE_VARIANTS", "THRESHOLD_METHODS", "distinct_patterns",
            "integer_directions", "sample_hyperplanes", "sample_layers", "train_lasso_network",

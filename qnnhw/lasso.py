@@ -1,4 +1,5 @@
-"""The Lasso that trains a two-layer threshold network (Ergen, Gulluk, Lacotte, Pilanci 2023).
+"""The Lasso that trains threshold networks (Ergen, Gulluk, Lacotte, Pilanci 2023), shared by
+the families whose neurons are fixed 0/1 patterns: ``threshold`` and ``lut``.
 
 Weight-decay training of f(x) = c + Σₖ wₖ·1[hₖᵀx ≥ 0] over the hyperplane arrangement patterns
 D = [1[X hₖ ≥ 0]]ₖ is the Lasso (their Lemma 2.1 and Theorem 2.2)::
