@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from amaranth.hdl import Const, Module, Mux, Shape, Signal, Value, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, Value, signed, unsigned
 
-__all__ = ["constant_multiply", "csd_digits", "pipelined_argmax", "pipelined_sum",
+__all__ = ["CompressorPlan", "compressor_plan", "constant_multiply", "csd_digits",
+           "pipelined_argmax", "pipelined_sum", "weighted_bit_sum",
            "signed_binary_dot", "tree_depth"]
 
 
@@ -130,3 +132,98 @@ def signed_binary_dot(m: Module, values: Sequence[Value], mask: Value, total: Va
     register = Signal(signed(width), name=name)
     m.d.sync += register.eq((selected << 1) - total)
     return register, depth + 1
+
+
+@dataclass(frozen=True)
+class CompressorPlan:
+    """What :func:`weighted_bit_sum` builds for given column heights, before it builds it.
+
+    Attributes
+    ----------
+    depth : int
+        Register stages: one per level of full adders, one for the final adder.
+    full_adders : int
+        Full adders (3 bits of one column → a sum bit and a carry), two LUT3s each.
+    passed : int
+        Bits registered unchanged from one level to the next.
+    width : int
+        Bits of the final two-row adder and of the sum.
+    """
+
+    depth: int
+    full_adders: int
+    passed: int
+    width: int
+
+
+def _reduce(heights: list[int]) -> tuple[list[int], int, int]:
+    """One level of the compressor: every three bits of a column become a sum bit there and
+    a carry bit in the next column. Returns the new heights, full adders and passed bits."""
+    after = [0] * (len(heights) + 1)
+    adders = passed = 0
+    for column, height in enumerate(heights):
+        triples = height // 3
+        adders += triples
+        passed += height % 3
+        after[column] += triples + height % 3
+        after[column + 1] += triples
+    while after and after[-1] == 0:
+        after.pop()
+    return after, adders, passed
+
+
+def compressor_plan(heights: Sequence[int]) -> CompressorPlan:
+    """The compressor tree for columns of ``heights`` bits (column j weighs 2^j): levels of
+    full adders until no column holds more than two bits, then one carry-propagate adder."""
+    columns = list(heights)
+    total = sum(height << column for column, height in enumerate(columns))
+    depth = adders = passed = 0
+    while any(height > 2 for height in columns):
+        columns, level_adders, level_passed = _reduce(columns)
+        depth, adders, passed = depth + 1, adders + level_adders, passed + level_passed
+    return CompressorPlan(depth + 1, adders, passed, max(1, total.bit_length()))
+
+
+def weighted_bit_sum(m: Module, terms: Sequence[tuple[Value, int]], *, name: str
+                     ) -> tuple[Value, int]:
+    """Σ weight·bit over ``terms`` of 1-bit values and non-negative integer weights.
+
+    Each set bit j of a weight puts the value in column j; levels of registered full adders
+    (a Wallace tree) reduce the columns to two rows, which one registered carry-propagate
+    adder sums (:func:`compressor_plan` gives the shape in advance). Returns the unsigned sum
+    and its register stages.
+    """
+    columns: list[list[Value]] = []
+    for value, weight in terms:
+        if weight < 0:
+            raise ValueError(f"Weights must be non-negative, not {weight}")
+        for column in range(weight.bit_length()):
+            if weight >> column & 1:
+                while len(columns) <= column:
+                    columns.append([])
+                columns[column].append(value)
+    plan = compressor_plan([len(column) for column in columns])
+    level = 0
+    while any(len(column) > 2 for column in columns):
+        reduced: list[list[Value]] = [[] for _ in range(len(columns) + 1)]
+        for index, column in enumerate(columns):
+            for start in range(0, len(column) - 2, 3):
+                a, b, c = column[start:start + 3]
+                total = Signal(name=f"{name}_l{level}_c{index}_s{start // 3}")
+                carry = Signal(name=f"{name}_l{level}_c{index}_k{start // 3}")
+                m.d.sync += [total.eq(a ^ b ^ c), carry.eq((a & b) | (a & c) | (b & c))]
+                reduced[index].append(total)
+                reduced[index + 1].append(carry)
+            for rest, value in enumerate(column[len(column) // 3 * 3:]):
+                passed = Signal(name=f"{name}_l{level}_c{index}_p{rest}")
+                m.d.sync += passed.eq(value)
+                reduced[index].append(passed)
+        while reduced and not reduced[-1]:
+            reduced.pop()
+        columns, level = reduced, level + 1
+    rows = [Cat(*(column[row] if len(column) > row else Const(0, 1) for column in columns))
+            for row in range(2)] if columns else [Const(0, 1), Const(0, 1)]
+    result = Signal(unsigned(plan.width), name=name)
+    m.d.sync += result.eq(rows[0] + rows[1])
+    assert level + 1 == plan.depth
+    return result, plan.depth

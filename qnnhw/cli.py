@@ -97,31 +97,49 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, data_default: str
                                       for family in families))
     group.add_argument("--epochs", type=positive_int, default=200,
                        help="training epochs of the baselines (default: 200)")
-    owners: dict[str, str] = {}
+    owners: dict[str, list[str]] = {}
     for family in families:
-        own = parser.add_argument_group(f"{family.name} networks")
-        before = {action.dest for action in parser._actions}
         defaults = {item.name: item.default for item in fields(family.config_type)}
         defaults.update(family_defaults.get(family.name, {}))
-        family.add_options(own, defaults)
-        owners.update({action.dest: family.name for action in parser._actions
-                       if action.dest not in before})
+        family.add_options(_FamilyOptions(parser, family.name, owners), defaults)
     parser.set_defaults(option_owners=owners, family_defaults=family_defaults)
+
+
+class _FamilyOptions:
+    """One family's option group. A flag that an earlier family added already is shared:
+    its help gains this family's sentence and the family becomes one of its owners."""
+
+    def __init__(self, parser: argparse.ArgumentParser, family: str,
+                 owners: dict[str, list[str]]):
+        self._parser = parser
+        self._group = parser.add_argument_group(f"{family} networks")
+        self._family = family
+        self._owners = owners
+
+    def add_argument(self, *flags: str, **settings: Any) -> Any:
+        existing = self._parser._option_string_actions.get(flags[0])
+        if existing is not None:
+            existing.help = f"{existing.help}; {settings.get('help', '')}"
+            self._owners[existing.dest].append(self._family)
+            return existing
+        action = self._group.add_argument(*flags, **settings)
+        self._owners[action.dest] = [self._family]
+        return action
 
 
 def _refuse_foreign_options(args: argparse.Namespace, flags: Mapping[str, str]) -> None:
     """An option of another family than ``--family``: say whose it is and the way out."""
     family = get_family(args.family)
-    given = [dest for dest, owner in args.option_owners.items()
-             if owner != family.name and getattr(args, dest) is not None]
+    given = [dest for dest, owners in args.option_owners.items()
+             if family.name not in owners and getattr(args, dest) is not None]
     for dest in given:
         if dest in family.instead:
-            owner = args.option_owners[dest]
+            owner = " and ".join(args.option_owners[dest])
             raise QnnhwError(f"{flags[dest]} is for {owner} networks; "
                              f"{family.instead[dest]}", tuple(flags))
     if given:
-        owner = args.option_owners[given[0]]
-        listed = [flags[dest] for dest, name in args.option_owners.items() if name == owner]
+        owner = args.option_owners[given[0]][0]
+        listed = [flags[dest] for dest, names in args.option_owners.items() if owner in names]
         options = (", ".join(listed[:-1]) + " and " + listed[-1]) if len(listed) > 1 \
             else listed[0]
         raise QnnhwError(f"{options} {'are' if len(listed) > 1 else 'is'} for {owner} "

@@ -182,6 +182,8 @@ class Dataset:
     source: str
     standardize_default: bool = True
     bias_default: bool = True
+    #: (height, width) when the columns are the pixels of an image, row by row.
+    image_shape: tuple[int, int] | None = None
 
     @property
     def feature_names(self) -> list[str]:
@@ -454,8 +456,9 @@ def load_digits(test_fraction: float = 0.2, seed: int = 0, task: str = "auto") -
 
     bunch = sklearn_digits()
     encoder = InputEncoder(tuple(ColumnEncoder(f"pixel{k}") for k in range(bunch.data.shape[1])))
-    return split(np.asarray(bunch.data, dtype=float), [str(int(v)) for v in bunch.target],
+    data = split(np.asarray(bunch.data, dtype=float), [str(int(v)) for v in bunch.target],
                  encoder, "digit", "digits", task=task, test_fraction=test_fraction, seed=seed)
+    return replace(data, image_shape=(8, 8))
 
 
 def load_idx_folder(folder: Path, seed: int = 0, task: str = "auto",
@@ -470,8 +473,11 @@ def load_idx_folder(folder: Path, seed: int = 0, task: str = "auto",
                          f"train-images-idx3-ubyte, train-labels-idx1-ubyte and the t10k "
                          f"pair")
 
+    shapes = []
+
     def pair(split_name: str) -> tuple[np.ndarray, np.ndarray]:
         images = read_idx(find(f"{split_name}-images-idx3-ubyte"))
+        shapes.append(images.shape[1:])
         labels = read_idx(find(f"{split_name}-labels-idx1-ubyte"))
         if images.ndim < 2 or labels.ndim != 1 or len(images) != len(labels):
             raise QnnhwError(f"{folder}: {split_name} images {images.shape} and labels "
@@ -486,6 +492,8 @@ def load_idx_folder(folder: Path, seed: int = 0, task: str = "auto",
     encoder = InputEncoder(tuple(ColumnEncoder(f"pixel{k}") for k in range(X.shape[1])))
     data = split(X, [str(int(v)) for v in y], encoder, "label", str(folder), task=task,
                  seed=seed, test=(X_test, [str(int(v)) for v in y_test]))
+    if len(shapes[0]) == 2:
+        data = replace(data, image_shape=(int(shapes[0][0]), int(shapes[0][1])))
     return data if subsample is None else subsampled(data, subsample, seed)
 
 

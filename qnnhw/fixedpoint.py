@@ -11,9 +11,17 @@ Inputs (every family)
     |x| on the training split fits (:func:`choose_frac`). The bias feature is the constant 2^F
     (wired in, not sent), and feature replication (Theorem 1) repeats wires.
 
-Offline weights (threshold output weights and bias)
-    ``W = clamp(round_half_even(w · 2^F), ±(2^(b−1) − 1))`` (:func:`quantize_weights`): a
-    symmetric range, so negating a weight never overflows.
+Offline weights (threshold and LUT output weights and bias)
+    ``W = clamp(round_half_even(w · s), ±(2^(b−1) − 1))`` (:func:`quantize_scaled`): a
+    symmetric range, so negating a weight never overflows. The threshold family's scale is
+    s = 2^F (:func:`quantize_weights`); the LUT family's is any s > 0 its training chose
+    (its outputs are only compared with each other, or divided by s).
+
+Thermometer thresholds (LUT inputs)
+    A real threshold θ on a standardised feature becomes the integer
+    ``Θ = clamp(⌈θ · 2^F⌉, −2^(B−1), 2^(B−1))`` (:func:`integer_thresholds`), so that for an
+    input integer q, ``q ≥ Θ`` exactly when ``q / 2^F ≥ θ``; Θ = 2^(B−1) is a bit that is never
+    set, Θ = −2^(B−1) one that always is.
 
 Run-time rescaling (the bilinear output scaler)
     ``round_half_up(v / 2^k) = (v + 2^(k−1)) >> k`` with an arithmetic shift
@@ -35,7 +43,8 @@ import numpy as np
 from .errors import QnnhwError
 
 __all__ = ["DEFAULT_INPUT_BITS", "InputFormat", "check_input_bits", "choose_frac",
-           "quantize_inputs", "quantize_weights", "round_shift", "signed_width"]
+           "integer_thresholds", "quantize_inputs", "quantize_scaled", "quantize_weights",
+           "round_shift", "signed_width"]
 
 DEFAULT_INPUT_BITS = 8
 
@@ -62,11 +71,25 @@ def quantize_inputs(features: np.ndarray, bits: int, frac: int) -> np.ndarray:
     return np.clip(scaled, low, high).astype(np.int64)
 
 
-def quantize_weights(weights: np.ndarray, bits: int, frac: int) -> np.ndarray:
-    """Real weights → integers in ±(2^(bits−1) − 1): round half to even, then saturate."""
+def quantize_scaled(weights: np.ndarray, bits: int, scale: float) -> np.ndarray:
+    """Real weights × ``scale`` → integers in ±(2^(bits−1) − 1): round half to even, then
+    saturate."""
     top = (1 << (bits - 1)) - 1
-    return np.clip(np.rint(np.asarray(weights, dtype=float) * 2.0 ** frac), -top,
+    return np.clip(np.rint(np.asarray(weights, dtype=float) * scale), -top,
                    top).astype(np.int64)
+
+
+def quantize_weights(weights: np.ndarray, bits: int, frac: int) -> np.ndarray:
+    """Real weights → integers in ±(2^(bits−1) − 1) at scale 2^frac."""
+    return quantize_scaled(weights, bits, 2.0 ** frac)
+
+
+def integer_thresholds(thresholds: np.ndarray, bits: int, frac: int) -> np.ndarray:
+    """Real thresholds on standardised features → the integers Θ that B-bit inputs with F
+    fractional bits are compared with: q ≥ Θ exactly when q/2^F ≥ θ."""
+    low, high = -(1 << (bits - 1)), 1 << (bits - 1)
+    return np.clip(np.ceil(np.asarray(thresholds, dtype=float) * 2.0 ** frac), low,
+                   high).astype(np.int64)
 
 
 def choose_frac(bits: int, max_abs: float) -> int:

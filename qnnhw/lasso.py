@@ -36,12 +36,15 @@ import numpy as np
 
 from qnnhw.errors import QnnhwError
 
-__all__ = ["LASSO_SOLVERS", "LassoSolution", "duality_gap", "solve_lasso"]
+__all__ = ["LASSO_CERTIFIED", "LASSO_SOLVERS", "LassoSolution", "duality_gap", "lasso_verdict",
+           "solve_lasso"]
 
 LASSO_SOLVERS = ("FISTA", "CLARABEL", "SCS")
 
 #: Stop when the duality gap is below this fraction of the objective.
 DEFAULT_TOLERANCE = 1e-6
+#: A Lasso whose duality gap is at most this fraction of its objective is called optimal.
+LASSO_CERTIFIED = 1e-4
 #: FISTA iterations on one working set before the interior point takes over.
 SUBPROBLEM_ITERATIONS = 20_000
 
@@ -253,3 +256,12 @@ def solve_lasso(D: np.ndarray, y: np.ndarray, beta: float, *, solver: str = "FIS
     primal, dual, bias = duality_gap(D, y, beta, w)
     return LassoSolution(w=w, bias=bias, objective=primal, gap=max(primal - dual, 0.0),
                          iterations=iterations, seconds=seconds, solver=solver)
+
+
+def lasso_verdict(objective: float, gap: float) -> str:
+    """What the duality gap certifies, in words."""
+    relative = gap / max(abs(objective), 1e-300)
+    if relative <= LASSO_CERTIFIED:
+        return f"duality gap {gap:.2e}: optimal over these neurons"
+    return (f"duality gap {gap:.2e}, {100 * relative:.2g}% of it: the solver stopped early; "
+            f"the optimum over these neurons is at least {objective - gap:.6g}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["random_model", "random_threshold_model"]
+__all__ = ["random_lut_model", "random_model", "random_threshold_model"]
 
 
 def _labels(task: str, classes: int) -> tuple[str, ...] | None:
@@ -79,3 +79,36 @@ def random_threshold_model(features: int, neurons: int, *, bias: bool = True,
                           target="y", label_names=labels,
                           training={"method": "random", "loss": "squared",
                                     "feature_max_abs": 3.0})
+
+
+def random_lut_model(features: int, neurons: int, *, levels: int = 3, fan_in: int = 4,
+                     output_bits: int = 4, seed: int = 0, task: str = "classification",
+                     classes: int = 2) -> Any:
+    """A LUT network with random thresholds, neurons and output weights (no training); with
+    ``classes`` ≥ 3, C outputs. Inputs are standardised features within ±3."""
+    import numpy as np
+
+    from qnnhw.dataset import ColumnEncoder, InputEncoder
+    from qnnhw.families.lut.model import LutModel
+    from qnnhw.model import Lifting, Standardizer
+
+    rng = np.random.default_rng(seed)
+    thresholds = np.sort(rng.uniform(-2.5, 2.5, (features, levels)), axis=1)
+    inputs = np.array([rng.choice(features * levels, size=fan_in,
+                                  replace=features * levels < fan_in)
+                       for _ in range(neurons)])
+    weights = rng.choice(np.array([-1, 1], dtype=np.int8), (neurons, fan_in))
+    negative = (weights < 0).sum(axis=1)
+    theta = rng.integers(-negative + 1, fan_in - negative + 1)
+    encoder = InputEncoder(tuple(ColumnEncoder(f"x{k}") for k in range(features)))
+    standardizer = Standardizer(tuple(range(features)), (0.0,) * features, (1.0,) * features)
+    outputs = (classes,) if classes > 2 else ()
+    w = rng.normal(size=(neurons, *outputs))
+    bias = rng.normal(size=outputs) if outputs else float(rng.normal())
+    return LutModel(thresholds=thresholds, inputs=inputs, weights=weights, theta=theta, w=w,
+                    bias=bias, output_bits=output_bits,
+                    output_scale=float((1 << (output_bits - 1)) / np.abs(w).max()),
+                    encoder=encoder, standardizer=standardizer, lifting=Lifting(False, 1),
+                    task=task, target="y", label_names=_labels(task, classes),
+                    training={"method": "random", "loss": "squared",
+                              "feature_max_abs": 3.0})

@@ -252,9 +252,9 @@ def test_an_interior_point_finishes_what_fista_cannot(monkeypatch):
 
 
 def test_the_summary_says_when_the_lasso_is_not_certified():
-    from qnnhw.families.threshold.cli import lasso_verdict
+    from qnnhw.lasso import lasso_verdict
 
-    assert "optimal over these patterns" in lasso_verdict(40.0, 1e-5)
+    assert "optimal over these neurons" in lasso_verdict(40.0, 1e-5)
     verdict = lasso_verdict(40.0, 8.0)
     assert "stopped early" in verdict and "at least 32" in verdict
 

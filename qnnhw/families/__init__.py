@@ -22,6 +22,7 @@ __all__ = ["DEFAULT_FAMILY", "REGISTRY", "Architecture", "Family", "architecture
 REGISTRY = {
     "bilinear": "qnnhw.families.bilinear",
     "threshold": "qnnhw.families.threshold",
+    "lut": "qnnhw.families.lut",
 }
 #: The family of files written before families existed (they have no ``family`` field).
 DEFAULT_FAMILY = "bilinear"

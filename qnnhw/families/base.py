@@ -7,7 +7,6 @@ implements them for its own network.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -24,9 +23,16 @@ if TYPE_CHECKING:
     from qnnhw.reference import Reference
     from qnnhw.training import TrainingOptions
 
-__all__ = ["Architecture", "Family", "Progress", "Spec", "Trainer"]
+__all__ = ["Architecture", "Family", "OptionGroup", "Progress", "Spec", "Trainer"]
 
 Progress = Callable[[str], None]
+
+
+class OptionGroup(Protocol):
+    """Where a family adds its command-line options (argparse's ``add_argument``). A flag
+    that another family has already is shared: it means each family's own thing."""
+
+    def add_argument(self, *flags: str, **settings: Any) -> Any: ...
 
 
 class Spec(Protocol):
@@ -130,7 +136,7 @@ class Family(Protocol):
     summary_keys: tuple[str, ...]
     architectures: tuple[Architecture, ...]
 
-    def add_options(self, group: argparse._ArgumentGroup, defaults: Mapping[str, Any]
+    def add_options(self, group: OptionGroup, defaults: Mapping[str, Any]
                     ) -> None:
         """Add the family's own training options (default None: "not given")."""
 

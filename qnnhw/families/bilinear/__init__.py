@@ -13,7 +13,6 @@ summary), ``estimator`` (scikit-learn-style class). :data:`FAMILY` ties them tog
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -22,7 +21,7 @@ from qnnhw.boards import Board, Device
 from qnnhw.dataset import Dataset
 from qnnhw.errors import QnnhwError
 from qnnhw.estimate import Estimate, largest_m
-from qnnhw.families.base import Architecture, Progress, Trainer
+from qnnhw.families.base import Architecture, OptionGroup, Progress, Trainer
 from qnnhw.model import Network
 
 from . import cli
@@ -52,7 +51,7 @@ class BilinearFamily:
         Architecture("quadratic", "bilinear: x̂ᵀWx̂ on P row units, a cost independent of m",
                      "row units (quadratic form)", "d̂ (features and bias)"))
 
-    def add_options(self, group: argparse._ArgumentGroup, defaults: Mapping[str, Any]
+    def add_options(self, group: OptionGroup, defaults: Mapping[str, Any]
                     ) -> None:
         cli.add_options(group, defaults)
 

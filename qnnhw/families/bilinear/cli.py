@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Mapping
 from typing import Any
 
 from qnnhw.cli_types import positive_int
+from qnnhw.families.base import OptionGroup
 
 from .model import BilinearModel
 
@@ -17,7 +17,7 @@ REPORT_KEYS = ("lower_bound", "gap", "relative_gap", "trivial_objective", "sdp_o
                "sdp_gap", "alpha_paper", "alpha_refit", "covariance_residual")
 
 
-def add_options(group: argparse._ArgumentGroup, defaults: Mapping[str, Any]) -> None:
+def add_options(group: OptionGroup, defaults: Mapping[str, Any]) -> None:
     group.add_argument("--m", type=positive_int,
                        help=f"bilinear: number of hidden neurons (default: {defaults['m']})")
     group.add_argument("--weight-levels", type=int, metavar="L",

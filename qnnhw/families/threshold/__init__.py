@@ -2,9 +2,9 @@
 
 f(x) = c + Σₖ wₖ·1[hₖᵀx̃ ≥ 0]. Training samples hyperplanes, keeps their distinct
 arrangement patterns and solves the Lasso over them, certified by its duality gap
-(``hyperplanes``, and the shared :mod:`qnnhw.lasso`), or trains a baseline with a surrogate gradient. The hardware
-has no multiplier: adder trees, sign bits and a sum of the active neurons' weights
-(:mod:`qnnhw.hdl.threshold`).
+(``hyperplanes``, and the shared :mod:`qnnhw.lasso`), or trains a baseline with a surrogate
+gradient. The hardware has no multiplier: adder trees, sign bits and a sum of the active
+neurons' weights (:mod:`qnnhw.hdl.threshold`).
 
 Modules: ``config``, ``hyperplanes`` (the algorithm), ``train``, ``model``,
 ``fixedpoint``, ``reference``, ``estimate``, ``cli``, ``estimator``, as in the bilinear
@@ -13,7 +13,6 @@ family. :data:`FAMILY` ties them together.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,7 +20,7 @@ from qnnhw.boards import Board, Device
 from qnnhw.dataset import Dataset
 from qnnhw.errors import QnnhwError
 from qnnhw.estimate import Estimate, rom_blocks
-from qnnhw.families.base import Architecture, Progress, Trainer
+from qnnhw.families.base import Architecture, OptionGroup, Progress, Trainer
 from qnnhw.model import Network
 
 from . import cli
@@ -53,7 +52,7 @@ class ThresholdFamily:
     summary_keys = ("lasso_gap", "hidden_weights", "hidden_bits")
     architectures = (Architecture("neurons", "threshold: m neurons on P units", "units", "m"),)
 
-    def add_options(self, group: argparse._ArgumentGroup, defaults: Mapping[str, Any]
+    def add_options(self, group: OptionGroup, defaults: Mapping[str, Any]
                     ) -> None:
         cli.add_options(group, defaults)
 

@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from qnnhw.cli_types import positive_int
+from qnnhw.families.base import OptionGroup
+from qnnhw.lasso import lasso_verdict
 
 from .hyperplanes import HYPERPLANES
 from .model import ThresholdModel
 
-__all__ = ["LASSO_CERTIFIED", "add_options", "certificate", "lasso_verdict", "report",
-           "summary"]
+__all__ = ["add_options", "certificate", "report", "summary"]
 
-#: A Lasso whose duality gap is at most this fraction of its objective is called optimal.
-LASSO_CERTIFIED = 1e-4
 #: Training details ``train --json`` reports besides the common ones.
 REPORT_KEYS = ("hidden_weights", "hidden_bits", "layers", "hyperplanes", "patterns",
                "lasso_objective", "lasso_gap", "lasso_lower_bound",
                "lasso_iterations")
 
 
-def add_options(group: argparse._ArgumentGroup, defaults: Mapping[str, Any]) -> None:
+def add_options(group: OptionGroup, defaults: Mapping[str, Any]) -> None:
     group.add_argument("--neurons", type=positive_int, metavar="N",
                        help="threshold: hyperplanes sampled for the Lasso (default: 2000), or "
                             "the width of an ste-trained network (default: 64)")
@@ -49,15 +47,6 @@ def report(model: ThresholdModel) -> dict[str, Any]:
             "output_bias": np.asarray(model.bias).tolist(),
             "solve_seconds": model.timings.get("lasso_seconds"),
             "problem": "Lasso"}
-
-
-def lasso_verdict(objective: float, gap: float) -> str:
-    """What the duality gap certifies, in words."""
-    relative = gap / max(abs(objective), 1e-300)
-    if relative <= LASSO_CERTIFIED:
-        return f"duality gap {gap:.2e}: optimal over these patterns"
-    return (f"duality gap {gap:.2e}, {100 * relative:.2g}% of it: the solver stopped early; "
-            f"the optimum over these patterns is at least {objective - gap:.6g}")
 
 
 def summary(report: dict[str, Any]) -> list[str]:

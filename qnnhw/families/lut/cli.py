@@ -1,0 +1,81 @@
+"""The LUT family on the command line: its options, its report and its summary."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from qnnhw.cli_types import positive_int
+from qnnhw.families.base import OptionGroup
+from qnnhw.lasso import lasso_verdict
+
+from .config import PENALTIES
+from .dictionary import SAMPLINGS
+from .model import LutModel
+
+__all__ = ["add_options", "certificate", "report", "summary"]
+
+#: Training details ``train --json`` reports besides the common ones.
+REPORT_KEYS = ("lasso_objective", "lasso_gap", "lasso_lower_bound", "lasso_iterations",
+               "rounded_objective", "penalty", "dictionary", "dictionary_sampled",
+               "thresholds", "fan_in", "sampling", "output_bits", "nonzero_weights")
+
+
+def add_options(group: OptionGroup, defaults: Mapping[str, Any]) -> None:
+    group.add_argument("--neurons", type=positive_int, metavar="N",
+                       help="lut: candidate neurons sampled into the Lasso's dictionary "
+                            "(default: 20,000; at most 1,000,000)")
+    group.add_argument("--thresholds", type=positive_int, metavar="T",
+                       help="lut: thermometer bits per feature, at quantiles of the training "
+                            "data (default: 5)")
+    group.add_argument("--fan-in", type=positive_int, metavar="K",
+                       help="lut: bits of each neuron, 1 to 6 (default: 4, one LUT4)")
+    group.add_argument("--sampling", choices=SAMPLINGS,
+                       help="lut: a neuron's bits around one pixel (default for images) or "
+                            "anywhere (default otherwise)")
+    group.add_argument("--image", type=positive_int, nargs=2, metavar=("H", "W"),
+                       help="lut: the columns are the pixels of an H × W image, row by row "
+                            "(digits and MNIST-format folders know theirs)")
+    group.add_argument("--output-bits", type=positive_int, metavar="B",
+                       help="lut: width of the integer output weights (default: 4)")
+    group.add_argument("--penalty", choices=PENALTIES,
+                       help="lut: weight decay per output weight (l1, default: it counts the "
+                            "adder logic) or per neuron (group)")
+
+
+def report(model: LutModel) -> dict[str, Any]:
+    training = model.training
+    return {**{key: training.get(key) for key in REPORT_KEYS}, "neurons": model.m,
+            "output_scale": model.output_scale,
+            "output_bias": np.asarray(model.bias).tolist(),
+            "solve_seconds": model.timings.get("lasso_seconds"), "problem": "Lasso"}
+
+
+def _rounding(values: dict[str, Any]) -> str:
+    """What rounding the output weights to integers costs in the Lasso's objective."""
+    objective, rounded = values["lasso_objective"], values["rounded_objective"]
+    return (f"{values['output_bits']}-bit output weights: objective {rounded:.6g} "
+            f"({100 * (rounded - objective) / max(abs(objective), 1e-300):+.2f}% for rounding)")
+
+
+def summary(report: dict[str, Any]) -> list[str]:
+    return [
+        f"trained a LUT network by the Lasso: {report['m']} neurons of {report['fan_in']} "
+        f"bits over {report['thresholds']} thermometer bits per feature ({report['data']}, "
+        f"{report['sampling']} neurons, {report['penalty']} penalty, "
+        f"beta={report['beta']:g})",
+        f"  dictionary           {report['dictionary']} distinct of "
+        f"{report['dictionary_sampled']} sampled neurons",
+        f"  Lasso objective      {report['lasso_objective']:.6g}  "
+        f"({lasso_verdict(report['lasso_objective'], report['lasso_gap'])})",
+        f"  integer weights      {_rounding(report)}, {report['nonzero_weights']} non-zero"]
+
+
+def certificate(training: dict[str, Any]) -> str | None:
+    if training.get("lasso_gap") is None:
+        return None
+    return (f"Lasso objective {training['lasso_objective']:.6g} "
+            f"({lasso_verdict(training['lasso_objective'], training['lasso_gap'])}); "
+            f"{_rounding(training)}")

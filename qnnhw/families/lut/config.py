@@ -1,0 +1,116 @@
+"""Training options of the LUT family."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TypeVar
+
+from qnnhw.dataset import Dataset
+from qnnhw.errors import QnnhwError
+from qnnhw.lasso import LASSO_SOLVERS
+from qnnhw.training import TrainingOptions, check_beta
+
+from .dictionary import SAMPLINGS
+from .model import MAX_FAN_IN
+
+__all__ = ["PENALTIES", "LutConfig"]
+
+#: Weight decay of the output layer: one term per weight (each non-zero weight is adder
+#: logic, so this counts what the hardware pays), or one per neuron (a neuron is kept or
+#: dropped for every class at once: the group Lasso).
+PENALTIES = ("l1", "group")
+#: β of the Lasso when none is given: on digits it keeps about 800 neurons with about 900
+#: non-zero weights, which fit the iCEBreaker (docs/results.md).
+DEFAULT_BETA = 10.0
+#: Candidate neurons sampled for the Lasso, and the largest dictionary allowed.
+DEFAULT_NEURONS, MAX_NEURONS = 20_000, 1_000_000
+
+ConfigT = TypeVar("ConfigT", bound="LutConfig")
+
+
+def _positive(value: object, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise QnnhwError(f"@{name} must be an integer from {low} to {high}, not {value!r}",
+                         name)
+    return value
+
+
+@dataclass
+class LutConfig(TrainingOptions):
+    """How to train a LUT network; ``None`` means the default.
+
+    Parameters
+    ----------
+    beta : float
+        Lasso regularisation β (default 10; more β, fewer neurons and weights).
+    neurons : int
+        Candidate neurons sampled into the dictionary (default 20,000, at most 10⁶).
+    thresholds : int
+        Thermometer thresholds T per feature (default 5).
+    fan_in : int
+        Bits k of each neuron, 1 to 6 (default 4: one LUT4).
+    sampling : {"local", "random"}
+        A neuron's bits around one pixel (default for image data) or anywhere.
+    image : (int, int)
+        Height and width of the image whose pixels the columns are (digits and IDX
+        folders know theirs).
+    output_bits : int
+        Width of the integer output weights (default 4).
+    penalty : {"l1", "group"}
+        Per weight (default) or per neuron (group Lasso).
+    solver : {"FISTA", "CLARABEL", "SCS"}
+    seed, standardize
+        As in :class:`~qnnhw.training.TrainingOptions`; a LUT network takes no bias feature.
+    """
+
+    FAMILY = "lut"
+    METHODS = ("lasso",)
+    SOLVERS = LASSO_SOLVERS
+    PROBLEM = "Lasso"
+
+    neurons: int | None = None
+    thresholds: int = 5
+    fan_in: int = 4
+    sampling: str | None = None
+    image: tuple[int, int] | None = None
+    output_bits: int = 4
+    penalty: str = "l1"
+
+    def resolved(self: ConfigT, dataset: Dataset) -> ConfigT:
+        if self.bias:
+            raise QnnhwError("a LUT network takes no bias feature (each neuron's threshold "
+                             "plays its part); drop @bias", "bias")
+        return super(LutConfig, replace(self, bias=False)).resolved(dataset)
+
+    def resolve(self, dataset: Dataset) -> LutConfig:
+        if self.loss not in (None, "squared"):
+            raise QnnhwError("LUT networks are trained with the squared @loss (the Lasso); "
+                             "drop @loss hinge", "loss")
+        beta = check_beta(DEFAULT_BETA if self.beta is None else self.beta)
+        neurons = _positive(DEFAULT_NEURONS if self.neurons is None else self.neurons,
+                            "neurons", 1, MAX_NEURONS)
+        _positive(self.thresholds, "thresholds", 1, 255)
+        _positive(self.fan_in, "fan_in", 1, MAX_FAN_IN)
+        _positive(self.output_bits, "output_bits", 2, 16)
+        if self.penalty not in PENALTIES:
+            raise QnnhwError(f"unknown @penalty {self.penalty!r}; choose one of "
+                             f"{', '.join(PENALTIES)}", "penalty")
+        columns = dataset.X_train.shape[1]
+        image = dataset.image_shape if self.image is None else tuple(self.image)
+        if image is not None:
+            height, width = image
+            if isinstance(height, bool) or not isinstance(height, int) or height < 1 or \
+                    isinstance(width, bool) or not isinstance(width, int) or width < 1 or \
+                    height * width != columns:
+                raise QnnhwError(f"@image {height} {width} does not match the data's "
+                                 f"{columns} input columns; give H W with H·W = {columns}",
+                                 "image")
+        sampling = self.sampling or ("local" if image is not None else "random")
+        if sampling not in SAMPLINGS:
+            raise QnnhwError(f"unknown @sampling {sampling!r}; choose one of "
+                             f"{', '.join(SAMPLINGS)}", "sampling")
+        if sampling == "local" and image is None:
+            raise QnnhwError("@sampling local needs the image shape of the columns; give "
+                             "@image H W", ("sampling", "image"))
+        return replace(self, beta=beta, loss="squared", neurons=neurons, sampling=sampling,
+                       image=None if image is None else (int(image[0]), int(image[1])))

@@ -1,0 +1,55 @@
+"""Resource estimate of the LUT board design, from the shape of its logic."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from qnnhw.estimate import SHARED_FACTOR, Estimate, output_path, serial_cells
+from qnnhw.hdl.arith import compressor_plan
+from qnnhw.hdl.folding import argmax_depth, fifo_depth, output_word_width
+from qnnhw.hdl.lut import LutDatapath, output_terms
+
+from .fixedpoint import LutSpec
+
+if TYPE_CHECKING:
+    from qnnhw.boards import Device
+
+__all__ = ["estimate"]
+
+#: Logic cells of one comparison of a B-bit input with a constant (per input bit).
+COMPARE_CELLS_PER_BIT = 0.5
+
+
+def neuron_cells(fan_in: int) -> int:
+    """LUT4s of one truth table of ``fan_in`` inputs (a tree of LUT4s above four)."""
+    return 1 if fan_in <= 4 else (1 << (fan_in - 4)) * 2 - 1
+
+
+def estimate(device: Device, spec: LutSpec, scores: bool = True) -> Estimate:
+    """Logic cells, (no) DSPs and RAM blocks of the unrolled design: comparators, one truth
+    table per neuron, a compressor tree per output (two cells per full adder, one per
+    passed bit, the final adder), the biased scores, the class decision and the link."""
+    compare = len(set(spec.inputs)) * (1 + COMPARE_CELLS_PER_BIT * spec.input_bits)
+    neurons = spec.m * neuron_cells(spec.fan_in)
+    trees = 0
+    for terms, _ in output_terms(spec):
+        heights: list[int] = []
+        for _, weight, _ in terms:
+            for column in range(weight.bit_length()):
+                heights.extend([0] * (column + 1 - len(heights)))
+                heights[column] += weight >> column & 1
+        plan = compressor_plan(heights)
+        trees += 2 * plan.full_adders + plan.passed + plan.width
+    outputs = spec.outputs * spec.output_width
+    decision = 0
+    if spec.outputs > 1:
+        depth = argmax_depth(spec.outputs)
+        decision = (spec.outputs - 1) * (spec.output_width + 8)
+        if scores:
+            decision += depth * spec.outputs * spec.output_width
+    out_cells, out_blocks = output_path(
+        device, output_word_width(spec, scores),
+        fifo_depth(1, LutDatapath.stages_for(spec).depth))
+    lcs = compare + neurons + trees + SHARED_FACTOR * (outputs + decision + out_cells
+                                                      + serial_cells(spec))
+    return Estimate(1, int(lcs), 0, out_blocks, 1)
