@@ -12,6 +12,8 @@ Data flow (all arithmetic exact; see :mod:`qnnhw.families.lut.fixedpoint`)::
                  y꜀ = (C꜀ − Σ_{W<0} |Wₖ꜀|) + that sum ─► argmax tree (C ≥ 3) ─► FIFO ─► o
 
 There is no folding counter and no weight memory: every weight is a constant of the logic.
+The data registers have no reset (the pipeline's valid bits qualify them): a reset would be
+one more input of every LUT, and a neuron's LUT4 has none to spare.
 """
 
 from __future__ import annotations
@@ -134,7 +136,7 @@ class LutDatapath(FoldedDatapath):
         pipe.advance("sum", deepest)
         scores = []
         for output, (total, (_, offset)) in enumerate(zip(sums, output_terms(spec))):
-            score = Signal(signed(spec.output_width), name=f"y{output}")
+            score = Signal(signed(spec.output_width), name=f"y{output}", reset_less=True)
             m.d.sync += score.eq(total + offset)
             scores.append(score)
         pipe.advance("bias", 1)
@@ -148,7 +150,7 @@ class LutDatapath(FoldedDatapath):
         bits = {}
         for bit in sorted(set(spec.neuron_inputs.ravel().tolist())):
             feature, level = divmod(bit, levels)
-            register = Signal(name=f"b{feature}_{level}")
+            register = Signal(name=f"b{feature}_{level}", reset_less=True)
             m.d.sync += register.eq(x[feature] >= int(spec.threshold_matrix[feature, level]))
             bits[bit] = register
         pipe.advance("compare", 1)
@@ -159,7 +161,7 @@ class LutDatapath(FoldedDatapath):
         spec = self.spec
         neurons = []
         for index, (inputs, table) in enumerate(zip(spec.neuron_inputs, spec.tables)):
-            register = Signal(name=f"a{index}")
+            register = Signal(name=f"a{index}", reset_less=True)
             address = Cat(*(bits[int(bit)] for bit in inputs))
             m.d.sync += register.eq(Const(table, 1 << len(inputs)).bit_select(address, 1))
             neurons.append(register)
@@ -170,7 +172,7 @@ class LutDatapath(FoldedDatapath):
     def _delay(m: Module, value: Value, cycles: int, name: str) -> Value:
         """``value`` through ``cycles`` registers (a shallower tree waits for the deepest)."""
         for cycle in range(cycles):
-            register = Signal.like(value, name=f"{name}_wait{cycle}")
+            register = Signal.like(value, name=f"{name}_wait{cycle}", reset_less=True)
             m.d.sync += register.eq(value)
             value = register
         return value

@@ -25,6 +25,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from . import flow
 from .boards import Board
 from .boards.clocking import PLLSettings
 from .dataset import Dataset, class_indices
@@ -32,7 +33,6 @@ from .errors import QnnhwError
 from .estimate import choose_parallel
 from .families import Progress, Spec, Trainer, architecture, family_of, get_family
 from .files import atomic_write
-from .fixedpoint import DEFAULT_INPUT_BITS
 from .model import Network
 from .protocol import DEFAULT_BAUD, LENGTH_BYTES, ResponseFormat, request_frame_bytes
 from .toolchain import DoesNotFit, Implementation, elaborate, implement
@@ -76,8 +76,6 @@ class Steps:
 def _fold(board: Board, model: Network, spec: Spec, parallel: int | None, scores: bool,
           arch: str, progress: Progress) -> tuple[int, dict[str, Any]]:
     """P for architecture ``arch``, and what the estimates said about it."""
-    from . import flow
-
     family, device = family_of(model), board.device
     if parallel is not None:
         flow.check_parallel(model, spec, parallel, arch)
@@ -111,8 +109,6 @@ def _fit(board: Board, model: Network, trainer: Trainer | None, input_bits: int,
     """The architecture, network, spec and P to build: for ``arch`` "auto", the family's
     architecture with the fewest cycles per vector among those that fit (an architecture
     may first need a narrower network to fit the RAM: the family's ``fit`` says)."""
-    from . import flow
-
     family = family_of(model)
     candidates = (tuple(option.name for option in family.architectures) if arch == "auto"
                   else (architecture(family, arch).name,))
@@ -146,7 +142,6 @@ def _implement(board: Board, model: Network, spec: Spec, parallel: int, scores: 
     """Elaborate, synthesise, place and route, clocked by the oscillator or by the PLL set
     to ``pll``; retry with fewer units (up to ``retries`` times) if it does not fit. With
     ``time_limit``, a tool that runs longer than that many seconds fails the attempt."""
-    from . import flow
     from .boards.clocking import PLLClock
     from .boards.top import BoardTop
     from .hdl.serial import SerialInference
@@ -239,7 +234,6 @@ def run_build(board: Board, out_dir: Path, *, model: Network | None = None,
     the one with the fewest cycles per vector that fits the board.
     """
     start = time.perf_counter()
-    input_bits = DEFAULT_INPUT_BITS if input_bits is None else input_bits
     steps = Steps(progress)
     staging = out_dir / ".staging"
     failed = out_dir / "failed"
@@ -256,6 +250,7 @@ def run_build(board: Board, out_dir: Path, *, model: Network | None = None,
                 model = trainer.train()
                 model.save(staging / "model.json")
         with steps.step("fit", "fit.json"):
+            input_bits = flow.input_bits_for(model, input_bits)
             trained_m = model.m
             arch, model, spec, parallel, estimated = _fit(
                 board, model, trainer, input_bits, parallel, scores, arch, progress)
@@ -338,8 +333,6 @@ def _requested_pll(board: Board, clock: str | float) -> PLLSettings | None:
 def _report(board: Board, model: Network, spec: Spec, datapath: Any,
             implementation: Implementation, parallel: int, arch: str,
             pll: PLLSettings | None, dataset: Dataset | None) -> dict[str, Any]:
-    from . import flow
-
     family, device = family_of(model), board.device
     groups = datapath.initiation_interval
     clock = board.clock_hz if pll is None else pll.f_out

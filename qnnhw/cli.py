@@ -120,7 +120,8 @@ class _FamilyOptions:
         existing = self._parser._option_string_actions.get(flags[0])
         if existing is not None:
             existing.help = f"{existing.help}; {settings.get('help', '')}"
-            self._owners[existing.dest].append(self._family)
+            if existing.dest in self._owners:   # else an option of every family
+                self._owners[existing.dest].append(self._family)
             return existing
         action = self._group.add_argument(*flags, **settings)
         self._owners[action.dest] = [self._family]

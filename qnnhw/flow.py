@@ -23,6 +23,7 @@ from .model import Network
 from .reference import Reference
 
 __all__ = ["cache_dir", "check_parallel", "datapath", "dump_vectors", "fixed_point",
+           "input_bits_for",
            "reference", "verilog_text"]
 
 
@@ -32,10 +33,19 @@ def cache_dir() -> Path:
     return Path(base) / "qnnhw"
 
 
+def input_bits_for(model: Network, input_bits: int | None = None) -> int:
+    """``input_bits``, or by default the input width the model was trained for (its
+    training record's ``input_bits``: a network trained on the integer grid of its inputs),
+    else :data:`~qnnhw.fixedpoint.DEFAULT_INPUT_BITS`."""
+    if input_bits is not None:
+        return input_bits
+    return int(model.training.get("input_bits", DEFAULT_INPUT_BITS))
+
+
 def fixed_point(model: Network, input_bits: int | None = None) -> Spec:
-    """The model's fixed-point spec (default widths, ``input_bits`` B-bit inputs)."""
-    return family_of(model).fixed_point(model,
-                                        DEFAULT_INPUT_BITS if input_bits is None else input_bits)
+    """The model's fixed-point spec (default widths, ``input_bits`` B-bit inputs; by
+    default :func:`input_bits_for`)."""
+    return family_of(model).fixed_point(model, input_bits_for(model, input_bits))
 
 
 def reference(model: Network, spec: Spec) -> Reference:

@@ -8,8 +8,9 @@ from amaranth.hdl import Assert
 from qnnhw.sim import formal
 
 from qnnhw import flow
+from qnnhw.families import get_family, names
 
-from .helpers import random_model, random_threshold_model
+from .helpers import random_threshold_model
 
 pytestmark = pytest.mark.slow
 
@@ -24,15 +25,23 @@ def with_extra_assertion(harness, assertion):
     return formal._Harness(extended, harness.inputs)
 
 
-@pytest.mark.parametrize("family, arch, classes, parallel", [
-    ("threshold", "neurons", 2, 2), ("bilinear", "neurons", 3, 2),
-    ("bilinear", "quadratic", 2, 2), ("bilinear", "neurons", 2, 5),   # P = m: one group
-])
+def configurations():
+    """Every family's every architecture, by the registry; folded ones with two units and
+    with one group (P = m), with one output and with three."""
+    for name in names():
+        family = get_family(name)
+        for arch in family.architectures:
+            for classes, parallel in ((2, 2), (3, 5)):
+                yield pytest.param(name, arch.name, classes, parallel,
+                                   id=f"{name}-{arch.name}-{classes}-{parallel}")
+
+
+@pytest.mark.parametrize("family, arch, classes, parallel", configurations())
 def test_credits_are_proven_for_every_input_and_ready_pattern(tmp_path, family, arch,
                                                               classes, parallel):
-    model = (random_threshold_model(2, 5, seed=1, classes=classes) if family == "threshold"
-             else random_model(2, 5, seed=1, classes=classes))
+    model = get_family(family).example(2, 5, seed=1, classes=classes)
     spec = flow.fixed_point(model, 3)
+    parallel = min(parallel, get_family(family).units(spec, arch))
     result = formal.prove(formal.credit_harness(flow.datapath(model, spec, parallel, True,
                                                               arch)),
                           tmp_path, "credits", 10)

@@ -7,10 +7,10 @@ import re
 import pytest
 from qnnhw.sim.runner import random_vectors, simulate_serial
 
+from qnnhw import flow
 from qnnhw.build import CLOCK_MARGIN
-from qnnhw.families.bilinear.fixedpoint import BilinearSpec
+from qnnhw.families import get_family, names
 from qnnhw.families.bilinear.model import BilinearModel
-from qnnhw.families.threshold.fixedpoint import ThresholdSpec
 from qnnhw.families.threshold.model import ThresholdModel
 
 from .helpers import random_model, random_threshold_model, run_cli
@@ -19,19 +19,14 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("family, classes, scores", [
-    ("bilinear", 2, True), ("threshold", 2, True),
-    ("bilinear", 4, True), ("threshold", 5, False),
-])
+    (name, classes, scores) for name in names() for classes, scores in ((2, True), (5, False))])
 def test_serial_link_end_to_end(tmp_path, family, classes, scores):
     """Bytes through the UART pins; every prediction (class and scores) checked; line
-    errors recovered."""
-    if family == "bilinear":
-        model = random_model(5, 6, seed=3, classes=classes)
-        spec = BilinearSpec.for_model(model)
-    else:
-        model = random_threshold_model(5, 6, seed=3, classes=classes)
-        spec = ThresholdSpec.for_model(model)
-    results = simulate_serial(model, spec, 4, random_vectors(spec, 12), tmp_path,
+    errors recovered. Every family of the registry."""
+    model = get_family(family).example(5, 6, seed=3, classes=classes)
+    spec = flow.fixed_point(model)
+    parallel = min(4, get_family(family).units(spec, get_family(family).architectures[0].name))
+    results = simulate_serial(model, spec, parallel, random_vectors(spec, 12), tmp_path,
                               scores=scores, faults=24, seed=classes)
     assert results["_failures"] == []
     xml = next(tmp_path.glob("build-*/results.xml")).read_text()

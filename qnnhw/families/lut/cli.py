@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from qnnhw.cli_types import positive_int
+from qnnhw.cli_types import number, positive_int
 from qnnhw.families.base import OptionGroup
 from qnnhw.lasso import lasso_verdict
 
@@ -19,8 +19,10 @@ __all__ = ["add_options", "certificate", "report", "summary"]
 
 #: Training details ``train --json`` reports besides the common ones.
 REPORT_KEYS = ("lasso_objective", "lasso_gap", "lasso_lower_bound", "lasso_iterations",
+               "fitted_objective", "refit_beta", "refit_objective", "refit_gap",
                "rounded_objective", "penalty", "dictionary", "dictionary_sampled",
-               "thresholds", "fan_in", "sampling", "output_bits", "nonzero_weights")
+               "thresholds", "fan_in", "sampling", "output_bits", "nonzero_weights",
+               "input_bits")
 
 
 def add_options(group: OptionGroup, defaults: Mapping[str, Any]) -> None:
@@ -40,6 +42,12 @@ def add_options(group: OptionGroup, defaults: Mapping[str, Any]) -> None:
                             "(digits and MNIST-format folders know theirs)")
     group.add_argument("--output-bits", type=positive_int, metavar="B",
                        help="lut: width of the integer output weights (default: 4)")
+    group.add_argument("--input-bits", type=positive_int, metavar="B",
+                       help="lut: bits of the integer inputs the network is trained for "
+                            "(default: the fewest that keep the training values apart)")
+    group.add_argument("--refit-beta", type=number, metavar="B",
+                       help="lut: refit the kept neurons' output weights with this beta (the "
+                            "relaxed Lasso: less shrinkage; default: beta/10, 0 for none)")
     group.add_argument("--penalty", choices=PENALTIES,
                        help="lut: weight decay per output weight (l1, default: it counts the "
                             "adder logic) or per neuron (group)")
@@ -54,8 +62,9 @@ def report(model: LutModel) -> dict[str, Any]:
 
 
 def _rounding(values: dict[str, Any]) -> str:
-    """What rounding the output weights to integers costs in the Lasso's objective."""
-    objective, rounded = values["lasso_objective"], values["rounded_objective"]
+    """What rounding the output weights to integers costs in the objective they minimise
+    (the Lasso's, or the refit's)."""
+    objective, rounded = values["fitted_objective"], values["rounded_objective"]
     return (f"{values['output_bits']}-bit output weights: objective {rounded:.6g} "
             f"({100 * (rounded - objective) / max(abs(objective), 1e-300):+.2f}% for rounding)")
 
@@ -70,6 +79,10 @@ def summary(report: dict[str, Any]) -> list[str]:
         f"{report['dictionary_sampled']} sampled neurons",
         f"  Lasso objective      {report['lasso_objective']:.6g}  "
         f"({lasso_verdict(report['lasso_objective'], report['lasso_gap'])})",
+        *([f"  refit                beta={report['refit_beta']:g} over the kept neurons: "
+           f"objective {report['refit_objective']:.6g} "
+           f"({lasso_verdict(report['refit_objective'], report['refit_gap'])})"]
+          if report.get("refit_beta") is not None else []),
         f"  integer weights      {_rounding(report)}, {report['nonzero_weights']} non-zero"]
 
 

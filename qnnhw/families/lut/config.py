@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from qnnhw.dataset import Dataset
 from qnnhw.errors import QnnhwError
+from qnnhw.fixedpoint import check_input_bits
 from qnnhw.lasso import LASSO_SOLVERS
 from qnnhw.training import TrainingOptions, check_beta
 
@@ -19,9 +20,11 @@ __all__ = ["PENALTIES", "LutConfig"]
 #: logic, so this counts what the hardware pays), or one per neuron (a neuron is kept or
 #: dropped for every class at once: the group Lasso).
 PENALTIES = ("l1", "group")
-#: β of the Lasso when none is given: on digits it keeps about 800 neurons with about 900
-#: non-zero weights, which fit the iCEBreaker (docs/results.md).
-DEFAULT_BETA = 10.0
+#: β of the Lasso when none is given: on digits it keeps about 500 neurons with about 550
+#: non-zero weights, which fit the iCEBreaker (docs/results.md) …
+DEFAULT_BETA = 20.0
+#: … and the refit of the kept neurons takes this share of it (the relaxed Lasso).
+DEFAULT_REFIT_SHARE = 0.1
 #: Candidate neurons sampled for the Lasso, and the largest dictionary allowed.
 DEFAULT_NEURONS, MAX_NEURONS = 20_000, 1_000_000
 
@@ -42,7 +45,7 @@ class LutConfig(TrainingOptions):
     Parameters
     ----------
     beta : float
-        Lasso regularisation β (default 10; more β, fewer neurons and weights).
+        Lasso regularisation β (default 20; more β, fewer neurons and weights).
     neurons : int
         Candidate neurons sampled into the dictionary (default 20,000, at most 10⁶).
     thresholds : int
@@ -58,9 +61,16 @@ class LutConfig(TrainingOptions):
         Width of the integer output weights (default 4).
     penalty : {"l1", "group"}
         Per weight (default) or per neuron (group Lasso).
+    refit_beta : float
+        Refit the kept neurons' output weights with this β (less shrinkage: the relaxed
+        Lasso); default β/10, 0 for no refit.
+    input_bits : int
+        Width B of the integer inputs the network is trained for (default: the fewest bits
+        that keep the training values apart, :func:`~qnnhw.families.lut.train.grid_bits`).
     solver : {"FISTA", "CLARABEL", "SCS"}
     seed, standardize
-        As in :class:`~qnnhw.training.TrainingOptions`; a LUT network takes no bias feature.
+        As in :class:`~qnnhw.training.TrainingOptions`, but image data is not standardised
+        by default (its pixels share one scale); a LUT network takes no bias feature.
     """
 
     FAMILY = "lut"
@@ -75,12 +85,18 @@ class LutConfig(TrainingOptions):
     image: tuple[int, int] | None = None
     output_bits: int = 4
     penalty: str = "l1"
+    input_bits: int | None = None
+    refit_beta: float | None = None
 
     def resolved(self: ConfigT, dataset: Dataset) -> ConfigT:
         if self.bias:
             raise QnnhwError("a LUT network takes no bias feature (each neuron's threshold "
                              "plays its part); drop @bias", "bias")
-        return super(LutConfig, replace(self, bias=False)).resolved(dataset)
+        standardize = self.standardize
+        if standardize is None and dataset.image_shape is not None and self.image is None:
+            standardize = False   # pixels share one scale: their integers are the grid
+        return super(LutConfig, replace(self, bias=False, standardize=standardize)
+                     ).resolved(dataset)
 
     def resolve(self, dataset: Dataset) -> LutConfig:
         if self.loss not in (None, "squared"):
@@ -92,6 +108,10 @@ class LutConfig(TrainingOptions):
         _positive(self.thresholds, "thresholds", 1, 255)
         _positive(self.fan_in, "fan_in", 1, MAX_FAN_IN)
         _positive(self.output_bits, "output_bits", 2, 16)
+        if self.input_bits is not None:
+            check_input_bits(self.input_bits)
+        refit_beta = check_beta(DEFAULT_REFIT_SHARE * beta if self.refit_beta is None
+                                else self.refit_beta)
         if self.penalty not in PENALTIES:
             raise QnnhwError(f"unknown @penalty {self.penalty!r}; choose one of "
                              f"{', '.join(PENALTIES)}", "penalty")
@@ -113,4 +133,5 @@ class LutConfig(TrainingOptions):
             raise QnnhwError("@sampling local needs the image shape of the columns; give "
                              "@image H W", ("sampling", "image"))
         return replace(self, beta=beta, loss="squared", neurons=neurons, sampling=sampling,
+                       refit_beta=refit_beta or None,
                        image=None if image is None else (int(image[0]), int(image[1])))

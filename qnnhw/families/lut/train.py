@@ -31,11 +31,33 @@ from .dictionary import sample_dictionary, thermometer_bits, thermometer_thresho
 from .fixedpoint import BIAS_BITS
 from .model import LutModel
 
-__all__ = ["LutTrainer", "lut_objective"]
+__all__ = ["LutTrainer", "grid_bits", "lut_objective"]
 
+#: The widest inputs an integer data set may ask for (the input format's limit is 24).
+MAX_INPUT_BITS = 16
 #: Scales tried for the integer weights, as multiples of the one that maps the largest
 #: weight to the largest integer (above 1, the largest weights saturate).
 SCALE_FACTORS = np.geomspace(0.5, 8.0, 49)
+
+
+def grid_bits(X: np.ndarray, max_abs: float) -> int:
+    """The input width B to train for: for integer features (pixels), the fewest bits that
+    hold every training value exactly; otherwise the fewest that keep each feature's training
+    values as distinct as :data:`~qnnhw.fixedpoint.DEFAULT_INPUT_BITS` bits do."""
+    def grid(bits: int) -> np.ndarray:
+        frac = choose_frac(bits, max_abs)
+        return quantize_inputs(X, bits, frac) / 2.0 ** frac
+
+    def distinct(values: np.ndarray) -> list[int]:
+        return [len(np.unique(column)) for column in values.T]
+
+    if np.array_equal(X, np.rint(X)):
+        for bits in range(2, MAX_INPUT_BITS + 1):
+            if np.array_equal(grid(bits), X):
+                return bits
+    wanted = distinct(grid(DEFAULT_INPUT_BITS))
+    return next(bits for bits in range(2, DEFAULT_INPUT_BITS + 1)
+                if distinct(grid(bits)) == wanted)
 
 
 def lut_objective(penalty: str, beta: float, W: np.ndarray, prediction: np.ndarray,
@@ -78,8 +100,10 @@ class LutTrainer:
         assert config.beta is not None and config.neurons is not None
         # The hardware compares B-bit integers: thresholds and bits come from the training
         # features on that grid, so that training sees the bits the hardware computes.
-        frac = choose_frac(DEFAULT_INPUT_BITS, self.inputs.feature_max_abs)
-        features = quantize_inputs(self.inputs.lifted, DEFAULT_INPUT_BITS, frac) / 2.0 ** frac
+        input_bits = config.input_bits or grid_bits(self.inputs.lifted,
+                                                    self.inputs.feature_max_abs)
+        frac = choose_frac(input_bits, self.inputs.feature_max_abs)
+        features = quantize_inputs(self.inputs.lifted, input_bits, frac) / 2.0 ** frac
         started = time.perf_counter()
         thresholds = thermometer_thresholds(features, config.thresholds)
         bits = thermometer_bits(features, thresholds)
@@ -98,12 +122,25 @@ class LutTrainer:
         targets = Y.reshape(len(Y), -1)
         self.progress(f"Lasso ({config.penalty}) over {D.shape[1]} distinct neurons, "
                       f"beta={config.beta:g}")
-        W, bias, objective, gap, iterations, lasso_seconds = self._lasso(D, targets)
+        W, bias, objective, gap, iterations, lasso_seconds = self._lasso(D, targets,
+                                                                         config.beta)
         kept = np.flatnonzero(np.abs(W).sum(axis=1) > 0)
         if not len(kept):
             raise QnnhwError(f"@beta {config.beta:g} is so large that the Lasso keeps no "
                              f"neuron; give a smaller @beta", "beta")
         W, D = W[kept], D[:, kept]
+        fitted_beta, fitted_objective = config.beta, objective
+        refit: dict[str, float] = {}
+        if config.refit_beta is not None:
+            # The relaxed Lasso: the same problem over the chosen neurons only (each output
+            # over its own, with l1), with less shrinkage; certified over those neurons.
+            self.progress(f"refit of the {len(kept)} kept neurons, beta={config.refit_beta:g}")
+            W, bias, fitted_objective, refit_gap, _, refit_seconds = self._lasso(
+                D, targets, config.refit_beta, support=W != 0)
+            fitted_beta = config.refit_beta
+            refit = {"refit_beta": config.refit_beta, "refit_objective": fitted_objective,
+                     "refit_gap": refit_gap}
+            lasso_seconds += refit_seconds
         scale, rounded_W, rounded_bias = self._integer_weights(D, targets, W, bias)
         # A neuron whose weights all round to 0 adds nothing in hardware: drop it.
         used = np.flatnonzero(np.abs(rounded_W).sum(axis=1) > 0)
@@ -126,22 +163,24 @@ class LutTrainer:
             "thresholds": config.thresholds, "fan_in": config.fan_in,
             "sampling": config.sampling, "output_bits": config.output_bits,
             "nonzero_weights": int(np.count_nonzero(rounded_W)),
-            "rounded_objective": lut_objective(config.penalty, config.beta, rounded_W / scale,
+            "fitted_objective": fitted_objective, **refit,
+            "rounded_objective": lut_objective(config.penalty, fitted_beta, rounded_W / scale,
                                                rounded_prediction.reshape(Y.shape), Y),
-            "standardize": config.standardize, "bias": False,
+            "standardize": config.standardize, "bias": False, "input_bits": input_bits,
             "feature_max_abs": self.inputs.feature_max_abs}
         model.timings = {"sample_seconds": sample_seconds, "lasso_seconds": lasso_seconds}
         return model
 
-    def _lasso(self, D: np.ndarray, targets: np.ndarray
+    def _lasso(self, D: np.ndarray, targets: np.ndarray, beta: float,
+               support: np.ndarray | None = None
                ) -> tuple[np.ndarray, np.ndarray, float, float, int, float]:
-        """Weights (N × C), biases, objective, duality gap, iterations and seconds."""
+        """Weights (N × C), biases, objective, duality gap, iterations and seconds; with
+        ``support`` (N × C booleans), each output's weights only where it is set."""
         config = self.config
-        assert config.beta is not None
         solver = str(config.solver)
         if config.penalty == "group" or targets.shape[1] == 1:
             y = targets if targets.shape[1] > 1 else targets[:, 0]
-            solution = solve_lasso(D, y, config.beta, solver=solver, progress=self.progress)
+            solution = solve_lasso(D, y, beta, solver=solver, progress=self.progress)
             W = solution.w.reshape(D.shape[1], -1)
             return (W, np.atleast_1d(np.asarray(solution.bias, dtype=float)),
                     solution.objective, solution.gap, solution.iterations, solution.seconds)
@@ -149,9 +188,13 @@ class LutTrainer:
         columns = []
         biases, objective, gap, iterations, seconds = [], 0.0, 0.0, 0, 0.0
         for output in range(targets.shape[1]):
-            solution = solve_lasso(D, targets[:, output], config.beta, solver=solver,
+            chosen = (np.arange(D.shape[1]) if support is None
+                      else np.flatnonzero(support[:, output]))
+            solution = solve_lasso(D[:, chosen], targets[:, output], beta, solver=solver,
                                    progress=self.progress)
-            columns.append(solution.w)
+            weights = np.zeros(D.shape[1])
+            weights[chosen] = solution.w
+            columns.append(weights)
             biases.append(float(solution.bias))
             objective += solution.objective
             gap += solution.gap
