@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, Value, signed, unsigned
 
-__all__ = ["CompressorPlan", "compressor_plan", "constant_multiply", "csd_digits",
+__all__ = ["CompressorPlan", "at_least", "compressor_plan", "constant_multiply", "csd_digits",
            "pipelined_argmax", "pipelined_sum", "weighted_bit_sum",
            "signed_binary_dot", "tree_depth"]
 
@@ -134,10 +134,10 @@ def signed_binary_dot(m: Module, values: Sequence[Value], mask: Value, total: Va
     return register, depth + 1
 
 
-#: Levels of full adders between two registers of a compressor tree: two LUT levels meet
+#: Levels of full adders between two registers of a compressor tree: three LUT levels meet
 #: 30 MHz on iCE40 with room, and bits passed between levels cost a cell only where
 #: they are registered.
-LEVELS_PER_STAGE = 2
+LEVELS_PER_STAGE = 3
 
 
 @dataclass(frozen=True)
@@ -252,3 +252,36 @@ def weighted_bit_sum(m: Module, terms: Sequence[tuple[Value, int]], *, name: str
     m.d.sync += result.eq(rows[0] + rows[1])
     assert depth + 1 == plan.depth
     return result, plan.depth
+
+
+def at_least(value: Value, constant: int) -> Value:
+    """``value ≥ constant`` for a signed ``value``, as truth tables rather than a carry chain.
+
+    In offset binary (the sign bit flipped) the comparison is unsigned. The lowest four bits
+    are one table (value's low bits ≥ the constant's); each next group of up to three bits
+    and the result so far is another: higher bits above the constant's, or equal and the
+    lower ones at least. On iCE40 and ECP5 each table is one LUT4, so a B-bit comparison
+    costs about B/3 cells and no carry logic.
+    """
+    width = len(value)
+    offset = constant + (1 << (width - 1))
+    if offset <= 0:
+        return Const(1, 1)
+    if offset >= 1 << width:
+        return Const(0, 1)
+    bits = Cat(value[:width - 1], ~value[width - 1])
+    low = min(4, width)
+    mask = (1 << low) - 1
+    table = sum(1 << entry for entry in range(1 << low) if entry >= offset & mask)
+    result: Value = Const(table, 1 << low).bit_select(bits[:low], 1)
+    position = low
+    while position < width:
+        step = min(3, width - position)
+        part = (offset >> position) & ((1 << step) - 1)
+        # Address: the result so far in bit 0, the group's bits above it.
+        table = sum(1 << entry for entry in range(1 << (step + 1))
+                    if (entry >> 1) > part or ((entry >> 1) == part and entry & 1))
+        result = Const(table, 1 << (step + 1)).bit_select(
+            Cat(result, bits[position:position + step]), 1)
+        position += step
+    return result

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 from amaranth.hdl import Cat, Const, Module, Signal, Value, signed
 
-from .arith import compressor_plan, weighted_bit_sum
+from .arith import at_least, compressor_plan, weighted_bit_sum
 from .folding import DatapathNumbers, FoldedDatapath, argmax_depth
 from .pipeline import Stages, Tracker
 
@@ -151,7 +151,8 @@ class LutDatapath(FoldedDatapath):
         for bit in sorted(set(spec.neuron_inputs.ravel().tolist())):
             feature, level = divmod(bit, levels)
             register = Signal(name=f"b{feature}_{level}", reset_less=True)
-            m.d.sync += register.eq(x[feature] >= int(spec.threshold_matrix[feature, level]))
+            m.d.sync += register.eq(at_least(x[feature],
+                                             int(spec.threshold_matrix[feature, level])))
             bits[bit] = register
         pipe.advance("compare", 1)
         return bits

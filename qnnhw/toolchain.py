@@ -135,6 +135,16 @@ def _abc9_crashed(folder: Path, name: str) -> bool:
     return "ABC9" in tail and "ERROR: Assert" in tail
 
 
+#: Seeds nextpnr tries, one after another, when its placer finds no legal placement.
+PLACEMENT_SEEDS = (2, 3)
+
+
+def _placement_unlegalised(folder: Path, name: str) -> bool:
+    """Whether nextpnr stopped because its placer could not legalise the placement."""
+    log = folder / f"{name}.tim"
+    return log.exists() and "Unable to find legal placement" in log.read_text()[-2000:]
+
+
 def implement(board: Board, commands: list[list[str]], folder: Path, step: StepOpener,
               progress: Progress, name: str = "qnnhw", time_limit: float | None = None
               ) -> Implementation:
@@ -169,6 +179,20 @@ def implement(board: Board, commands: list[list[str]], folder: Path, step: StepO
                                          flags=re.MULTILINE))
                 result = subprocess.run([env[variable], *command[1:]], cwd=folder, env=env,
                                         stdout=log, stderr=subprocess.STDOUT)
+        for seed in PLACEMENT_SEEDS:
+            if result.returncode == 0 or not _placement_unlegalised(folder, name):
+                break
+            # HeAP's legaliser gives up on some dense designs that another seed places.
+            progress(f"nextpnr found no legal placement with this seed (a limit of its "
+                     f"analytic placer below full utilisation); trying --seed {seed}")
+            with step(label), _heartbeat(f"{label} ({command[0]}, seed {seed})", progress), \
+                    open(log_path, "a") as log:
+                try:
+                    result = subprocess.run([env[variable], *command[1:], "--seed", str(seed)],
+                                            cwd=folder, env=env, stdout=log,
+                                            stderr=subprocess.STDOUT, timeout=time_limit)
+                except subprocess.TimeoutExpired:
+                    raise QnnhwError(f"{label} ran longer than {time_limit:.0f} s") from None
         if result.returncode != 0:
             timing_log = folder / f"{name}.tim"
             text = (timing_log.read_text() if timing_log.exists() else "") + log_path.read_text()

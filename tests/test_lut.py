@@ -148,7 +148,10 @@ def test_digits_network_is_accurate_certified_and_exact_in_integers(digits_model
     data, model = digits_model
     training = model.training
     assert training["lasso_gap"] <= 1e-3 * training["lasso_objective"]
-    assert training["rounded_objective"] >= training["lasso_lower_bound"]
+    # The rounded network is one of the refit's networks (same neurons, same β): no better
+    # than the refit's certified bound.
+    assert training["refit_beta"] == training["beta"] / 10
+    assert training["rounded_objective"] >= training["refit_objective"] - training["refit_gap"]
     spec = LutSpec.for_model(model)
     reference = LutReference(model, spec)
     truth = data.y_test.astype(int)
@@ -224,3 +227,32 @@ def test_cli_train_lut_json(tmp_path):
     assert report["family"] == "lut" and report["sampling"] == "random"
     assert report["test_accuracy"] >= 0.85 and 0 <= report["lasso_gap"]
     assert report["refit_beta"] == report["beta"] / 10 and report["input_bits"] <= 8
+
+
+@pytest.mark.parametrize("width", [2, 4, 5, 6, 8, 9])
+def test_comparisons_with_constants_are_exact(width):
+    """at_least over every input and every constant, edges included (Amaranth's simulator)."""
+    from amaranth.hdl import signed
+
+    from qnnhw.hdl.arith import at_least
+
+    low, high = -(1 << (width - 1)), 1 << (width - 1)
+    constants = sorted({low - 1, low, low + 1, -1, 0, 1, high - 1, high,
+                        *np.random.default_rng(width).integers(low, high, 6).tolist()})
+    m = Module()
+    value = Signal(signed(width))
+    results = [Signal(name=f"ge{index}") for index in range(len(constants))]
+    m.d.comb += [result.eq(at_least(value, constant))
+                 for result, constant in zip(results, constants)]
+    seen = []
+
+    async def testbench(ctx):
+        for x in range(low, high):
+            ctx.set(value, x)
+            seen.append([ctx.get(result) for result in results])
+
+    simulator = Simulator(m)
+    simulator.add_testbench(testbench)
+    simulator.run()
+    expected = [[int(x >= constant) for constant in constants] for x in range(low, high)]
+    assert seen == expected

@@ -238,7 +238,7 @@ def test_cli_train_bilinear_refuses_threshold_options(tmp_path, args):
 
 
 def test_an_interior_point_finishes_what_fista_cannot(monkeypatch):
-    from qnnhw.families.threshold import lasso
+    from qnnhw import lasso
 
     D, y = lasso_problem(2)
     reference = solve_lasso(D, y, 0.5, solver="CLARABEL")

@@ -16,8 +16,11 @@ if TYPE_CHECKING:
 
 __all__ = ["estimate"]
 
-#: Logic cells of one comparison of a B-bit input with a constant (per input bit).
-COMPARE_CELLS_PER_BIT = 0.5
+
+
+def compare_cells(input_bits: int) -> int:
+    """LUT4s of one comparison with a constant (:func:`qnnhw.hdl.arith.at_least`)."""
+    return 1 + -(-max(0, input_bits - 4) // 3)
 
 
 def neuron_cells(fan_in: int) -> int:
@@ -29,7 +32,7 @@ def estimate(device: Device, spec: LutSpec, scores: bool = True) -> Estimate:
     """Logic cells, (no) DSPs and RAM blocks of the unrolled design: comparators, one truth
     table per neuron, a compressor tree per output (two cells per full adder, one per
     passed bit, the final adder), the biased scores, the class decision and the link."""
-    compare = len(set(spec.inputs)) * (1 + COMPARE_CELLS_PER_BIT * spec.input_bits)
+    compare = len(set(spec.inputs)) * compare_cells(spec.input_bits)
     neurons = spec.m * neuron_cells(spec.fan_in)
     trees = 0
     for terms, _ in output_terms(spec):
