@@ -18,28 +18,20 @@ import argparse
 import time
 
 import numpy as np
+from qnnhw.hdl.lut import output_plans
 
 from qnnhw.dataset import class_indices, load
 from qnnhw.families.lut.config import LutConfig
+from qnnhw.families.lut.estimate import compare_cells
 from qnnhw.families.lut.fixedpoint import LutSpec
 from qnnhw.families.lut.reference import LutReference
 from qnnhw.families.lut.train import LutTrainer
-from qnnhw.hdl.arith import compressor_plan
-from qnnhw.hdl.lut import output_terms
 
 
 def datapath_luts(spec: LutSpec) -> int:
-    """Neurons + 2 per full adder + the comparators' LUTs (⌈B/4⌉ + 1 each)."""
-    adders = 0
-    for terms, _ in output_terms(spec):
-        heights: list[int] = []
-        for _, weight, _ in terms:
-            for column in range(weight.bit_length()):
-                heights.extend([0] * (column + 1 - len(heights)))
-                heights[column] += weight >> column & 1
-        adders += compressor_plan(heights).full_adders
-    compares = len(set(spec.inputs)) * (-(-spec.input_bits // 4) + 1)
-    return spec.m + 2 * adders + compares
+    """Neurons + 2 per full adder + the comparators' LUT4s."""
+    adders = sum(plan.full_adders for plan in output_plans(spec))
+    return spec.m + 2 * adders + len(set(spec.inputs)) * compare_cells(spec.input_bits)
 
 
 def main() -> None:

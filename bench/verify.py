@@ -3,7 +3,8 @@
     python bench/verify.py [--vectors 45000] [--idle 20] [--stall 20] [--only NAME ...]
 
 Each configuration is a random network (``qnnhw.sim.networks``) of a shape chosen to reach a
-corner of the generators: both families, both bilinear architectures, P from 1 to m (or d̂),
+corner of the generators: every family, both bilinear architectures, the unrolled LUT
+networks (fan-in 1 to 6, C outputs), P from 1 to m (or d̂),
 2- to 16-bit inputs, bias on and off, multi-level weights (replicated features, integer
 hidden weights), deep threshold networks, C outputs with and without scores. Its inputs are
 the full-scale corners (``corner_vectors``) and then uniform random vectors; Verilator runs
@@ -24,7 +25,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from qnnhw.sim.networks import random_model, random_threshold_model  # noqa: E402
+from qnnhw.sim.networks import (  # noqa: E402
+    random_lut_model,
+    random_model,
+    random_threshold_model,
+)
 from qnnhw.sim.runner import random_vectors  # noqa: E402
 from qnnhw.sim.verify import corner_vectors, verify_datapath  # noqa: E402
 
@@ -74,6 +79,16 @@ CONFIGURATIONS = {
     "threshold no bias, 3-bit inputs": (lambda: random_threshold_model(8, 30, bias=False,
                                                                        seed=22), 3, 10,
                                         "neurons", True),
+    "lut K=1 fan-in 1": (lambda: random_lut_model(2, 1, fan_in=1, seed=23), 8, 1, "unrolled",
+                         True),
+    "lut K=40 fan-in 4": (lambda: random_lut_model(12, 40, seed=24), 6, 1, "unrolled", True),
+    "lut fan-in 6, 9-bit inputs": (lambda: random_lut_model(6, 25, fan_in=6, seed=25), 9, 1,
+                                   "unrolled", True),
+    "lut C=10 scores, 7 thresholds": (lambda: random_lut_model(16, 120, levels=7, classes=10,
+                                                               seed=26), 6, 1, "unrolled",
+                                      True),
+    "lut C=10 class only, 2-bit inputs": (lambda: random_lut_model(
+        10, 60, classes=10, output_bits=6, seed=27), 2, 1, "unrolled", False),
 }
 
 

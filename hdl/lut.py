@@ -23,11 +23,11 @@ from typing import Any, Protocol
 import numpy as np
 from amaranth.hdl import Cat, Const, Module, Signal, Value, signed
 
-from .arith import at_least, compressor_plan, weighted_bit_sum
+from .arith import CompressorPlan, at_least, compressor_plan, weighted_bit_sum
 from .folding import DatapathNumbers, FoldedDatapath, argmax_depth
 from .pipeline import Stages, Tracker
 
-__all__ = ["LutDatapath", "LutNumbers"]
+__all__ = ["LutDatapath", "LutNumbers", "output_plans", "output_terms", "sum_depth"]
 
 
 class LutNumbers(DatapathNumbers, Protocol):
@@ -62,18 +62,22 @@ def output_terms(spec: LutNumbers) -> list[tuple[list[tuple[int, int, bool]], in
     return result
 
 
-def sum_depth(spec: LutNumbers) -> int:
-    """Register stages of the deepest output's compressor tree."""
-    depths = []
+def output_plans(spec: LutNumbers) -> list[CompressorPlan]:
+    """Per output, the compressor tree that sums its weighted neurons."""
+    plans = []
     for terms, _ in output_terms(spec):
         heights: list[int] = []
         for _, weight, _ in terms:
             for column in range(weight.bit_length()):
-                while len(heights) <= column:
-                    heights.append(0)
+                heights.extend([0] * (column + 1 - len(heights)))
                 heights[column] += weight >> column & 1
-        depths.append(compressor_plan(heights).depth)
-    return max(depths)
+        plans.append(compressor_plan(heights))
+    return plans
+
+
+def sum_depth(spec: LutNumbers) -> int:
+    """Register stages of the deepest output's compressor tree."""
+    return max(plan.depth for plan in output_plans(spec))
 
 
 class LutDatapath(FoldedDatapath):

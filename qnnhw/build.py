@@ -96,8 +96,12 @@ def _fold(board: Board, model: Network, spec: Spec, parallel: int | None, scores
             f"{device.name} has {device.lcs} and {device.ram_blocks}; use fewer "
             f"{fewer}, or a bigger board (ice40-hx8k, ulx3s)",
             ("input_bits", "hidden_bits", "scores"))
-    progress(f"folding ({arch}): P={chosen.parallel} {architecture(family, arch).units} for "
-             f"{family.work(spec, arch)} unit-cycles of work, {chosen.cycles} "
+    chosen_arch = architecture(family, arch)
+    units = family.units(spec, arch)
+    what = (f"{arch}: the whole network as one unit" if units == 1 else
+            f"folding ({arch}): P={chosen.parallel} {chosen_arch.units} for "
+            f"{chosen_arch.bound}={units}")
+    progress(f"{what}, {chosen.cycles} "
              f"cycles per vector (estimate {chosen.lcs} of {device.lcs} logic cells, "
              f"{chosen.dsps} DSPs, {chosen.ram_blocks} RAM blocks)")
     return chosen.parallel, asdict(chosen)

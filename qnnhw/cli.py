@@ -140,7 +140,8 @@ def _refuse_foreign_options(args: argparse.Namespace, flags: Mapping[str, str]) 
                              f"{family.instead[dest]}", tuple(flags))
     if given:
         owner = args.option_owners[given[0]][0]
-        listed = [flags[dest] for dest, names in args.option_owners.items() if owner in names]
+        listed = [flags[dest] for dest, names in args.option_owners.items()
+                  if owner in names and family.name not in names]
         options = (", ".join(listed[:-1]) + " and " + listed[-1]) if len(listed) > 1 \
             else listed[0]
         raise QnnhwError(f"{options} {'are' if len(listed) > 1 else 'is'} for {owner} "

@@ -59,6 +59,9 @@ def check_parallel(model: Network, spec: Spec, parallel: int, arch: str | None =
     family = family_of(model)
     chosen = architecture(family, arch)
     units = family.units(spec, chosen.name)
+    if units == 1 and parallel != 1:
+        raise QnnhwError(f"@parallel must be 1 for the {chosen.name} architecture ({chosen.units}"
+                         f" is one unit), not {parallel}", "parallel")
     if not 1 <= parallel <= units:
         raise QnnhwError(f"@parallel must be between 1 and {chosen.bound}={units}, not "
                          f"{parallel}", "parallel")

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from qnnhw.estimate import SHARED_FACTOR, Estimate, output_path, serial_cells
-from qnnhw.hdl.arith import compressor_plan
 from qnnhw.hdl.folding import argmax_depth, fifo_depth, output_word_width
-from qnnhw.hdl.lut import LutDatapath, output_terms
+from qnnhw.hdl.lut import LutDatapath, output_plans
 
 from .fixedpoint import LutSpec
 
@@ -34,15 +33,8 @@ def estimate(device: Device, spec: LutSpec, scores: bool = True) -> Estimate:
     passed bit, the final adder), the biased scores, the class decision and the link."""
     compare = len(set(spec.inputs)) * compare_cells(spec.input_bits)
     neurons = spec.m * neuron_cells(spec.fan_in)
-    trees = 0
-    for terms, _ in output_terms(spec):
-        heights: list[int] = []
-        for _, weight, _ in terms:
-            for column in range(weight.bit_length()):
-                heights.extend([0] * (column + 1 - len(heights)))
-                heights[column] += weight >> column & 1
-        plan = compressor_plan(heights)
-        trees += 2 * plan.full_adders + plan.passed + plan.width
+    trees = sum(2 * plan.full_adders + plan.passed + plan.width
+                for plan in output_plans(spec))
     outputs = spec.outputs * spec.output_width
     decision = 0
     if spec.outputs > 1:
