@@ -158,7 +158,8 @@ def _implement(board: Board, model: Network, spec: Spec, parallel: int, scores: 
         clock = None if pll is None else PLLClock(pll, board.pll, board.clock)
         with steps.step("elaborate", "qnnhw.v"):
             commands = elaborate(board, BoardTop(SerialInference(datapath, divisor), clock),
-                                 staging, NAME)
+                                 staging, NAME, architecture(family_of(model), arch)
+                                 .plain_flip_flops)
         steps.progress(f"synthesis, place and route for {board.name} ({board.device.name}), "
                        f"P={parallel}, clock {clock_hz / 1e6:.2f} MHz")
         try:

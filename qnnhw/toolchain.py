@@ -82,15 +82,38 @@ def parse_nextpnr_log(text: str, arch: Architecture) -> Implementation:
     return Implementation(fmax_mhz=frequencies[-1], log=text, **used)
 
 
-def elaborate(board: Board, top: Any, folder: Path, name: str = "qnnhw") -> list[list[str]]:
+#: The synthesis command whose flip-flop mapping may use synchronous set and reset, and the
+#: legalisation that allows none (the plain, enabled and asynchronously reset flip-flops
+#: synth_ice40 itself allows besides them).
+PLAIN_FLIP_FLOPS_SYNTHESIS = "synth_ice40"
+PLAIN_FLIP_FLOPS = ("dfflegalize -cell $_DFF_?_ 0 -cell $_DFFE_?P_ 0 -cell $_DFF_?P?_ 0 "
+                    "-cell $_DFFE_?P?P_ 0 -cell $_DLATCH_?_ x -mince -1")
+
+
+def _with_plain_flip_flops(match: re.Match[str]) -> str:
+    indent, options = match.group(1), match.group(2)
+    return "\n".join(f"{indent}{line}" for line in (
+        f"synth_ice40{options} -run :map_ffs", PLAIN_FLIP_FLOPS,
+        f"synth_ice40{options} -run map_ffs:"))
+
+
+def elaborate(board: Board, top: Any, folder: Path, name: str = "qnnhw",
+              plain_flip_flops: bool = False) -> list[list[str]]:
     """Elaborate ``top`` for ``board`` into ``folder`` (RTLIL, Verilog, constraints, the
-    yosys script) and return the build plan's commands."""
+    yosys script) and return the build plan's commands. With ``plain_flip_flops`` (an
+    architecture's :attr:`~qnnhw.families.Architecture.plain_flip_flops`), iCE40 synthesis
+    maps no logic into synchronous set or reset pins."""
     platform = board.platform()
     options: dict[str, Any] = {"nextpnr_opts": "--timing-allow-fail"}
     if board.device.dsps and board.device.arch.dsp_synthesis:
         options["synth_opts"] = board.device.arch.dsp_synthesis
     plan = platform.build(top, name=name, do_build=False, debug_verilog=True, **options)
     plan.extract(str(folder))
+    script = folder / f"{name}.ys"
+    if plain_flip_flops:
+        script.write_text(re.sub(rf"^(\s*){PLAIN_FLIP_FLOPS_SYNTHESIS}(.*)$",
+                                 _with_plain_flip_flops, script.read_text(),
+                                 flags=re.MULTILINE))
     commands: list[list[str]] = json.loads((folder / f"build_{name}.json").read_text())[
         "commands"]
     return commands

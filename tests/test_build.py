@@ -139,7 +139,7 @@ def fake_toolchain(monkeypatch, fmax, fail_above=None, calls=None, pll_hangs=Fal
     frequencies = list(fmax) if isinstance(fmax, list) else None
     clocks = []
 
-    def elaborate(board, top, folder, name="qnnhw"):
+    def elaborate(board, top, folder, name="qnnhw", plain_flip_flops=False):
         from amaranth.hdl import Fragment
 
         Fragment.get(top, board.platform())   # elaborated, as the real flow would

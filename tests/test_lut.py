@@ -233,7 +233,6 @@ def test_cli_train_lut_json(tmp_path):
 def test_comparisons_with_constants_are_exact(width):
     """at_least over every input and every constant, edges included (Amaranth's simulator)."""
     from amaranth.hdl import signed
-
     from qnnhw.hdl.arith import at_least
 
     low, high = -(1 << (width - 1)), 1 << (width - 1)

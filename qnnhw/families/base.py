@@ -86,12 +86,18 @@ class Architecture:
         What P counts, as the build's summary names it ("neuron units").
     bound : str
         The largest P, as a refusal of ``--parallel`` names it ("m").
+    plain_flip_flops : bool
+        Whether synthesis must keep logic out of the flip-flops' synchronous set and reset
+        (:func:`qnnhw.toolchain.elaborate`): an unrolled network would give hundreds of
+        flip-flops a set or reset net of their own, each a control set that a block of
+        logic cells cannot share, and the placer fails far below full utilisation.
     """
 
     name: str
     description: str
     units: str
     bound: str
+    plain_flip_flops: bool = False
 
 
 class Trainer(Protocol):

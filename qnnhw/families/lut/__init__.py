@@ -49,7 +49,7 @@ class LutFamily:
     }
     summary_keys = ("lasso_gap", "rounded_objective", "nonzero_weights", "output_bits")
     architectures = (Architecture("unrolled", "lut: every neuron a LUT, one vector per clock",
-                                  "unrolled network", "1"),)
+                                  "unrolled network", "1", plain_flip_flops=True),)
 
     def add_options(self, group: OptionGroup, defaults: Mapping[str, Any]
                     ) -> None:
