@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from qnnhw import flow, protocol
+from qnnhw.families import get_family, names
 from qnnhw.flow import fixed_point
 
-from .helpers import EmulatedBoard, random_model, random_threshold_model, run_cli
+from .helpers import EmulatedBoard, run_cli
 
 
 def test_crc8_matches_the_standard_check_value():
@@ -64,10 +65,9 @@ def test_class_responses_round_trip():
         protocol.ResponseFormat(9, 300)
 
 
-@pytest.fixture(params=["bilinear", "threshold"])
+@pytest.fixture(params=names())
 def build_dir(tmp_path, request):
-    model = (random_model(4, 6, seed=5) if request.param == "bilinear"
-             else random_threshold_model(4, 6, seed=5))
+    model = get_family(request.param).example(4, 6, seed=5)
     spec = fixed_point(model)
     model.save(tmp_path / "model.json")
     (tmp_path / "fixedpoint.json").write_text(spec.to_json())
@@ -106,16 +106,15 @@ def test_run_reports_a_missing_build_folder(tmp_path):
 def test_fixed_point_spec_file_is_checked(build_dir):
     folder, _, spec = build_dir
     data = json.loads((folder / "fixedpoint.json").read_text())
-    data["sum_width"] += 1
+    data["bias_value"] += 1
     (folder / "fixedpoint.json").write_text(json.dumps(data))
     result = run_cli("run", "--port", "/dev/null", "--build", str(folder))
-    assert result.returncode == 2 and "'sum_width'" in result.stderr
+    assert result.returncode == 2 and "'bias_value'" in result.stderr
 
 
 def multiclass_build_dir(folder, family, scores=True):
     """What build writes for a three-class network (without the bitstream), and data."""
-    model = (random_model(4, 6, seed=6, classes=3) if family == "bilinear"
-             else random_threshold_model(4, 6, seed=6, classes=3))
+    model = get_family(family).example(4, 6, seed=6, classes=3)
     spec = fixed_point(model)
     model.save(folder / "model.json")
     (folder / "fixedpoint.json").write_text(spec.to_json())
@@ -126,7 +125,7 @@ def multiclass_build_dir(folder, family, scores=True):
     return model, spec, rows
 
 
-@pytest.mark.parametrize("family", ["bilinear", "threshold"])
+@pytest.mark.parametrize("family", names())
 def test_run_prints_classes_and_scores_of_a_multiclass_board(tmp_path, family):
     model, spec, rows = multiclass_build_dir(tmp_path, family)
     board = EmulatedBoard(model, spec)
