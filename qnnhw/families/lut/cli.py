@@ -89,6 +89,8 @@ def summary(report: dict[str, Any]) -> list[str]:
 def certificate(training: dict[str, Any]) -> str | None:
     if training.get("lasso_gap") is None:
         return None
+    refit = (f"refit at beta={training['refit_beta']:g}: {training['refit_objective']:.6g}; "
+             if training.get("refit_beta") is not None else "")
     return (f"Lasso objective {training['lasso_objective']:.6g} "
             f"({lasso_verdict(training['lasso_objective'], training['lasso_gap'])}); "
-            f"{_rounding(training)}")
+            f"{refit}{_rounding(training)}")
