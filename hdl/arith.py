@@ -213,11 +213,11 @@ def weighted_bit_sum(m: Module, terms: Sequence[tuple[Value, int]], *, name: str
     for value, weight in terms:
         if weight < 0:
             raise ValueError(f"Weights must be non-negative, not {weight}")
-        for column in range(weight.bit_length()):
-            if weight >> column & 1:
-                while len(columns) <= column:
+        for position in range(weight.bit_length()):
+            if weight >> position & 1:
+                while len(columns) <= position:
                     columns.append([])
-                columns[column].append(value)
+                columns[position].append(value)
     plan = compressor_plan([len(column) for column in columns])
     level = depth = 0
 
