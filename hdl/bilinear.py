@@ -32,7 +32,8 @@ from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data
 
 from .arith import constant_multiply, csd_digits, pipelined_sum, signed_binary_dot, tree_depth
-from .folding import DatapathNumbers, FoldedDatapath
+from .folding import FoldedDatapath
+from .numbers import DatapathNumbers
 from .pipeline import Stages
 
 __all__ = ["BilinearNumbers", "BilinearDatapath"]

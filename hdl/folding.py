@@ -12,43 +12,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from amaranth.hdl import Const, Module, Mux, Shape, ShapeLike, Signal, Value, signed, unsigned
 from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .arith import pipelined_argmax
+from .numbers import DatapathNumbers
 from .pipeline import Stages, Tracker
 
-__all__ = ["DatapathNumbers", "FoldedDatapath", "IssueStage", "argmax_depth", "fifo_depth",
+__all__ = ["FoldedDatapath", "IssueStage", "argmax_depth", "fifo_depth",
            "output_shape", "output_word_width"]
-
-
-class DatapathNumbers(Protocol):
-    """What every datapath needs to know of its numbers: the input format, the neurons it
-    folds and its outputs. Each family's fixed-point spec provides it (and what its own
-    datapath adds); the gateware depends on this description, never on a family."""
-
-    @property
-    def features(self) -> int: ...
-    @property
-    def bias(self) -> bool:
-        """Whether the constant feature 2^F is appended to the inputs."""
-    @property
-    def bias_value(self) -> int: ...
-    @property
-    def input_bits(self) -> int: ...
-    @property
-    def m(self) -> int:
-        """Neurons: what the datapath folds onto its units."""
-    @property
-    def d(self) -> int: ...
-    @property
-    def outputs(self) -> int:
-        """Outputs C: one, or one per class from three classes on."""
-    @property
-    def output_width(self) -> int: ...
 
 
 def output_shape(spec: DatapathNumbers, scores: bool = True) -> ShapeLike:

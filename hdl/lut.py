@@ -24,7 +24,8 @@ import numpy as np
 from amaranth.hdl import Cat, Const, Module, Signal, Value, signed
 
 from .arith import CompressorPlan, at_least, compressor_plan, weighted_bit_sum
-from .folding import DatapathNumbers, FoldedDatapath, argmax_depth
+from .folding import FoldedDatapath, argmax_depth
+from .numbers import DatapathNumbers
 from .pipeline import Stages, Tracker
 
 __all__ = ["LutDatapath", "LutNumbers", "output_plans", "output_terms", "sum_depth"]

@@ -28,7 +28,8 @@ from amaranth.hdl import Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data
 
 from .arith import pipelined_sum, signed_binary_dot, tree_depth
-from .folding import DatapathNumbers, FoldedDatapath, argmax_depth
+from .folding import FoldedDatapath, argmax_depth
+from .numbers import DatapathNumbers
 from .pipeline import Stages, Tracker
 
 __all__ = ["ThresholdDatapath", "ThresholdNumbers"]

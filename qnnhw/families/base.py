@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from qnnhw.hdl.numbers import DatapathNumbers
+
 if TYPE_CHECKING:
     from qnnhw.boards import Board, Device
     from qnnhw.dataset import Dataset
@@ -35,37 +37,19 @@ class OptionGroup(Protocol):
     def add_argument(self, *flags: str, **settings: Any) -> Any: ...
 
 
-class Spec(Protocol):
-    """A family's fixed-point spec (see :class:`qnnhw.fixedpoint.InputFormat`)."""
+class Spec(DatapathNumbers, Protocol):
+    """A family's fixed-point spec (see :class:`qnnhw.fixedpoint.InputFormat`): what its
+    datapath needs (:class:`~qnnhw.hdl.numbers.DatapathNumbers`), and the input format and
+    file round trip the host needs."""
 
-    @property
-    def features(self) -> int: ...
-    @property
-    def bias(self) -> bool: ...
-    @property
-    def input_bits(self) -> int: ...
     @property
     def input_frac(self) -> int: ...
     @property
     def output_frac(self) -> int: ...
     @property
-    def m(self) -> int:
-        """Neurons: what the datapath folds onto its units."""
-    @property
-    def d(self) -> int:
-        """Inputs of each folded neuron."""
-    @property
-    def outputs(self) -> int:
-        """Outputs C: one, or one per class from three classes on."""
-    @property
-    def output_width(self) -> int:
-        """Width of each output."""
-    @property
     def input_min(self) -> int: ...
     @property
     def input_max(self) -> int: ...
-    @property
-    def bias_value(self) -> int: ...
     def quantize(self, features: np.ndarray) -> np.ndarray: ...
     def output_to_real(self, y: np.ndarray) -> np.ndarray: ...
     def to_dict(self) -> dict[str, Any]: ...
