@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -104,6 +105,7 @@ class LutTrainer:
                                                     self.inputs.feature_max_abs)
         frac = choose_frac(input_bits, self.inputs.feature_max_abs)
         features = quantize_inputs(self.inputs.lifted, input_bits, frac) / 2.0 ** frac
+        self._check_memory(len(features), config.neurons)
         started = time.perf_counter()
         thresholds = thermometer_thresholds(features, config.thresholds)
         bits = thermometer_bits(features, thresholds)
@@ -170,6 +172,19 @@ class LutTrainer:
             "feature_max_abs": self.inputs.feature_max_abs}
         model.timings = {"sample_seconds": sample_seconds, "lasso_seconds": lasso_seconds}
         return model
+
+    @staticmethod
+    def _check_memory(rows: int, neurons: int) -> None:
+        """Refuse a dictionary whose Lasso cannot fit in this machine's memory: its
+        patterns as floats, and their centred copy, are 16 bytes per row and neuron."""
+        needed = 16 * rows * neurons
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        if needed > available:
+            raise QnnhwError(
+                f"a dictionary of {neurons} neurons over {rows} training rows needs about "
+                f"{needed / 2 ** 30:.0f} GiB for the Lasso, this machine has "
+                f"{available / 2 ** 30:.0f} GiB; give fewer @neurons or @subsample rows",
+                ("neurons", "subsample"))
 
     def _lasso(self, D: np.ndarray, targets: np.ndarray, beta: float,
                support: np.ndarray | None = None
