@@ -17,6 +17,7 @@ figures replace the estimates: a design that does not fit is retried with fewer 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -90,12 +91,15 @@ def _fold(board: Board, model: Network, spec: Spec, parallel: int | None, scores
             fewer = fewer.replace(" or features", ", features or classes") + \
                 f" (C={spec.outputs})" + (", answer with the class only (@scores)"
                                           if scores else "")
+        unit = (f"the {architecture(family, arch).units} ({spec.m} neurons)"
+                if family.units(spec, arch) == 1 else
+                f"one neuron unit with d={spec.d} inputs")
         raise QnnhwError(
-            f"the design does not fit {board.name}: one neuron unit with d={spec.d} inputs "
+            f"the design does not fit {board.name}: {unit} "
             f"needs about {one.lcs} logic cells and {one.ram_blocks} RAM blocks, "
             f"{device.name} has {device.lcs} and {device.ram_blocks}; use fewer "
             f"{fewer}, or a bigger board (ice40-hx8k, ulx3s)",
-            ("input_bits", "hidden_bits", "scores"))
+            tuple(dict.fromkeys(["input_bits", *re.findall(r"@(\w+)", fewer)])))
     chosen_arch = architecture(family, arch)
     units = family.units(spec, arch)
     what = (f"{arch}: the whole network as one unit" if units == 1 else

@@ -264,3 +264,14 @@ def test_a_dictionary_larger_than_memory_is_refused_before_sampling():
         LutTrainer._check_memory(1_000_000, 1_000_000)   # 16 TB of patterns
     assert refusal.value.parameters == ("neurons", "subsample")
     LutTrainer._check_memory(1_437, 20_000)   # digits with the default dictionary: fine
+
+
+def test_a_lut_network_too_large_for_the_board_is_refused_before_synthesis(tmp_path):
+    model = random_lut_model(30, 3000, classes=10, seed=9)
+    model.save(tmp_path / "model.json")
+    out = tmp_path / "out"
+    result = run_cli("build", "--board", "icestick", "--model", str(tmp_path / "model.json"),
+                     "-o", str(out))
+    assert_one_line_error(result, "does not fit icestick", "unrolled network (3000 neurons)",
+                          "a larger --beta", "ulx3s")
+    assert "synthesis" not in result.stderr and not out.exists()
