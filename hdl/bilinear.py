@@ -33,13 +33,13 @@ from amaranth.lib import data
 
 from .arith import constant_multiply, csd_digits, pipelined_sum, signed_binary_dot, tree_depth
 from .folding import FoldedDatapath
-from .numbers import DatapathNumbers
+from .numbers import ScaledSumNumbers
 from .pipeline import Stages
 
 __all__ = ["BilinearNumbers", "BilinearDatapath"]
 
 
-class BilinearNumbers(DatapathNumbers, Protocol):
+class BilinearNumbers(ScaledSumNumbers, Protocol):
     """The numbers of a bilinear network, as its neuron datapath needs them (the bilinear
     family's fixed-point spec provides them)."""
 
@@ -51,12 +51,6 @@ class BilinearNumbers(DatapathNumbers, Protocol):
     def neuron_width(self) -> int: ...
     @property
     def product_width(self) -> int: ...
-    @property
-    def sum_width(self) -> int: ...
-    @property
-    def alpha_mantissa(self) -> int: ...
-    @property
-    def alpha_shift(self) -> int: ...
 
 
 def _word_layout(spec: BilinearNumbers, parallel: int) -> data.Layout:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-__all__ = ["DatapathNumbers"]
+__all__ = ["DatapathNumbers", "ScaledSumNumbers"]
 
 
 class DatapathNumbers(Protocol):
@@ -36,3 +36,15 @@ class DatapathNumbers(Protocol):
         """Outputs C: one, or one per class from three classes on."""
     @property
     def output_width(self) -> int: ...
+
+
+class ScaledSumNumbers(DatapathNumbers, Protocol):
+    """A datapath that accumulates an exact sum and scales it by A·2^(−k) at the end (both
+    bilinear architectures): the sum's width and the scale's mantissa A and shift k."""
+
+    @property
+    def sum_width(self) -> int: ...
+    @property
+    def alpha_mantissa(self) -> int: ...
+    @property
+    def alpha_shift(self) -> int: ...

@@ -33,13 +33,13 @@ from amaranth.lib import data
 
 from .arith import constant_multiply, csd_digits, pipelined_sum, tree_depth
 from .folding import FoldedDatapath
-from .numbers import DatapathNumbers
+from .numbers import ScaledSumNumbers
 from .pipeline import Stages
 
 __all__ = ["QuadraticDatapath", "QuadraticNumbers"]
 
 
-class QuadraticNumbers(DatapathNumbers, Protocol):
+class QuadraticNumbers(ScaledSumNumbers, Protocol):
     """The numbers of a bilinear network as a quadratic form, as its datapath needs them
     (the bilinear family's fixed-point spec provides them)."""
 
@@ -55,12 +55,6 @@ class QuadraticNumbers(DatapathNumbers, Protocol):
     def term_width(self) -> int: ...
     @property
     def row_width(self) -> int: ...
-    @property
-    def sum_width(self) -> int: ...
-    @property
-    def alpha_mantissa(self) -> int: ...
-    @property
-    def alpha_shift(self) -> int: ...
 
 
 class QuadraticDatapath(FoldedDatapath):

@@ -185,7 +185,6 @@ def test_lut_model_file_round_trip(tmp_path, digits_model):
 ])
 def test_corrupt_lut_model_files_are_refused(tmp_path, edit, needle):
     model = random_lut_model(4, 5, seed=1)
-    data = model.to_dict()
     model.thresholds[0] = [-1.0, 0.0, 1.0]
     data = model.to_dict()
     edit(data["network"])
