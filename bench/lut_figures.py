@@ -1,7 +1,8 @@
 """LUT networks (issue #22): accuracy in hardware integers, size and certificate over seeds.
 
     python bench/lut_figures.py [--data digits|DIR] [--seeds 10] [--beta B] [--output-bits B]
-                                [--thresholds T] [--neurons N] [--refit-beta B]
+                                [--thresholds T] [--neurons N] [--refit KIND]
+                                [--refit-beta B]
                                 [--subsample N]
 
 For each seed (qnnhw's 80/20 split of digits, or the fixed test set of an MNIST-format folder):
@@ -42,13 +43,14 @@ def main() -> None:
     parser.add_argument("--output-bits", type=int, default=None)
     parser.add_argument("--thresholds", type=int, default=None)
     parser.add_argument("--neurons", type=int, default=None)
+    parser.add_argument("--refit", default=None)
     parser.add_argument("--refit-beta", type=float, default=None)
     parser.add_argument("--subsample", type=int, default=None)
     args = parser.parse_args()
     options = {key: value for key, value in (
         ("beta", args.beta), ("output_bits", args.output_bits),
         ("thresholds", args.thresholds), ("neurons", args.neurons),
-        ("refit_beta", args.refit_beta)) if value is not None}
+        ("refit", args.refit), ("refit_beta", args.refit_beta)) if value is not None}
     print(f"LUT networks on {args.data}, options {options or 'default'}")
     print("| seed | float test | hardware test | neurons | weights | datapath LUT4s "
           "| input bits | rel. gap | seconds |")

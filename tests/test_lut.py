@@ -12,7 +12,7 @@ from qnnhw.hdl.lut import LutDatapath
 from qnnhw.sim.networks import random_lut_model
 
 from qnnhw.dataset import load
-from qnnhw.families.lut.config import LutConfig
+from qnnhw.families.lut.config import DEFAULT_REFIT_DECAY, LutConfig
 from qnnhw.families.lut.dictionary import (
     activations,
     sample_dictionary,
@@ -148,9 +148,10 @@ def test_digits_network_is_accurate_certified_and_exact_in_integers(digits_model
     data, model = digits_model
     training = model.training
     assert training["lasso_gap"] <= 1e-3 * training["lasso_objective"]
-    # The rounded network is one of the refit's networks (same neurons, same β): no better
+    # The rounded network is one of the refit's networks (same neurons, same λ): no better
     # than the refit's certified bound.
-    assert training["refit_beta"] == training["beta"] / 10
+    assert training["refit"] == "logistic" and training["refit_beta"] == DEFAULT_REFIT_DECAY
+    assert training["refit_gap"] <= 1e-6 * training["refit_objective"]
     assert training["rounded_objective"] >= training["refit_objective"] - training["refit_gap"]
     spec = LutSpec.for_model(model)
     reference = LutReference(model, spec)
@@ -204,6 +205,9 @@ def test_corrupt_lut_model_files_are_refused(tmp_path, edit, needle):
     (["--beta", "1e9", "--neurons", "200"], "keeps no neuron"),
     (["--bias"], "--bias"),
     (["--m", "5"], "--m"),
+    (["--refit-beta", "0"], "--refit none"),
+    (["--refit", "none", "--refit-beta", "2"], "--refit-beta"),
+    (["--task", "regression", "--refit", "logistic"], "--refit squared"),
 ])
 def test_cli_train_lut_refuses_bad_options(tmp_path, args, needle):
     result = run_cli("train", "--family", "lut", "--data", "digits", *args, "-o",
@@ -225,7 +229,17 @@ def test_cli_train_lut_json(tmp_path):
     report = json.loads(result.stdout)
     assert report["family"] == "lut" and report["sampling"] == "random"
     assert report["test_accuracy"] >= 0.85 and 0 <= report["lasso_gap"]
-    assert report["refit_beta"] == report["beta"] / 10 and report["input_bits"] <= 8
+    assert report["refit"] == "logistic" and report["input_bits"] <= 8
+    assert report["refit_beta"] == DEFAULT_REFIT_DECAY
+
+
+def test_the_squared_refit_is_the_relaxed_lasso(tmp_path):
+    result = run_cli("train", "--family", "lut", "--data", "ionosphere", "--neurons",
+                     "2000", "--refit", "squared", "--json", "-o", str(tmp_path / "m.json"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    assert report["refit"] == "squared" and report["refit_beta"] == report["beta"] / 10
+    assert report["rounded_objective"] >= report["refit_objective"] - report["refit_gap"]
 
 
 @pytest.mark.parametrize("width", [2, 4, 5, 6, 8, 9])

@@ -11,7 +11,7 @@ from qnnhw.cli_types import number, positive_int
 from qnnhw.families.base import OptionGroup
 from qnnhw.lasso import lasso_verdict
 
-from .config import PENALTIES
+from .config import PENALTIES, REFITS
 from .dictionary import SAMPLINGS
 from .model import LutModel
 
@@ -19,7 +19,7 @@ __all__ = ["add_options", "certificate", "report", "summary"]
 
 #: Training details ``train --json`` reports besides the common ones.
 REPORT_KEYS = ("lasso_objective", "lasso_gap", "lasso_lower_bound", "lasso_iterations",
-               "fitted_objective", "refit_beta", "refit_objective", "refit_gap",
+               "fitted_objective", "refit", "refit_beta", "refit_objective", "refit_gap",
                "rounded_objective", "penalty", "dictionary", "dictionary_sampled",
                "thresholds", "fan_in", "sampling", "output_bits", "nonzero_weights",
                "input_bits")
@@ -45,9 +45,15 @@ def add_options(group: OptionGroup, defaults: Mapping[str, Any]) -> None:
     group.add_argument("--input-bits", type=positive_int, metavar="B",
                        help="lut: bits of the integer inputs the network is trained for "
                             "(default: the fewest that keep the training values apart)")
+    group.add_argument("--refit", choices=REFITS,
+                       help="lut: fit the kept neurons' output weights again by the "
+                            "cross-entropy of the classes (logistic, default for classes), "
+                            "by the Lasso with less shrinkage (squared, default for "
+                            "regression), or not")
     group.add_argument("--refit-beta", type=number, metavar="B",
-                       help="lut: refit the kept neurons' output weights with this beta (the "
-                            "relaxed Lasso: less shrinkage; default: beta/10, 0 for none)")
+                       help="lut: the refit's regularisation: weight decay of the logistic "
+                            "refit (default: 8), l1 beta of the squared one (default: "
+                            "beta/10)")
     group.add_argument("--penalty", choices=PENALTIES,
                        help="lut: weight decay per output weight (l1, default: it counts the "
                             "adder logic) or per neuron (group)")
@@ -59,6 +65,13 @@ def report(model: LutModel) -> dict[str, Any]:
             "output_scale": model.output_scale,
             "output_bias": np.asarray(model.bias).tolist(),
             "solve_seconds": model.timings.get("lasso_seconds"), "problem": "Lasso"}
+
+
+def _refit(values: dict[str, Any]) -> str:
+    """The refit, its regularisation and its objective."""
+    name = "lambda" if values.get("refit") == "logistic" else "beta"
+    return (f"{values.get('refit', 'squared')} refit, {name}={values['refit_beta']:g}: "
+            f"objective {values['refit_objective']:.6g}")
 
 
 def _rounding(values: dict[str, Any]) -> str:
@@ -79,8 +92,7 @@ def summary(report: dict[str, Any]) -> list[str]:
         f"{report['dictionary_sampled']} sampled neurons",
         f"  Lasso objective      {report['lasso_objective']:.6g}  "
         f"({lasso_verdict(report['lasso_objective'], report['lasso_gap'])})",
-        *([f"  refit                beta={report['refit_beta']:g} over the kept neurons: "
-           f"objective {report['refit_objective']:.6g} "
+        *([f"  refit                {_refit(report)} over the kept neurons "
            f"({lasso_verdict(report['refit_objective'], report['refit_gap'])})"]
           if report.get("refit_beta") is not None else []),
         f"  integer weights      {_rounding(report)}, {report['nonzero_weights']} non-zero"]
@@ -89,8 +101,7 @@ def summary(report: dict[str, Any]) -> list[str]:
 def certificate(training: dict[str, Any]) -> str | None:
     if training.get("lasso_gap") is None:
         return None
-    refit = (f"refit at beta={training['refit_beta']:g}: {training['refit_objective']:.6g}; "
-             if training.get("refit_beta") is not None else "")
+    refit = f"{_refit(training)}; " if training.get("refit_beta") is not None else ""
     return (f"Lasso objective {training['lasso_objective']:.6g} "
             f"({lasso_verdict(training['lasso_objective'], training['lasso_gap'])}); "
             f"{refit}{_rounding(training)}")

@@ -6,10 +6,14 @@
 2. The Lasso over D (:mod:`qnnhw.lasso`), certified by its duality gap: with the ``l1``
    penalty one Lasso per output, min ½‖D w꜀ + c꜀ − y꜀‖² + β‖w꜀‖₁, whose gaps add up; with
    ``group`` the group Lasso over all outputs at once.
-3. The neurons with a non-zero weight are the network; its weights become ``output_bits``-bit
-   integers at the scale s (among a grid) that fits the training split best, and what the
-   rounding costs is reported beside the certificate. Neurons whose weights all round to 0
-   are dropped: the model file's network is the one the hardware computes.
+3. The neurons with a non-zero weight are the network. Their output weights are fitted again
+   on the Lasso's support (``refit``): by the cross-entropy of the classes with weight decay
+   (:mod:`qnnhw.logistic`), or by the Lasso with less shrinkage, each certified over the
+   kept neurons.
+4. The weights become ``output_bits``-bit integers at the scale s (among a grid) that fits
+   the training split best, and what the rounding costs is reported beside the certificate.
+   Neurons whose weights all round to 0 are dropped: the model file's network is the one
+   the hardware computes.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from qnnhw.errors import QnnhwError
 from qnnhw.families.base import Progress
 from qnnhw.fixedpoint import DEFAULT_INPUT_BITS, choose_frac, quantize_inputs, quantize_scaled
 from qnnhw.lasso import solve_lasso
+from qnnhw.logistic import cross_entropy, solve_logistic
 from qnnhw.losses import loss_value
 from qnnhw.training import prepare_inputs
 
@@ -131,17 +136,16 @@ class LutTrainer:
             raise QnnhwError(f"@beta {config.beta:g} is so large that the Lasso keeps no "
                              f"neuron; give a smaller @beta", "beta")
         W, D = W[kept], D[:, kept]
-        fitted_beta, fitted_objective = config.beta, objective
-        refit: dict[str, float] = {}
-        if config.refit_beta is not None:
-            # The relaxed Lasso: the same problem over the chosen neurons only (each output
-            # over its own, with l1), with less shrinkage; certified over those neurons.
-            self.progress(f"refit of the {len(kept)} kept neurons, beta={config.refit_beta:g}")
-            W, bias, fitted_objective, refit_gap, _, refit_seconds = self._lasso(
-                D, targets, config.refit_beta, support=W != 0)
-            fitted_beta = config.refit_beta
-            refit = {"refit_beta": config.refit_beta, "refit_objective": fitted_objective,
-                     "refit_gap": refit_gap}
+        fitted_objective = objective
+        refit: dict[str, float | str] = {"refit": str(config.refit)}
+        if config.refit != "none":
+            assert config.refit_beta is not None
+            self.progress(f"{config.refit} refit of the {len(kept)} kept neurons, "
+                          f"{'lambda' if config.refit == 'logistic' else 'beta'}="
+                          f"{config.refit_beta:g}")
+            W, bias, fitted_objective, refit_gap, refit_seconds = self._refit(D, W != 0)
+            refit.update(refit_beta=config.refit_beta, refit_objective=fitted_objective,
+                         refit_gap=refit_gap)
             lasso_seconds += refit_seconds
         scale, rounded_W, rounded_bias = self._integer_weights(D, targets, W, bias)
         # A neuron whose weights all round to 0 adds nothing in hardware: drop it.
@@ -166,8 +170,8 @@ class LutTrainer:
             "sampling": config.sampling, "output_bits": config.output_bits,
             "nonzero_weights": int(np.count_nonzero(rounded_W)),
             "fitted_objective": fitted_objective, **refit,
-            "rounded_objective": lut_objective(config.penalty, fitted_beta, rounded_W / scale,
-                                               rounded_prediction.reshape(Y.shape), Y),
+            "rounded_objective": self._fitted_objective(rounded_W / scale,
+                                                        rounded_prediction, targets),
             "standardize": config.standardize, "bias": False, "input_bits": input_bits,
             "feature_max_abs": self.inputs.feature_max_abs}
         model.timings = {"sample_seconds": sample_seconds, "lasso_seconds": lasso_seconds}
@@ -218,6 +222,40 @@ class LutTrainer:
             self.progress(f"  output {output + 1} of {targets.shape[1]}: "
                           f"{np.count_nonzero(solution.w)} neurons, gap {solution.gap:.1e}")
         return np.stack(columns, axis=1), np.array(biases), objective, gap, iterations, seconds
+
+    def _labels(self) -> np.ndarray:
+        return class_indices(self.dataset.y_train, self.dataset.classes)
+
+    def _refit(self, D: np.ndarray, support: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, float, float, float]:
+        """Weights, biases, objective, duality gap and seconds of the refit on ``support``."""
+        config = self.config
+        assert config.refit_beta is not None
+        if config.refit == "squared":
+            targets = self.dataset.train_targets.reshape(len(D), -1)
+            W, bias, objective, gap, _, seconds = self._lasso(D, targets, config.refit_beta,
+                                                              support=support)
+            return W, bias, objective, gap, seconds
+        solution = solve_logistic(D, self._labels(), self.dataset.classes, support,
+                                  config.refit_beta)
+        return (solution.w.reshape(D.shape[1], -1),
+                np.atleast_1d(np.asarray(solution.bias, dtype=float)),
+                solution.objective, solution.gap, solution.seconds)
+
+    def _fitted_objective(self, W: np.ndarray, prediction: np.ndarray,
+                          targets: np.ndarray) -> float:
+        """The objective the output weights were last fitted by, at (W, prediction)."""
+        config = self.config
+        if config.refit == "logistic":
+            assert config.refit_beta is not None
+            logits = prediction if prediction.shape[1] > 1 \
+                else np.hstack([np.zeros_like(prediction), prediction])
+            return (cross_entropy(logits, self._labels())
+                    + 0.5 * config.refit_beta * float(np.vdot(W, W)))
+        beta = config.beta if config.refit == "none" else config.refit_beta
+        assert beta is not None
+        return lut_objective(config.penalty, beta, W,
+                             prediction, targets)
 
     def _integer_weights(self, D: np.ndarray, targets: np.ndarray, W: np.ndarray,
                          bias: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
