@@ -101,7 +101,10 @@ def summary(report: dict[str, Any]) -> list[str]:
 def certificate(training: dict[str, Any]) -> str | None:
     if training.get("lasso_gap") is None:
         return None
-    refit = f"{_refit(training)}; " if training.get("refit_beta") is not None else ""
+    refit = ""
+    if training.get("refit_beta") is not None:
+        verdict = lasso_verdict(training["refit_objective"], training["refit_gap"])
+        refit = f"{_refit(training)} ({verdict}); "
     return (f"Lasso objective {training['lasso_objective']:.6g} "
             f"({lasso_verdict(training['lasso_objective'], training['lasso_gap'])}); "
             f"{refit}{_rounding(training)}")
