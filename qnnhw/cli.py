@@ -68,7 +68,7 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, data_default: str
                        help="train on N training rows drawn at random (for large data sets)")
     group.add_argument("--beta", type=number,
                        help="regularisation β (default: the paper's, 1e-4 for squared loss, 10 "
-                            "for hinge; threshold: 5; lut: 30)")
+                            "for hinge; threshold: 5; lut: 25)")
     group.add_argument("--loss", choices=("squared", "hinge"),
                        help="training loss (default: hinge for two classes, squared otherwise)")
     group.add_argument("--seed", type=int, default=0,

@@ -22,12 +22,12 @@ __all__ = ["PENALTIES", "REFITS", "LutConfig"]
 PENALTIES = ("l1", "group")
 #: How the kept neurons' output weights are fitted again after the Lasso chose them (its
 #: support kept): by the cross-entropy of the classes (the loss a classifier is judged by;
-#: it gained 0.8 points of digits accuracy over the squared refit, docs/results.md), by the
+#: it gained 0.9 points of digits accuracy over the squared refit, docs/results.md), by the
 #: Lasso's squared loss with less shrinkage (the relaxed Lasso; regression), or not at all.
 REFITS = ("logistic", "squared", "none")
-#: β of the Lasso when none is given: on digits it keeps 494 to 547 neurons with about 550
+#: β of the Lasso when none is given: on digits it keeps 590 to 667 neurons with about 660
 #: non-zero weights (ten splits), which fit the iCEBreaker (docs/results.md) …
-DEFAULT_BETA = 30.0
+DEFAULT_BETA = 25.0
 #: … the squared refit of the kept neurons takes this share of it (the relaxed Lasso) …
 DEFAULT_REFIT_SHARE = 0.1
 #: … and the logistic refit's weight decay λ is this (the cross-entropy is summed over the
@@ -54,7 +54,7 @@ class LutConfig(TrainingOptions):
     Parameters
     ----------
     beta : float
-        Lasso regularisation β (default 30; more β, fewer neurons and weights).
+        Lasso regularisation β (default 25; more β, fewer neurons and weights).
     neurons : int
         Candidate neurons sampled into the dictionary (default 20,000, at most 10⁶).
     thresholds : int
