@@ -12,8 +12,6 @@ from qnnhw.families import get_family, names
 
 from .helpers import random_threshold_model
 
-pytestmark = pytest.mark.slow
-
 
 def with_extra_assertion(harness, assertion):
     build = harness._build
@@ -36,7 +34,7 @@ def configurations():
                                    id=f"{name}-{arch.name}-{classes}-{parallel}")
 
 
-@pytest.mark.parametrize("family, arch, classes, parallel", configurations())
+@pytest.mark.parametrize("family, arch, classes, parallel", list(configurations()))
 def test_credits_are_proven_for_every_input_and_ready_pattern(tmp_path, family, arch,
                                                               classes, parallel):
     model = get_family(family).example(2, 5, seed=1, classes=classes)
@@ -64,6 +62,7 @@ def test_the_credit_harness_catches_a_wrong_folding_claim(tmp_path):
     assert not formal.prove(harness, tmp_path, "folding", 10).proven
 
 
+@pytest.mark.slow
 def test_frames_are_checked_and_the_harness_catches_a_violation(tmp_path):
     bounded = formal.prove(formal.framing_harness(1, 8, 2), tmp_path, "framing", 24,
                            bounded=True)

@@ -13,14 +13,16 @@ from qnnhw.families.threshold.fixedpoint import ThresholdSpec
 
 from .helpers import assert_one_line_error, random_model, random_threshold_model, run_cli
 
-pytestmark = pytest.mark.slow
+#: Each Verilator run compiles a design (about 40 s): make test keeps the smallest one, so
+#: that the harness is exercised in the edit loop; make test-all runs them all.
+slow = pytest.mark.slow
 
 
 @pytest.mark.parametrize("features, m, parallel, bias, replicas, bits", [
     (1, 1, 1, False, 1, 8),   # d = 1, m = 1
-    (6, 9, 4, True, 1, 7),    # odd d = 7, P does not divide m
-    (4, 6, 6, True, 1, 8),    # P = m
-    (5, 11, 1, True, 2, 5),   # P = 1, replicated features (3-level weights)
+    pytest.param(6, 9, 4, True, 1, 7, marks=slow),    # odd d = 7, P does not divide m
+    pytest.param(4, 6, 6, True, 1, 8, marks=slow),    # P = m
+    pytest.param(5, 11, 1, True, 2, 5, marks=slow),   # P = 1, replicated features (3 levels)
 ])
 def test_every_output_matches_the_reference(verilator_dir, features, m, parallel, bias, replicas,
                                              bits):
@@ -37,6 +39,7 @@ def test_every_output_matches_the_reference(verilator_dir, features, m, parallel
     assert result.cycles_per_vector == result.initiation_interval == -(-m // parallel)
 
 
+@slow
 @pytest.mark.parametrize("features, m, parallel, classes, bits", [
     (33, 2500, 8, 2, 8),   # ionosphere's shape at the paper's m: P = 8 row units
     (5, 9, 1, 2, 5),       # P = 1, d̂ = 6 < B + 1: padded rounds
@@ -55,6 +58,7 @@ def test_quadratic_architecture_matches_the_reference_in_verilator(
     assert result.latency_cycles == result.expected_latency
 
 
+@slow
 @pytest.mark.parametrize("features, neurons, parallel, hidden_bits, bits, layers", [
     (1, 1, 1, 1, 8, ()),      # d = 2, one neuron
     (6, 11, 4, 1, 6, ()),     # ±1 weights, P does not divide K
@@ -79,6 +83,7 @@ def test_every_threshold_output_matches_the_reference(verilator_dir, features, n
     assert result.cycles_per_vector == result.initiation_interval == -(-neurons // parallel)
 
 
+@slow
 @pytest.mark.parametrize("family, classes, m, parallel", [
     ("bilinear", 3, 8, 3),     # output groups padded, T = 4
     ("bilinear", 10, 12, 2),   # ten outputs, one or two neurons each
@@ -107,6 +112,7 @@ def test_every_class_and_score_matches_the_reference(verilator_dir, family, clas
     assert result.latency_cycles == result.expected_latency
 
 
+@slow
 def test_a_wrong_output_is_caught(verilator_dir, monkeypatch):
     """The bench is not vacuous: perturb one reference value and it must report it."""
     model = random_model(3, 4, seed=9)
@@ -128,6 +134,7 @@ def test_a_wrong_output_is_caught(verilator_dir, monkeypatch):
     assert result.tests["full_rate"]["mismatches"][0]["vector"] == 5
 
 
+@slow
 def test_cli_simulate_json_and_dump(tmp_path):
     model = random_model(4, 10, seed=2)
     model.save(tmp_path / "model.json")
@@ -195,6 +202,7 @@ def test_random_vectors_start_with_full_scale_corners():
     assert np.all((vectors >= -8) & (vectors <= 7))
 
 
+@slow
 def test_the_verilator_harness_checks_every_output(verilator_dir, monkeypatch):
     """bench/verify.py's engine: thousands of vectors under random gaps and stalls, all equal
     to the reference; a reference off by one in one output is caught."""
