@@ -20,7 +20,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from .cli_types import clock_choice, number, positive_int
+from .cli_types import clock_choice, number, positive_int, random_seed
 from .dataset import TASKS
 from .errors import QnnhwError
 from .families import DEFAULT_FAMILY, architecture, architecture_names, family_of, get_family, names
@@ -71,7 +71,7 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, data_default: str
                             "for hinge; threshold: 5; lut: 25)")
     group.add_argument("--loss", choices=("squared", "hinge"),
                        help="training loss (default: hinge for two classes, squared otherwise)")
-    group.add_argument("--seed", type=int, default=0,
+    group.add_argument("--seed", type=random_seed, default=0,
                        help="seed for the train/test split and the sampling (default: 0)")
     group.add_argument("--test-fraction", type=number, default=0.2, metavar="F",
                        help="fraction of rows held out for testing, 0 allowed (default: 0.2)")
@@ -180,8 +180,10 @@ def format_train_summary(report: dict[str, Any]) -> str:
 
 
 def cmd_train(args: argparse.Namespace, start: float, flags: Mapping[str, str]) -> int:
+    from .files import check_writable
     from .training import train
 
+    check_writable(args.output, "the model file", "-o")
     data, config = training_inputs(args, flags)
     model, report = train(data, config, progress)
     model.save(args.output)
@@ -227,14 +229,16 @@ def load_hardware_inputs(args: argparse.Namespace) -> tuple[Any, Any, int]:
 
 def cmd_verilog(args: argparse.Namespace, start: float, flags: Mapping[str, str]) -> int:
     from . import flow
-    from .files import atomic_write
+    from .files import atomic_write, check_writable
 
+    spec_path = args.output.with_suffix(".fixedpoint.json")
+    check_writable(args.output, "the Verilog file", "-o")
+    check_writable(spec_path, "the fixed-point file beside it", "-o")
     model, spec, parallel = load_hardware_inputs(args)
     component = flow.datapath(model, spec, parallel, arch=args.arch)
     progress(f"elaborating m={model.m}, d={model.d}, P={parallel}")
     text = flow.verilog_text(component, args.name)
     atomic_write(args.output, text)
-    spec_path = args.output.with_suffix(".fixedpoint.json")
     atomic_write(spec_path, spec.to_json())
     print(f"wrote {args.output} ({len(text) // 1024} KiB, top module {args.name}) and "
           f"{spec_path}")
@@ -246,8 +250,11 @@ def cmd_verilog(args: argparse.Namespace, start: float, flags: Mapping[str, str]
 
 def cmd_simulate(args: argparse.Namespace, start: float, flags: Mapping[str, str]) -> int:
     from . import flow
+    from .files import check_writable
     from .sim.runner import decode_words, random_vectors, simulate_datapath
 
+    if args.dump:
+        check_writable(args.dump, "the vector dump", "--dump")
     model, spec, parallel = load_hardware_inputs(args)
     inputs = random_vectors(spec, args.vectors, args.seed)
     result = simulate_datapath(model, spec, parallel, inputs,
@@ -318,12 +325,14 @@ def format_build_summary(report: dict[str, Any], out_dir: Path) -> str:
 def cmd_build(args: argparse.Namespace, start: float, flags: Mapping[str, str]) -> int:
     from .boards import get_board
     from .build import run_build
+    from .files import check_writable
     from .model import load_model
 
     board = get_board(args.board)
     if args.board != board.name:
         progress(f"board {args.board!r} means {board.name}: {board.title} ({board.device.name})")
     out_dir = args.output or Path("build") / board.name
+    check_writable(out_dir, "the build folder", "-o", folder=True)
     model = data = config = None
     if args.model:
         model = load_model(args.model)
@@ -492,7 +501,8 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--stall-vectors", type=positive_int, default=32, metavar="N",
                           help="vectors also run with random input gaps and output "
                                "backpressure (default: 32)")
-    simulate.add_argument("--seed", type=int, default=0, help="stimulus seed (default: 0)")
+    simulate.add_argument("--seed", type=random_seed, default=0,
+                          help="stimulus seed (default: 0)")
     simulate.add_argument("--dump", type=Path, metavar="CSV",
                           help="write integer inputs and hardware outputs to CSV")
     simulate.add_argument("--work-dir", type=Path,

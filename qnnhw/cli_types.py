@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["clock_choice", "number", "positive_int"]
+__all__ = ["clock_choice", "number", "positive_int", "random_seed"]
 
 
 def positive_int(text: str) -> int:
@@ -14,6 +14,19 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, not {value}")
+    return value
+
+
+def random_seed(text: str) -> int:
+    """A random seed: NumPy takes the integers from 0 to 2³² − 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to 4294967295, not "
+                                         f"{text!r}") from None
+    if not 0 <= value < 1 << 32:
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to 4294967295, not "
+                                         f"{value}")
     return value
 
 

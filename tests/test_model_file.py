@@ -1,6 +1,8 @@
 """The model file: round trip and every refusal."""
 
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -11,7 +13,7 @@ from qnnhw.families.bilinear.config import BilinearConfig
 from qnnhw.families.bilinear.model import BilinearModel
 from qnnhw.training import train
 
-from .helpers import assert_one_line_error, run_cli
+from .helpers import assert_one_line_error, random_model, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -119,3 +121,12 @@ def test_the_same_seed_writes_the_same_model_file(tmp_path, options):
         assert json.loads(result.stdout)["solve_seconds"] > 0
         files.append(out.read_bytes())
     assert files[0] == files[1]
+
+
+def test_files_get_the_users_umask(tmp_path):
+    previous = os.umask(0o027)
+    try:
+        random_model(2, 3).save(tmp_path / "model.json")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "model.json").stat().st_mode) == 0o640

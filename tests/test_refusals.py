@@ -105,7 +105,30 @@ CASES = {
                                            str(_build_folder(f, "{"))], ["corrupt"]),
     "simulate zero vectors": (lambda f: ["simulate", str(model_file(f)), "--vectors", "0"],
                               ["--vectors"]),
+    "negative seed": (lambda f: ["train", "--data", "planted", "--seed", "-1"], ["--seed"]),
+    "model file named like a folder": (lambda f: ["train", "--data", "planted", "-o",
+                                                  str(_folder(f / "models"))],
+                                       ["models is a folder", "-o"]),
+    "model file under a file": (lambda f: ["train", "--data", "planted", "-o",
+                                           str(csv_file(f, "x", "notes.txt") / "m.json")],
+                                ["notes.txt is a file, not a folder", "-o"]),
+    "model file where nothing can be written": (lambda f: ["train", "--data", "planted", "-o",
+                                                           "/proc/qnnhw/m.json"],
+                                                ["cannot be written", "-o"]),
+    "build folder that is a file": (lambda f: ["build", "--model", str(model_file(f)), "-o",
+                                               str(csv_file(f, "x", "build.txt"))],
+                                    ["must be a folder", "-o"]),
+    "Verilog file named like a folder": (lambda f: ["verilog", str(model_file(f)), "-o",
+                                                    str(_folder(f / "rtl"))],
+                                         ["rtl is a folder", "-o"]),
+    "vector dump into a folder": (lambda f: ["simulate", str(model_file(f)), "--dump",
+                                             str(_folder(f / "dumps"))], ["--dump"]),
 }
+
+
+def _folder(path):
+    path.mkdir()
+    return path
 
 
 def _saved(folder, model):
