@@ -7,6 +7,7 @@ Each family's configuration subclasses :class:`TrainingOptions` and its trainer 
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, TypeVar
@@ -19,8 +20,8 @@ from .families import Progress, family_of
 from .losses import loss_value
 from .model import Lifting, Network, Standardizer
 
-__all__ = ["PreparedInputs", "TrainingOptions", "check_beta", "evaluate", "prepare_inputs",
-           "report", "train"]
+__all__ = ["PreparedInputs", "TrainingOptions", "check_beta", "check_memory", "evaluate",
+           "prepare_inputs", "report", "train"]
 
 OptionsT = TypeVar("OptionsT", bound="TrainingOptions")
 
@@ -29,6 +30,16 @@ def check_beta(beta: float) -> float:
     if not (isinstance(beta, (int, float)) and math.isfinite(beta) and beta >= 0):
         raise QnnhwError(f"@beta must be a finite number ≥ 0, not {beta}", "beta")
     return float(beta)
+
+
+def check_memory(needed: int, what: str, way_out: str,
+                 parameters: str | tuple[str, ...]) -> None:
+    """Refuse, before the work starts, what needs more than this machine's memory: ``what``
+    needs about ``needed`` bytes; ``way_out`` names the @parameters that shrink it."""
+    available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if needed > available:
+        raise QnnhwError(f"{what} needs about {needed / 2 ** 30:.0f} GiB, this machine has "
+                         f"{available / 2 ** 30:.0f} GiB; {way_out}", parameters)
 
 
 @dataclass
@@ -56,7 +67,7 @@ class TrainingOptions:
 
     def resolved(self: OptionsT, dataset: Dataset) -> OptionsT:
         """A copy with every ``None`` replaced by its default for ``dataset``, checked."""
-        method = self.method or self.METHODS[0]
+        method = self.METHODS[0] if self.method is None else self.method
         if method not in self.METHODS:
             raise QnnhwError(f"@method {method!r} does not train a {self.FAMILY} network; "
                              f"choose one of {', '.join(self.METHODS)}", "method")
@@ -67,7 +78,12 @@ class TrainingOptions:
                                                  and self.epochs >= 1):
             raise QnnhwError(f"@epochs must be a positive integer, not {self.epochs!r}",
                              "epochs")
-        common = replace(self, method=method, solver=self.solver or self.SOLVERS[0],
+        if isinstance(self.seed, bool) or not (isinstance(self.seed, (int, np.integer))
+                                               and 0 <= self.seed < 1 << 32):
+            raise QnnhwError(f"@seed must be an integer from 0 to 4294967295, not "
+                             f"{self.seed!r}", "seed")
+        common = replace(self, method=method,
+                         solver=self.SOLVERS[0] if self.solver is None else self.solver,
                          bias=dataset.bias_default if self.bias is None else self.bias,
                          standardize=(dataset.standardize_default if self.standardize is None
                                       else self.standardize))

@@ -121,6 +121,10 @@ CASES = {
     "Verilog file named like a folder": (lambda f: ["verilog", str(model_file(f)), "-o",
                                                     str(_folder(f / "rtl"))],
                                          ["rtl is a folder", "-o"]),
+    "a billion neurons": (lambda f: ["train", "--data", "planted", "--m", "1000000000"],
+                          ["GiB", "--m"]),
+    "a billion hyperplanes": (lambda f: ["train", "--family", "threshold", "--data", "planted",
+                                         "--neurons", "1000000000"], ["GiB", "--neurons"]),
     "vector dump into a folder": (lambda f: ["simulate", str(model_file(f)), "--dump",
                                              str(_folder(f / "dumps"))], ["--dump"]),
 }

@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from qnnhw import BinaryBilinearNetwork, dataset
+from qnnhw import BinaryBilinearNetwork, ThresholdNetwork, dataset
+from qnnhw.errors import QnnhwError
 from qnnhw.families.bilinear import sdp
 from qnnhw.families.bilinear.config import BilinearConfig
 from qnnhw.families.bilinear.train import SDPTrainer, allocate_neurons, objective
@@ -248,3 +249,19 @@ def test_multiclass_bilinear_refusals(tmp_path, options, needle):
                      str(tmp_path / "m.json"), *options)
     assert_one_line_error(result, needle)
     assert not (tmp_path / "m.json").exists()
+
+
+@pytest.mark.parametrize("estimator, needle", [
+    (ThresholdNetwork(hyperplanes=0), "hyperplanes must be a positive integer"),
+    (ThresholdNetwork(seed=-1), "seed must be an integer"),
+    (ThresholdNetwork(kind="gaussian", hidden_bits=0), "hidden_bits must be from 2"),
+    (BinaryBilinearNetwork(seed=-1), "seed must be an integer"),
+    (BinaryBilinearNetwork(seed=2 ** 32), "seed must be an integer"),
+])
+def test_estimators_refuse_what_the_command_line_refuses(estimator, needle):
+    """A value the command line refuses is refused by the estimator too, in its own
+    parameter's name, never replaced by the default."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    with pytest.raises(QnnhwError, match=needle):
+        estimator.fit(X, np.where(X[:, 0] > 0, 1, -1))

@@ -23,7 +23,7 @@ from qnnhw.errors import QnnhwError
 from qnnhw.families import Progress
 from qnnhw.losses import loss_value
 from qnnhw.optim import SGDConfig
-from qnnhw.training import prepare_inputs
+from qnnhw.training import check_memory, prepare_inputs
 
 from . import baselines, refit, sdp
 from .config import BilinearConfig
@@ -89,6 +89,10 @@ class SDPTrainer:
         #: The targets: y, or for C outputs the n × C one-hot ±1 matrix.
         self.targets = dataset.train_targets
         n, d = self.lifted_train.shape
+        # Sampling draws m Gaussian vectors of 2d and keeps U, V (d each); the network's
+        # sums are n × m: all in floats, before the SDP's solve is spent on it.
+        check_memory(8 * self.config.m * (6 * d + 2 * n), f"a network of {self.config.m} "
+                     f"neurons over {d} lifted inputs", "give a smaller @m", "m")
         outputs = dataset.outputs
         #: One solution, shaped covariance and shaping residual per output.
         self.solutions: list[sdp.SDPSolution] = []

@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
@@ -30,7 +29,7 @@ from qnnhw.fixedpoint import DEFAULT_INPUT_BITS, choose_frac, quantize_inputs, q
 from qnnhw.lasso import solve_lasso
 from qnnhw.logistic import cross_entropy, solve_logistic
 from qnnhw.losses import loss_value
-from qnnhw.training import prepare_inputs
+from qnnhw.training import check_memory, prepare_inputs
 
 from .config import LutConfig
 from .dictionary import sample_dictionary, thermometer_bits, thermometer_thresholds
@@ -179,16 +178,11 @@ class LutTrainer:
 
     @staticmethod
     def _check_memory(rows: int, neurons: int) -> None:
-        """Refuse a dictionary whose Lasso cannot fit in this machine's memory: its
-        patterns as floats, and their centred copy, are 16 bytes per row and neuron."""
-        needed = 16 * rows * neurons
-        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-        if needed > available:
-            raise QnnhwError(
-                f"a dictionary of {neurons} neurons over {rows} training rows needs about "
-                f"{needed / 2 ** 30:.0f} GiB for the Lasso, this machine has "
-                f"{available / 2 ** 30:.0f} GiB; give fewer @neurons or @subsample rows",
-                ("neurons", "subsample"))
+        """The dictionary's patterns as floats, and their centred copy, are 16 bytes per row
+        and neuron."""
+        check_memory(16 * rows * neurons, f"a dictionary of {neurons} neurons over {rows} "
+                     f"training rows", "give fewer @neurons or @subsample rows",
+                     ("neurons", "subsample"))
 
     def _lasso(self, D: np.ndarray, targets: np.ndarray, beta: float,
                support: np.ndarray | None = None

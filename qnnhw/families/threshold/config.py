@@ -83,14 +83,15 @@ class ThresholdConfig(TrainingOptions):
             raise QnnhwError(f"@layer_width must be a positive integer, not "
                              f"{self.layer_width}", "layer_width")
         beta = check_beta(DEFAULT_LASSO_BETA if self.beta is None else self.beta)
-        neurons = self.neurons or (DEFAULT_HYPERPLANES if method == "lasso"
-                                   else DEFAULT_STE_NEURONS)
+        neurons = self.neurons
+        if neurons is None:
+            neurons = DEFAULT_HYPERPLANES if method == "lasso" else DEFAULT_STE_NEURONS
         if isinstance(neurons, bool) or not (isinstance(neurons, int) and neurons >= 1):
             raise QnnhwError(f"@neurons must be a positive integer, not {neurons!r}", "neurons")
         if method != "lasso":
-            bits = self.hidden_bits or DEFAULT_STE_BITS
+            bits = DEFAULT_STE_BITS if self.hidden_bits is None else self.hidden_bits
         elif self.hyperplanes == "gaussian":
-            bits = self.hidden_bits or DEFAULT_GAUSSIAN_BITS
+            bits = DEFAULT_GAUSSIAN_BITS if self.hidden_bits is None else self.hidden_bits
         else:
             if self.hidden_bits not in (None, 1):
                 raise QnnhwError("@hidden_bits is for @hyperplanes gaussian; binary "

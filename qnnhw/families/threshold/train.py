@@ -8,7 +8,7 @@ from qnnhw.dataset import Dataset
 from qnnhw.families import Progress
 from qnnhw.losses import loss_value
 from qnnhw.optim import SGDConfig
-from qnnhw.training import prepare_inputs
+from qnnhw.training import check_memory, prepare_inputs
 
 from . import hyperplanes
 from .config import ThresholdConfig
@@ -45,6 +45,13 @@ class ThresholdTrainer:
         self.progress = progress or (lambda message: None)
         self.inputs = prepare_inputs(dataset, bool(self.config.standardize),
                                      bool(self.config.bias))
+        # The sampled hyperplanes (d integers each) and their patterns on the training rows
+        # as floats, with the centred copy the Lasso makes.
+        rows, d = self.inputs.lifted.shape
+        neurons = int(self.config.neurons or 0)
+        check_memory(8 * neurons * (d + 2 * rows), f"a sample of {neurons} hyperplanes over {rows} "
+                     f"training rows", "give fewer @neurons or @subsample rows",
+                     ("neurons", "subsample"))
 
     def train(self, seed: int | None = None) -> ThresholdModel:
         config, dataset = self.config, self.dataset
