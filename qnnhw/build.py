@@ -247,6 +247,9 @@ def run_build(board: Board, out_dir: Path, *, model: Network | None = None,
     staging = out_dir / ".staging"
     failed = out_dir / "failed"
     created = not out_dir.exists()
+    pll = _requested_pll(board, clock)   # before any work: a clock no PLL makes is refused
+    if staging.exists():
+        progress(f"removing {staging}, the unfinished work of an earlier build")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     in_toolchain = False
@@ -270,7 +273,6 @@ def run_build(board: Board, out_dir: Path, *, model: Network | None = None,
                 indent=1) + "\n")
         with steps.step("fixed point", "fixedpoint.json"):
             atomic_write(staging / "fixedpoint.json", spec.to_json())
-        pll = _requested_pll(board, clock)
         in_toolchain = True
         datapath, implementation, parallel = _implement(board, model, spec, parallel, scores,
                                                         arch, pll, staging, steps)
@@ -332,6 +334,11 @@ def _requested_pll(board: Board, clock: str | float) -> PLLSettings | None:
         raise QnnhwError(f"@clock must be 'auto', 'board' or a frequency in MHz, not "
                          f"{clock!r}", "clock")
     settings = board.pll_settings(clock * 1e6)
+    if settings is not None and clock * 1e6 > type(settings).OUT[1]:
+        fastest = type(settings).OUT[1] / 1e6
+        raise QnnhwError(f"{board.name}'s PLL makes at most {fastest:g} MHz, not {clock:g}; "
+                         f"ask for a slower @clock, or 'auto' for the fastest that the "
+                         f"routed design meets", "clock")
     if settings is None:
         raise QnnhwError(f"{board.name}'s PLL makes no clock at or below {clock:g} MHz; ask "
                          f"for a faster @clock, or 'board' for the {board.clock_mhz:g} MHz "

@@ -267,3 +267,16 @@ def test_an_integer_threshold_network_too_big_names_hidden_bits(tmp_path):
     result = run_cli("build", "--board", "icebreaker", "--model", str(tmp_path / "model.json"),
                      "-o", str(tmp_path / "out"))
     assert_one_line_error(result, "does not fit icebreaker", "use fewer --hidden-bits")
+
+
+def test_a_build_says_it_removes_the_unfinished_work_of_an_earlier_one(tmp_path):
+    model = random_model(2, 4)
+    model.save(tmp_path / "model.json")
+    staging = tmp_path / "out" / ".staging"
+    staging.mkdir(parents=True)
+    (staging / "model.json").write_text("half")
+    result = run_cli("build", "--model", str(tmp_path / "model.json"), "--input-bits", "1",
+                     "-o", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert f"removing {staging}, the unfinished work of an earlier build" in result.stderr
+    assert not staging.exists()

@@ -88,6 +88,8 @@ CASES = {
                      ["--input-bits"]),
     "no PLL clock that slow": (lambda f: ["build", "--model", str(model_file(f)), "--clock",
                                           "3"], ["--clock"]),
+    "clock above what the PLL makes": (lambda f: ["build", "--model", str(model_file(f)),
+                                                  "--clock", "900"], ["275 MHz", "--clock"]),
     "clock that is no number": (lambda f: ["build", "--model", str(model_file(f)), "--clock",
                                            "fast"], ["--clock"]),
     "quadratic threshold network": (lambda f: ["build", "--model", str(model_file(
