@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -52,10 +53,21 @@ class Standardizer:
     scale: tuple[float, ...]
 
     @classmethod
-    def fit(cls, X: np.ndarray, standardize: bool) -> Standardizer:
+    def fit(cls, X: np.ndarray, standardize: bool,
+            names: Sequence[str] | None = None) -> Standardizer:
+        """Fit on ``X``; ``names`` (of the columns) make a refusal name the column."""
         if not standardize:
             return cls(tuple(range(X.shape[1])), (0.0,) * X.shape[1], (1.0,) * X.shape[1])
-        spread = X.std(axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            spread = X.std(axis=0)
+            mean = X.mean(axis=0)
+        overflowing = np.flatnonzero(~(np.isfinite(spread) & np.isfinite(mean)))
+        if len(overflowing):
+            column = int(overflowing[0])
+            name = repr(names[column]) if names is not None else str(column + 1)
+            raise QnnhwError(f"input column {name} has values too large for floating "
+                             f"point statistics (up to {np.abs(X[:, column]).max():.3g}: their "
+                             f"squares overflow); rescale that column")
         keep = tuple(int(k) for k in np.flatnonzero(spread > 1e-12 * (1 + np.abs(X).max())))
         if not keep:
             raise QnnhwError("every feature is constant on the training split; nothing to learn")

@@ -109,7 +109,7 @@ class PreparedInputs:
 def prepare_inputs(dataset: Dataset, standardize: bool, bias: bool, replicas: int = 1
                    ) -> PreparedInputs:
     """Standardise on the training split, then lift (bias feature, replication)."""
-    standardizer = Standardizer.fit(dataset.X_train, standardize)
+    standardizer = Standardizer.fit(dataset.X_train, standardize, dataset.feature_names)
     lifting = Lifting(bias, replicas)
     features = standardizer.apply(dataset.X_train)
     return PreparedInputs(standardizer, lifting, float(np.abs(features).max()),

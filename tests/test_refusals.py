@@ -44,6 +44,10 @@ CASES = {
         f, GOOD_CSV.replace("\n1,", "\nnan,", 1)))], ["nan"]),
     "ragged row": (lambda f: ["train", "--data", str(csv_file(
         f, GOOD_CSV + "1,2,yes,9\n"))], ["data row 42"]),
+    "a value whose square overflows": (lambda f: ["train", "--data", str(csv_file(
+        f, "".join(line if k % 5 != 1 else "1e308,0,yes\n"
+                   for k, line in enumerate(GOOD_CSV.splitlines(keepends=True)))))],
+        ["'a'", "too large", "rescale"]),
     "empty CSV": (lambda f: ["train", "--data", str(csv_file(f, ""))], ["empty"]),
     "header only": (lambda f: ["train", "--data", str(csv_file(f, "a,b,y\n"))],
                     ["no data rows"]),
