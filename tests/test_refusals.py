@@ -3,6 +3,7 @@ refused by the command line in one line naming the problem, exit status 2, no tr
 nothing written where the output would have gone."""
 
 import json
+import random
 
 import pytest
 
@@ -28,6 +29,15 @@ def csv_file(folder, text, name="data.csv"):
     path = folder / name
     path.write_text(text)
     return path
+
+
+def spread_regression_csv(folder):
+    """Integer targets spread over 0–300 on which the interior point's Newton systems turn
+    numerically indefinite (found by a hostile user)."""
+    rng = random.Random(1)
+    rows = [f"{rng.random():.4f},{rng.random():.4f},{rng.random():.4f},{rng.randint(0, 300)}\n"
+            for _ in range(80)]
+    return csv_file(folder, "a,b,c,y\n" + "".join(rows), "spread.csv")
 
 
 def set_weight(data, value):
@@ -127,6 +137,9 @@ CASES = {
     "Verilog file named like a folder": (lambda f: ["verilog", str(model_file(f)), "-o",
                                                     str(_folder(f / "rtl"))],
                                          ["rtl is a folder", "-o"]),
+    "interior point that fails numerically": (lambda f: [
+        "train", "--data", str(spread_regression_csv(f)), "--task", "regression", "--solver",
+        "IPM"], ["--solver BM"]),
     "a billion neurons": (lambda f: ["train", "--data", "planted", "--m", "1000000000"],
                           ["GiB", "--m"]),
     "a billion hyperplanes": (lambda f: ["train", "--family", "threshold", "--data", "planted",
@@ -168,3 +181,10 @@ def test_bad_input_is_refused_in_one_line(tmp_path, name):
 
 def test_the_corpus_is_large():
     assert len(CASES) >= 30
+
+
+def test_the_default_solver_falls_back_when_the_interior_point_fails(tmp_path):
+    result = run_cli("train", "--data", str(spread_regression_csv(tmp_path)), "--task",
+                     "regression", "-o", str(tmp_path / "m.json"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "solving by BM instead" in result.stderr and "SDP solved by BM" in result.stderr

@@ -130,7 +130,8 @@ def solve_sdp(X: np.ndarray, y: np.ndarray, *, loss: str, beta: float,
                          "solver")
     if not (beta >= 0 and math.isfinite(beta)):
         raise QnnhwError(f"@beta must be a finite number ≥ 0, not {beta}", "beta")
-    if solver == "auto":
+    chosen = solver == "auto"
+    if chosen:
         n, d = X.shape
         solver = "IPM" if (n + 2 * d) ** 2 <= IPM_SIZE_LIMIT and beta > 0 else "BM"
     if solver == "IPM" and beta == 0:
@@ -140,7 +141,19 @@ def solve_sdp(X: np.ndarray, y: np.ndarray, *, loss: str, beta: float,
     if solver in ("IPM", "BM"):
         result: CertifiedSolution
         if solver == "IPM":
-            interior = solve_ipm(X, y, loss, beta, tolerance=tolerance, progress=progress)
+            try:
+                interior = solve_ipm(X, y, loss, beta, tolerance=tolerance, progress=progress)
+            except np.linalg.LinAlgError as error:
+                # Badly scaled targets can make the Newton systems numerically indefinite.
+                if not chosen:
+                    raise QnnhwError(f"the interior-point @solver IPM failed numerically "
+                                     f"({error}); use @solver BM, or rescale the target",
+                                     "solver") from None
+                if progress is not None:
+                    progress(f"the interior point failed numerically ({error}); solving by "
+                             f"BM instead")
+                return solve_sdp(X, y, loss=loss, beta=beta, solver="BM",
+                                 tolerance=tolerance, progress=progress)
             result, rho, R = interior, interior.rho, interior.R
         else:
             factored = solve_bm(X, y, loss, beta, tolerance=tolerance, progress=progress)
