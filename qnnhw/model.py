@@ -306,6 +306,10 @@ def model_from_dict(data: Any) -> Network:
         raise QnnhwError(f"model task {task!r} is neither classification nor regression")
     if task == "classification" and (not isinstance(labels, list) or len(labels) < 2):
         raise QnnhwError("a classification model needs two label_names at least")
+    if task == "regression" and labels is not None:
+        raise QnnhwError(f"a regression model has no label_names, and this one lists "
+                         f"{len(labels) if isinstance(labels, list) else 'some'}: its task "
+                         f"or its labels were edited; retrain the model")
     if not isinstance(network, dict):
         raise QnnhwError("model field 'network' must be an object")
     columns = len(encoder.columns)

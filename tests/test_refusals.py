@@ -92,6 +92,9 @@ CASES = {
         f, lambda data: set_weight(data, 0.5)))], ["±1"]),
     "unknown family": (lambda f: ["simulate", str(model_file(
         f, lambda data: data.update(family="spiking")))], ["'spiking'"]),
+    "regression model file with class labels": (lambda f: ["verilog", str(model_file(
+        f, lambda data: data.update(task="regression", label_names=["no", "yes"]))), "-o",
+        str(f / "OUT")], ["regression model has no label_names"]),
     "missing network field": (lambda f: ["verilog", str(model_file(
         f, lambda data: data["network"].pop("V"))), "-o", str(f / "OUT")], ["V"]),
     "truncated threshold model": (lambda f: ["simulate", str(model_file(
