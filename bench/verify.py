@@ -89,6 +89,12 @@ CONFIGURATIONS = {
                                       True),
     "lut C=10 class only, 2-bit inputs": (lambda: random_lut_model(
         10, 60, classes=10, output_bits=6, seed=27), 2, 1, "unrolled", False),
+    "lut folded K=40 P=6": (lambda: random_lut_model(12, 40, classes=10, seed=28), 6, 6,
+                            "folded", True),
+    "lut folded P=1, class only": (lambda: random_lut_model(8, 9, classes=3, seed=29), 5, 1,
+                                   "folded", False),
+    "lut folded P=K (constants)": (lambda: random_lut_model(6, 7, seed=30), 8, 7, "folded",
+                                   True),
 }
 
 

@@ -12,18 +12,36 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+import numpy as np
 from amaranth.hdl import Const, Module, Mux, Shape, ShapeLike, Signal, Value, signed, unsigned
 from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .arith import pipelined_argmax
+from .arith import pipelined_argmax, pipelined_sum
 from .numbers import DatapathNumbers
 from .pipeline import Stages, Tracker
 
-__all__ = ["FoldedDatapath", "IssueStage", "argmax_depth", "fifo_depth",
-           "output_shape", "output_word_width"]
+__all__ = ["FoldedDatapath", "FoldedOutputNumbers", "IssueStage", "argmax_depth",
+           "fifo_depth", "output_shape", "output_word_width"]
+
+
+class FoldedOutputNumbers(DatapathNumbers, Protocol):
+    """The numbers of an output layer of 0/1 neurons and integer weights, walked group by
+    group (:meth:`FoldedDatapath.gated_scores`)."""
+
+    @property
+    def weight_bits(self) -> int:
+        """Width of the signed output weights."""
+    @property
+    def weight_matrix(self) -> np.ndarray:
+        """The integer output weights Wₖ꜀, K × C."""
+    @property
+    def output_biases(self) -> tuple[int, ...]: ...
+    @property
+    def sum_width(self) -> int:
+        """Width of every partial sum of Σₖ aₖ·Wₖ꜀ (the bias comes last)."""
 
 
 def output_shape(spec: DatapathNumbers, scores: bool = True) -> ShapeLike:
@@ -177,7 +195,7 @@ class FoldedDatapath(wiring.Component):
             m.d.sync += in_flight.eq(in_flight - 1)
         # The ROM address is the group issued next cycle: its word arrives with the group.
         pipe = self.stages.track(m, valid=busy, first=group == 0, last=last_group,
-                                 address=next_group)
+                                 address=next_group, group=group)
         return IssueStage(x=x, pipe=pipe)
 
     def lifted(self, x: Value, replicas: int = 1) -> list[Value]:
@@ -200,6 +218,57 @@ class FoldedDatapath(wiring.Component):
         read = weights.read_port(domain="sync")
         m.d.comb += read.addr.eq(address)
         return read.data
+
+    @staticmethod
+    def output_layout(spec: FoldedOutputNumbers, parallel: int) -> data.ArrayLayout:
+        """An output-weight ROM word: the C weights Wₖ꜀ of each unit's neuron."""
+        return data.ArrayLayout(data.ArrayLayout(signed(spec.weight_bits), spec.outputs),
+                                parallel)
+
+    def rom_words(self, layout: data.ArrayLayout, units: Sequence[Any]) -> list[data.Const]:
+        """``units`` (one entry per neuron) as ROM words of P units; padding units are 0."""
+        P = self.parallel
+        return [layout.const(units[group * P:(group + 1) * P]) for group in range(self.groups)]
+
+    def output_weight_words(self, spec: FoldedOutputNumbers) -> list[data.Const]:
+        """The output-weight ROM: unit p of word g holds the C weights of neuron gP + p."""
+        return self.rom_words(self.output_layout(spec, self.parallel),
+                              spec.weight_matrix.tolist())
+
+    def gated_scores(self, m: Module, spec: FoldedOutputNumbers, active: Sequence[Value],
+                     pipe: Tracker) -> list[Value]:
+        """The C scores y꜀ = C꜀ + Σₖ aₖ·Wₖ꜀ from the activations aₖ ∈ {0, 1} of the P units'
+        neurons, group by group: stages ``gate`` (each aₖ selects its neuron's C weights from
+        the output-weight ROM, read at this stage), ``sum`` (over P), ``accumulate`` (over
+        the groups) and ``bias``. Unit p of group g holds neuron gP + p; padding neurons
+        have W = 0, so they add nothing. ``spec`` is the datapath's own."""
+        P = self.parallel
+        word = self.rom(m, "output_weights", self.output_layout(spec, P),
+                        self.output_weight_words(spec), pipe["address"])
+        selected: list[list[Value]] = [[] for _ in range(spec.outputs)]
+        for unit, fires in enumerate(active):
+            for output in range(spec.outputs):
+                gate = Signal(signed(spec.weight_bits), name=f"g{unit}_{output}")
+                m.d.sync += gate.eq(Mux(fires, word[unit][output], 0))
+                selected[output].append(gate)
+        pipe.advance("gate", 1)
+        group_sums = []
+        for output, gates in enumerate(selected):
+            group_sum, depth = pipelined_sum(m, gates, name=f"gsum{output}")
+            group_sums.append(group_sum)
+        pipe.advance("sum", depth)
+        sums = self.accumulate(m, group_sums, pipe, spec.sum_width)
+        scores = []
+        # Held scores change only with a vector's last group (see holds_scores).
+        load = (pipe["valid"] & pipe["last"] if spec.outputs > 1 and self.holds_scores()
+                else Const(1))
+        for output, (total, bias) in enumerate(zip(sums, spec.output_biases)):
+            score = Signal(signed(spec.output_width), name=f"y{output}")
+            with m.If(load):
+                m.d.sync += score.eq(total + bias)
+            scores.append(score)
+        pipe.advance("bias", 1)
+        return scores
 
     def accumulate(self, m: Module, group_sums: Sequence[Value], pipe: Tracker, width: int,
                    first: Value | None = None) -> list[Value]:

@@ -1,6 +1,7 @@
-"""Streaming datapath of a LUT network, fully unrolled: one input vector per clock.
+"""Streaming datapaths of a LUT network: fully unrolled, one input vector per clock
+(:class:`LutDatapath`), or with its output sums folded onto P units (:class:`FoldedLutDatapath`).
 
-Data flow (all arithmetic exact; see :mod:`qnnhw.families.lut.fixedpoint`)::
+Data flow of the unrolled datapath (exact; see :mod:`qnnhw.families.lut.fixedpoint`)::
 
     i.payload ─► x register ─► compare: bit (f, t) = x_f ≥ Θ_{f,t}, for the bits in use
                      ▼
@@ -12,8 +13,10 @@ Data flow (all arithmetic exact; see :mod:`qnnhw.families.lut.fixedpoint`)::
                  y꜀ = (C꜀ − Σ_{W<0} |Wₖ꜀|) + that sum ─► argmax tree (C ≥ 3) ─► FIFO ─► o
 
 There is no folding counter and no weight memory: every weight is a constant of the logic.
-The data registers have no reset (the pipeline's valid bits qualify them): a reset would be
-one more input of every LUT, and a neuron's LUT4 has none to spare.
+The folded datapath keeps the comparators and the neurons, and walks the neurons P at a
+time for the sums (see its docstring). The data registers have no reset (the pipeline's
+valid bits qualify them): a reset would be one more input of every LUT, and a neuron's LUT4
+has none to spare.
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ from typing import Any, Protocol
 import numpy as np
 from amaranth.hdl import Cat, Const, Module, Signal, Value, signed
 
-from .arith import CompressorPlan, at_least, compressor_plan, weighted_bit_sum
-from .folding import FoldedDatapath, argmax_depth
+from .arith import CompressorPlan, at_least, compressor_plan, tree_depth, weighted_bit_sum
+from .folding import FoldedDatapath, FoldedOutputNumbers, argmax_depth
 from .numbers import DatapathNumbers
 from .pipeline import Stages, Tracker
 
-__all__ = ["LutDatapath", "LutNumbers", "output_plans", "output_terms", "sum_depth"]
+__all__ = ["FoldedLutDatapath", "FoldedLutNumbers", "LutDatapath", "LutNumbers",
+           "output_plans", "output_terms", "sum_depth"]
 
 
 class LutNumbers(DatapathNumbers, Protocol):
@@ -49,6 +53,10 @@ class LutNumbers(DatapathNumbers, Protocol):
         """The integer output weights Wₖ꜀, K × C."""
     @property
     def output_biases(self) -> tuple[int, ...]: ...
+
+
+class FoldedLutNumbers(LutNumbers, FoldedOutputNumbers, Protocol):
+    """The numbers of a LUT network with its output sums folded (:class:`FoldedLutDatapath`)."""
 
 
 def output_terms(spec: LutNumbers) -> list[tuple[list[tuple[int, int, bool]], int]]:
@@ -81,6 +89,38 @@ def sum_depth(spec: LutNumbers) -> int:
     return max(plan.depth for plan in output_plans(spec))
 
 
+def thermometer_neurons(m: Module, spec: LutNumbers, x: Any, pipe: Tracker) -> list[Value]:
+    """Stages ``compare`` (the thermometer bits the neurons read, x_f ≥ Θ_{f,t}) and
+    ``neurons`` (each neuron's truth table at its bits): the K neuron registers."""
+    levels = spec.threshold_matrix.shape[1]
+    bits = {}
+    for bit in sorted(set(spec.neuron_inputs.ravel().tolist())):
+        feature, level = divmod(bit, levels)
+        register = Signal(name=f"b{feature}_{level}", reset_less=True)
+        m.d.sync += register.eq(at_least(x[feature], int(spec.threshold_matrix[feature, level])))
+        bits[bit] = register
+    pipe.advance("compare", 1)
+    neurons = []
+    for index, (inputs, table) in enumerate(zip(spec.neuron_inputs, spec.tables)):
+        register = Signal(name=f"a{index}", reset_less=True)
+        address = Cat(*(bits[int(bit)] for bit in inputs))
+        m.d.sync += register.eq(Const(table, 1 << len(inputs)).bit_select(address, 1))
+        neurons.append(register)
+    pipe.advance("neurons", 1)
+    return neurons
+
+
+def check_lut_numbers(spec: LutNumbers) -> None:
+    """Refuse neurons that read bits the thermometer does not have, or malformed tables."""
+    inputs = spec.neuron_inputs
+    if inputs.shape[0] != len(spec.tables) or inputs.size and (
+            inputs.min() < 0 or inputs.max() >= spec.threshold_matrix.size):
+        raise ValueError(f"Neuron inputs must be {len(spec.tables)} rows of thermometer "
+                         f"bits below {spec.threshold_matrix.size}")
+    if any(not 0 <= table < 1 << (1 << spec.d) for table in spec.tables):
+        raise ValueError(f"Truth tables must have {1 << spec.d} bits")
+
+
 class LutDatapath(FoldedDatapath):
     """Streaming inference of a LUT network, one vector per clock, in exact integers.
 
@@ -100,13 +140,7 @@ class LutDatapath(FoldedDatapath):
     spec: LutNumbers
 
     def __init__(self, spec: LutNumbers, scores: bool = True):
-        inputs = spec.neuron_inputs
-        if inputs.shape[0] != len(spec.tables) or inputs.size and (
-                inputs.min() < 0 or inputs.max() >= spec.threshold_matrix.size):
-            raise ValueError(f"Neuron inputs must be {len(spec.tables)} rows of thermometer "
-                             f"bits below {spec.threshold_matrix.size}")
-        if any(not 0 <= table < 1 << (1 << spec.d) for table in spec.tables):
-            raise ValueError(f"Truth tables must have {1 << spec.d} bits")
+        check_lut_numbers(spec)
         super().__init__(spec, 1, self.stages_for(spec), groups=1, scores=scores)
 
     @staticmethod
@@ -126,8 +160,7 @@ class LutDatapath(FoldedDatapath):
         spec = self.spec
         issue = self.issue_stage(m)
         pipe = issue.pipe
-        bits = self._thermometer(m, issue.x, pipe)
-        neurons = self._neurons(m, bits, pipe)
+        neurons = thermometer_neurons(m, spec, issue.x, pipe)
         sums, depths = [], []
         for output, (terms, _) in enumerate(output_terms(spec)):
             total, depth = weighted_bit_sum(
@@ -148,32 +181,6 @@ class LutDatapath(FoldedDatapath):
         self.output(m, self.decide(m, scores, pipe), pipe)
         return m
 
-    def _thermometer(self, m: Module, x: Any, pipe: Tracker) -> dict[int, Value]:
-        """Stage ``compare``: the thermometer bits the neurons read, by bit index."""
-        spec = self.spec
-        levels = spec.threshold_matrix.shape[1]
-        bits = {}
-        for bit in sorted(set(spec.neuron_inputs.ravel().tolist())):
-            feature, level = divmod(bit, levels)
-            register = Signal(name=f"b{feature}_{level}", reset_less=True)
-            m.d.sync += register.eq(at_least(x[feature],
-                                             int(spec.threshold_matrix[feature, level])))
-            bits[bit] = register
-        pipe.advance("compare", 1)
-        return bits
-
-    def _neurons(self, m: Module, bits: dict[int, Value], pipe: Tracker) -> list[Value]:
-        """Stage ``neurons``: each neuron's truth table at its bits."""
-        spec = self.spec
-        neurons = []
-        for index, (inputs, table) in enumerate(zip(spec.neuron_inputs, spec.tables)):
-            register = Signal(name=f"a{index}", reset_less=True)
-            address = Cat(*(bits[int(bit)] for bit in inputs))
-            m.d.sync += register.eq(Const(table, 1 << len(inputs)).bit_select(address, 1))
-            neurons.append(register)
-        pipe.advance("neurons", 1)
-        return neurons
-
     @staticmethod
     def _delay(m: Module, value: Value, cycles: int, name: str) -> Value:
         """``value`` through ``cycles`` registers (a shallower tree waits for the deepest)."""
@@ -182,3 +189,77 @@ class LutDatapath(FoldedDatapath):
             m.d.sync += register.eq(value)
             value = register
         return value
+
+
+class FoldedLutDatapath(FoldedDatapath):
+    """Streaming inference of a LUT network whose output sums are folded onto P units.
+
+    Every neuron keeps its own LUT (the input vector is held while its T = ⌈K/P⌉ groups
+    go by); in group g, unit p selects neuron gP + p, which gates that neuron's C output
+    weights, read from a ROM of T words, into C sums accumulated over the groups. The
+    compressor trees of :class:`LutDatapath`, which grow with K·C, become P·C gated weights
+    and C adder trees over P: for networks whose trees do not fit the device. Same integers
+    as :class:`LutDatapath`.
+
+    Parameters
+    ----------
+    spec : LutNumbers
+        Thresholds, truth tables, rounded output weights and every width.
+    parallel : int
+        Units P, 1 ≤ P ≤ K.
+    scores : bool
+        With C outputs, whether the output word carries the C scores beside the class.
+
+    Attributes
+    ----------
+    i, o, initiation_interval, latency, fifo_depth
+        As in :class:`~qnnhw.hdl.folding.FoldedDatapath`; the initiation interval is T.
+    """
+
+    spec: FoldedLutNumbers
+
+    def __init__(self, spec: FoldedLutNumbers, parallel: int, scores: bool = True):
+        check_lut_numbers(spec)
+        self.check_parallel(spec, parallel)
+        super().__init__(spec, parallel, self.stages_for(spec, parallel), scores=scores)
+
+    @staticmethod
+    def stages_for(spec: LutNumbers, parallel: int) -> Stages:
+        """The register stages of the datapath for P = ``parallel`` units."""
+        return Stages([
+            ("compare", 1),
+            ("neurons", 1),
+            ("select", 1),
+            ("gate", 1),
+            ("sum", tree_depth(parallel)),
+            ("accumulate", 1),
+            ("bias", 1),
+            ("argmax", argmax_depth(spec.outputs)),
+            ("output", 1),
+        ])
+
+    @classmethod
+    def rom_word_widths(cls, spec: FoldedLutNumbers, parallel: int) -> list[int]:
+        """Bits of a word of the output-weight ROM (for resource estimates)."""
+        return [cls.output_layout(spec, parallel).size]
+
+    def elaborate(self, platform: Any) -> Module:
+        m = Module()
+        spec, P = self.spec, self.parallel
+        issue = self.issue_stage(m)
+        pipe = issue.pipe
+        neurons = thermometer_neurons(m, spec, issue.x, pipe)
+        group = pipe["group"]
+        selected = []
+        for unit in range(P):
+            # Unit p's neuron in each group (padding units select nothing: W = 0 there).
+            candidates = [neurons[index] if index < spec.m else Const(0)
+                          for index in range(unit, self.groups * P, P)]
+            register = Signal(name=f"s{unit}", reset_less=True)
+            m.d.sync += register.eq(candidates[0] if len(candidates) == 1 else
+                                    Cat(*candidates).bit_select(group, 1))
+            selected.append(register)
+        pipe.advance("select", 1)
+        scores = self.gated_scores(m, spec, selected, pipe)
+        self.output(m, self.decide(m, scores, pipe), pipe)
+        return m

@@ -143,21 +143,10 @@ class ThresholdDatapath(FoldedDatapath):
             signed(spec.hidden_bits), spec.d)
         return data.ArrayLayout(unit, parallel)
 
-    @staticmethod
-    def _output_layout(spec: ThresholdNumbers, parallel: int) -> data.ArrayLayout:
-        """An output-weight ROM word: the C weights Wₖ꜀ of each unit's neuron."""
-        return data.ArrayLayout(data.ArrayLayout(signed(spec.weight_bits), spec.outputs),
-                                parallel)
-
     @classmethod
     def rom_word_widths(cls, spec: ThresholdNumbers, parallel: int) -> list[int]:
         """Bits of a word of each weight ROM (for resource estimates)."""
-        return [cls._hidden_layout(spec, parallel).size, cls._output_layout(spec, parallel).size]
-
-    def _words(self, layout: data.ArrayLayout, units: list[Any]) -> list[data.Const]:
-        """``units`` (one entry per neuron) as ROM words of P units; padding units are 0."""
-        P = self.parallel
-        return [layout.const(units[group * P:(group + 1) * P]) for group in range(self.groups)]
+        return [cls._hidden_layout(spec, parallel).size, cls.output_layout(spec, parallel).size]
 
     def hidden_words(self) -> list[data.Const]:
         """Hidden ROM: unit p of word g holds neuron gP+p's weights, as a mask of its +1
@@ -168,13 +157,7 @@ class ThresholdDatapath(FoldedDatapath):
                                 for row in self._H]
         else:
             units = [[int(weight) for weight in row] for row in self._H]
-        return self._words(self._hidden_layout(spec, self.parallel), units)
-
-    def output_words(self) -> list[data.Const]:
-        """Output-weight ROM: unit p of word g holds the Wₖ꜀ of neuron gP+p; padding neurons
-        have W = 0, so they add nothing."""
-        return self._words(self._output_layout(self.spec, self.parallel),
-                           self.spec.weight_matrix.tolist())
+        return self.rom_words(self._hidden_layout(spec, self.parallel), units)
 
     def elaborate(self, platform: Any) -> Module:
         m = Module()
@@ -209,35 +192,7 @@ class ThresholdDatapath(FoldedDatapath):
                 depth = tree + combine
             hidden.append(z)
         pipe.advance("neurons", depth)
-        output_word = self.rom(m, "output_weights", self._output_layout(spec, P),
-                               self.output_words(), pipe["address"])
-
-        # -- the threshold selects the output weights -----------------------------------------
-        selected: list[list[Value]] = [[] for _ in range(spec.outputs)]
-        for unit, z in enumerate(hidden):
-            for output in range(spec.outputs):
-                gate = Signal(signed(spec.weight_bits), name=f"g{unit}_{output}")
-                m.d.sync += gate.eq(Mux(z >= 0, output_word[unit][output], 0))
-                selected[output].append(gate)
-        pipe.advance("gate", 1)
-        group_sums = []
-        for output, gates in enumerate(selected):
-            group_sum, depth = pipelined_sum(m, gates, name=f"gsum{output}")
-            group_sums.append(group_sum)
-        pipe.advance("sum", depth)
-
-        # -- accumulate over the T groups, add the biases, decide the class ------------------
-        sums = self.accumulate(m, group_sums, pipe, spec.sum_width)
-        scores = []
-        # Held scores change only with a vector's last group (see holds_scores).
-        load = (pipe["valid"] & pipe["last"] if spec.outputs > 1 and self.holds_scores()
-                else Const(1))
-        for output, (total, bias) in enumerate(zip(sums, spec.output_biases)):
-            score = Signal(signed(spec.output_width), name=f"y{output}")
-            with m.If(load):
-                m.d.sync += score.eq(total + bias)
-            scores.append(score)
-        pipe.advance("bias", 1)
+        scores = self.gated_scores(m, spec, [z >= 0 for z in hidden], pipe)
         self.output(m, self.decide(m, scores, pipe), pipe)
         return m
 

@@ -17,6 +17,7 @@ figures replace the estimates: a design that does not fit is retried with fewer 
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import time
@@ -91,9 +92,9 @@ def _fold(board: Board, model: Network, spec: Spec, parallel: int | None, scores
             fewer = fewer.replace(" or features", ", features or classes") + \
                 f" (C={spec.outputs})" + (", answer with the class only (@scores)"
                                           if scores else "")
-        unit = (f"the {architecture(family, arch).units} ({spec.m} neurons)"
-                if family.units(spec, arch) == 1 else
-                f"one neuron unit with d={spec.d} inputs")
+        design = architecture(family, arch)
+        unit = (f"the {design.units} ({spec.m} neurons)" if family.units(spec, arch) == 1 else
+                f"the {arch} design with one of its {design.units} (P=1)")
         raise QnnhwError(
             f"the design does not fit {board.name}: {unit} "
             f"needs about {one.lcs} logic cells and {one.ram_blocks} RAM blocks, "
@@ -123,6 +124,7 @@ def _fit(board: Board, model: Network, trainer: Trainer | None, input_bits: int,
     options = []
     refusals = []
     for candidate in candidates:
+        spec: Spec | None = None
         try:
             fitted = family.fit(board, model, trainer, input_bits, candidate, progress)
             spec = flow.fixed_point(fitted, input_bits)
@@ -132,11 +134,15 @@ def _fit(board: Board, model: Network, trainer: Trainer | None, input_bits: int,
             if len(candidates) == 1:
                 raise
             progress(f"{candidate}: {refusal}")
-            refusals.append(refusal)
+            # The smallest configuration of this architecture, to refuse with the closest.
+            needed = (family.estimate(board.device, spec, 1, scores, candidate).lcs
+                      if spec is not None else math.inf)
+            refusals.append((needed, refusal))
             continue
         options.append((estimated["cycles"], candidate, fitted, spec, units, estimated))
     if not options:
-        raise refusals[0]
+        # Every architecture was tried: the refusal of the one that came closest to fitting.
+        raise min(refusals, key=lambda refused: refused[0])[1]
     cycles, chosen, fitted, spec, units, estimated = min(options, key=lambda option: option[0])
     if len(candidates) > 1:
         progress(f"architecture: {chosen} ({cycles} cycles per vector)")

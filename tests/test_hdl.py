@@ -177,7 +177,7 @@ def test_threshold_rom_layout_and_refusals():
         word = rows[neuron // 2][neuron % 2]
         weights = [word[i] for i in range(d)]
         assert weights == model.H[neuron].tolist()
-    weight_rows = dut.output_words()
+    weight_rows = dut.output_weight_words(spec)
     assert weight_rows[1][1] == [0]   # the padding unit adds nothing (to its one output)
     with pytest.raises(ValueError, match=r"Hidden weights must lie in \[−3, 3\]"):
         ThresholdDatapath(spec, model.H * 2, 1)

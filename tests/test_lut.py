@@ -8,7 +8,7 @@ import pytest
 from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 from qnnhw.hdl.arith import compressor_plan, weighted_bit_sum
-from qnnhw.hdl.lut import LutDatapath
+from qnnhw.hdl.lut import FoldedLutDatapath, LutDatapath
 from qnnhw.sim.networks import random_lut_model
 
 from qnnhw.dataset import load
@@ -118,11 +118,34 @@ def test_lut_datapath_is_bit_exact_one_vector_per_clock(features, neurons, class
     assert [out - into for into, out in zip(accepted, emitted)] == [dut.latency] * 24
 
 
-def test_lut_datapath_loses_nothing_under_backpressure():
+@pytest.mark.parametrize("features, neurons, classes, parallel", [
+    (3, 5, 2, 2), (4, 9, 3, 4), (5, 12, 10, 5), (2, 1, 2, 1), (4, 7, 3, 7), (4, 8, 3, 1)])
+def test_folded_lut_datapath_is_bit_exact_one_vector_per_group_walk(features, neurons, classes,
+                                                                    parallel):
+    model = random_lut_model(features, neurons, classes=classes, seed=neurons)
+    spec = LutSpec.for_model(model, input_bits=6)
+    vectors = np.random.default_rng(3).integers(spec.input_min, spec.input_max + 1,
+                                                (24, features))
+    dut = FoldedLutDatapath(spec, parallel)
+    outputs, accepted, emitted = run_datapath(dut, vectors)
+    reference = LutReference(model, spec)
+    if classes > 2:
+        assert output_words(spec, outputs) == reference_words(reference, vectors)
+    else:
+        assert outputs == reference.outputs(vectors).tolist()
+    groups = -(-neurons // parallel)
+    assert dut.initiation_interval == groups and set(np.diff(accepted)) == {groups}
+    assert [out - into for into, out in zip(accepted, emitted)] == [dut.latency] * 24
+
+
+@pytest.mark.parametrize("make", [lambda spec: LutDatapath(spec),
+                                  lambda spec: FoldedLutDatapath(spec, 3)],
+                         ids=["unrolled", "folded"])
+def test_lut_datapath_loses_nothing_under_backpressure(make):
     model = random_lut_model(4, 8, classes=3, seed=4)
     spec = LutSpec.for_model(model, input_bits=5)
     vectors = np.random.default_rng(5).integers(spec.input_min, spec.input_max + 1, (40, 4))
-    outputs, _, _ = run_datapath(LutDatapath(spec), vectors,
+    outputs, _, _ = run_datapath(make(spec), vectors,
                                  ready_pattern=lambda cycle: int(cycle % 5 < 2))
     assert output_words(spec, outputs) == reference_words(LutReference(model, spec), vectors)
 

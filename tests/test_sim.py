@@ -8,6 +8,7 @@ import pytest
 from qnnhw.sim import runner
 from qnnhw.sim.runner import random_vectors, simulate_datapath
 
+from qnnhw.families import get_family
 from qnnhw.families.bilinear.fixedpoint import BilinearSpec
 from qnnhw.families.threshold.fixedpoint import ThresholdSpec
 
@@ -110,6 +111,22 @@ def test_every_class_and_score_matches_the_reference(verilator_dir, family, clas
     assert [list(scores) for _, scores in decoded] == expected.tolist()
     assert len({label for label, _ in decoded}) >= 2   # the class really changes
     assert result.latency_cycles == result.expected_latency
+
+
+@slow
+@pytest.mark.parametrize("arch, parallel", [("unrolled", 1), ("folded", 4)])
+def test_lut_architectures_match_the_reference_in_verilator(verilator_dir, arch, parallel):
+    model = get_family("lut").example(6, 14, seed=5, classes=10)
+    spec = runner.flow.fixed_point(model, 6)
+    inputs = random_vectors(spec, 60, seed=5)
+    result = simulate_datapath(model, spec, parallel, inputs, verilator_dir, arch=arch,
+                               seed=5, idle_probability=0.4, stall_probability=0.5)
+    assert result.mismatches == 0 and not result.tests["_failures"]
+    assert result.outputs == result.reference
+    assert result.tests["random_stalls"]["outputs"] == result.reference
+    assert len({label for label, _ in runner.decode_words(spec, result.outputs)}) >= 2
+    assert result.latency_cycles == result.expected_latency
+    assert result.cycles_per_vector == (-(-spec.m // parallel) if arch == "folded" else 1)
 
 
 @slow

@@ -5,7 +5,8 @@ weights s. Training samples a dictionary of such neurons (locally on images) and
 Lasso over their activation patterns (:mod:`qnnhw.lasso`, shared with the threshold family),
 certified by its duality gap; the output weights become small integers. The hardware is
 fully unrolled (:mod:`qnnhw.hdl.lut`): comparators, one truth table per neuron, compressor
-trees, an argmax: one vector per clock.
+trees, an argmax: one vector per clock; or, where those trees do not fit, with the output
+sums folded onto P units.
 
 Modules: ``config``, ``dictionary`` (the algorithm), ``train``, ``model``, ``fixedpoint``,
 ``reference``, ``estimate``, ``cli``. :data:`FAMILY` ties them together.
@@ -49,7 +50,10 @@ class LutFamily:
     }
     summary_keys = ("lasso_gap", "rounded_objective", "nonzero_weights", "output_bits")
     architectures = (Architecture("unrolled", "lut: every neuron a LUT, one vector per clock",
-                                  "unrolled network", "1", plain_flip_flops=True),)
+                                  "unrolled network", "1", plain_flip_flops=True),
+                     Architecture("folded", "lut: every neuron a LUT, the output sums on P "
+                                  "units, ⌈K/P⌉ cycles per vector", "output units", "K",
+                                  plain_flip_flops=True))
 
     def add_options(self, group: OptionGroup, defaults: Mapping[str, Any]
                     ) -> None:
@@ -79,23 +83,28 @@ class LutFamily:
         return LutReference(model, spec)
 
     def units(self, spec: Any, arch: str) -> int:
-        return 1   # the whole network is one unit
+        # Unrolled, the whole network is one unit; folded, each neuron is a share of the sums.
+        return 1 if arch == "unrolled" else int(spec.m)
 
     def work(self, spec: Any, arch: str) -> int:
-        return 1
+        return self.units(spec, arch)
 
     def datapath(self, model: Network, spec: Any, parallel: int, scores: bool, arch: str
                  ) -> Any:
         # Imported here so that commands that build no hardware start without Amaranth.
-        from qnnhw.hdl.lut import LutDatapath
+        from qnnhw.hdl.lut import FoldedLutDatapath, LutDatapath
 
-        return LutDatapath(spec, scores=scores)
+        if arch == "unrolled":
+            return LutDatapath(spec, scores=scores)
+        return FoldedLutDatapath(spec, parallel, scores=scores)
 
     def estimate(self, device: Device, spec: Any, parallel: int, scores: bool, arch: str
                  ) -> Estimate:
-        from .estimate import estimate
+        from .estimate import estimate, folded_estimate
 
-        return estimate(device, spec, scores)
+        if arch == "unrolled":
+            return estimate(device, spec, scores)
+        return folded_estimate(device, spec, parallel, scores)
 
     def fit(self, board: Board, model: Network, trainer: Trainer | None, input_bits: int,
             arch: str, progress: Progress) -> Network:

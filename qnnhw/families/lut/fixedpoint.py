@@ -183,6 +183,19 @@ class LutSpec(InputFormat):
         return int(high.max())
 
     @property
+    def weight_bits(self) -> int:
+        """Width of the signed output weights (the folded datapath's ROM)."""
+        return self.output_bits
+
+    @property
+    def sum_width(self) -> int:
+        """Width of every partial sum of Σₖ aₖ·Wₖ꜀ (the folded datapath's accumulators; the
+        bias comes last)."""
+        weights = self.weight_matrix
+        return signed_width(int(np.minimum(weights, 0).sum(axis=0).min()),
+                            int(np.maximum(weights, 0).sum(axis=0).max()))
+
+    @property
     def output_width(self) -> int:
         """Width of each output y꜀."""
         return signed_width(min(self.output_low, 0), max(self.output_high, 0))
