@@ -25,7 +25,7 @@ test: $(VENV)/.installed
 	$(PY) -m pytest -n auto -m "not slow"
 
 test-all: $(VENV)/.installed
-	$(PY) -m pytest -n auto
+	HYPOTHESIS_PROFILE=thorough $(PY) -m pytest -n auto
 
 # mypy checks the package as it is imported: qnnhw/ with hdl/, sim/ and boards/ inside it
 # (pyproject maps them there), seen through a folder of symbolic links.

@@ -280,6 +280,36 @@ class Network:
         return model
 
 
+#: Numbers of the training record that qnnhw reads back (the fixed point, the reports and
+#: their certificates): each finite when present.
+TRAINING_NUMBERS = ("feature_max_abs", "beta", "objective", "lower_bound", "relative_gap",
+                    "trivial_objective", "lasso_gap", "lasso_objective", "refit_beta",
+                    "refit_objective", "refit_gap", "rounded_objective")
+#: Integers of the training record that qnnhw reads back, and their ranges.
+TRAINING_INTEGERS = {"input_bits": (2, 24), "seed": (0, 2**32 - 1)}
+
+
+def _check_training(training: dict[str, Any]) -> None:
+    """Refuse a training record whose fields that qnnhw reads are not what it wrote."""
+    for key in TRAINING_NUMBERS:
+        value = training.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not math.isfinite(value)):
+            raise QnnhwError(f"model field 'training.{key}' must be a finite number, not "
+                             f"{value!r}; retrain the model")
+    for key, (low, high) in TRAINING_INTEGERS.items():
+        value = training.get(key, low)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise QnnhwError(f"model field 'training.{key}' must be an integer from {low} to "
+                             f"{high}, not {value!r}; retrain the model")
+    if not isinstance(training.get("data", ""), str):
+        raise QnnhwError("model field 'training.data' must be the data's name; retrain the "
+                         "model")
+    if training.get("feature_max_abs", 1) is None or training.get("feature_max_abs", 1) <= 0:
+        raise QnnhwError("model field 'training.feature_max_abs' must be positive; retrain "
+                         "the model")
+
+
 def model_from_dict(data: Any) -> Network:
     """A model of whichever family the file's ``family`` field names."""
     from .families import get_family
@@ -299,9 +329,10 @@ def model_from_dict(data: Any) -> Network:
         target = str(data["target"])
         labels = data["label_names"]
         training = dict(data.get("training") or {})
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise QnnhwError(f"model file is missing or has a malformed field ({error!s}); "
                          f"retrain the model") from None
+    _check_training(training)
     if task not in ("classification", "regression"):
         raise QnnhwError(f"model task {task!r} is neither classification nor regression")
     if task == "classification" and (not isinstance(labels, list) or len(labels) < 2):

@@ -1,9 +1,11 @@
 """Fixtures every test module may use."""
 
 import gc
+import os
 import warnings
 
 import pytest
+from hypothesis import settings
 
 from qnnhw import dataset
 from qnnhw.families.bilinear.config import BilinearConfig
@@ -40,3 +42,10 @@ def ionosphere_trainer():
 def verilator_dir(tmp_path_factory):
     """One Verilator work folder for the session: identical designs are built once."""
     return tmp_path_factory.mktemp("verilator")
+
+
+# Hypothesis: a few hundred inputs per fuzzer in make test, 10,000 in make test-all
+# (tests/test_fuzz.py); no example database, so that a run leaves nothing behind.
+settings.register_profile("default", max_examples=300, database=None)
+settings.register_profile("thorough", max_examples=10_000, database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))

@@ -149,6 +149,19 @@ CASES = {
                                          "--neurons", "1000000000"], ["GiB", "--neurons"]),
     "vector dump into a folder": (lambda f: ["simulate", str(model_file(f)), "--dump",
                                              str(_folder(f / "dumps"))], ["--dump"]),
+    "family that is a list": (lambda f: ["verilog", str(model_file(
+        f, lambda data: data.update(family=[]))), "-o", str(f / "OUT")], ["unknown model family"]),
+    "negative seed in a model file": (lambda f: ["build", "--model", str(model_file(
+        f, lambda data: data["training"].update(seed=-1)))], ["training.seed", "retrain"]),
+    "feature scale of zero in a model file": (lambda f: ["verilog", str(model_file(
+        f, lambda data: data["training"].update(feature_max_abs=0))), "-o", str(f / "OUT")],
+        ["training.feature_max_abs", "positive"]),
+    "certificate that is text": (lambda f: ["build", "--model", str(model_file(
+        f, lambda data: data["training"].update(lower_bound="low")))],
+        ["training.lower_bound", "finite number"]),
+    "input width of 99 in a model file": (lambda f: ["simulate", str(model_file(
+        f, lambda data: data["training"].update(input_bits=99)))],
+        ["training.input_bits", "from 2 to 24"]),
 }
 
 

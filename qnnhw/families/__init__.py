@@ -35,7 +35,7 @@ def names() -> tuple[str, ...]:
 def get_family(name: str | None) -> Family:
     """The family called ``name`` (None: the default family, for old files)."""
     name = DEFAULT_FAMILY if name is None else name
-    if name not in REGISTRY:
+    if not isinstance(name, str) or name not in REGISTRY:
         raise QnnhwError(f"unknown model family {name!r}; this qnnhw reads "
                          f"{', '.join(REGISTRY)}")
     family: Family = importlib.import_module(REGISTRY[name]).FAMILY
