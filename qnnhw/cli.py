@@ -50,6 +50,7 @@ class Parser(argparse.ArgumentParser):
 def add_training_arguments(parser: argparse.ArgumentParser, *, data_default: str,
                            family_defaults: Mapping[str, Mapping[str, Any]]) -> None:
     """The common training options, then each family's own in a group of its own."""
+    first = len(parser._actions)
     group = parser.add_argument_group("training")
     group.add_argument("--family", choices=names(), default=DEFAULT_FAMILY,
                        help="; ".join(f"{name}: {get_family(name).description}"
@@ -102,7 +103,12 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, data_default: str
         defaults = {item.name: item.default for item in fields(family.config_type)}
         defaults.update(family_defaults.get(family.name, {}))
         family.add_options(_FamilyOptions(parser, family.name, owners), defaults)
-    parser.set_defaults(option_owners=owners, family_defaults=family_defaults)
+    # What parse_args gives an option that was not given: the first default of its dest.
+    training_defaults: dict[str, Any] = {}
+    for action in parser._actions[first:]:
+        training_defaults.setdefault(action.dest, action.default)
+    parser.set_defaults(option_owners=owners, family_defaults=family_defaults,
+                        training_defaults=training_defaults)
 
 
 class _FamilyOptions:
@@ -335,6 +341,11 @@ def cmd_build(args: argparse.Namespace, start: float, flags: Mapping[str, str]) 
     check_writable(out_dir, "the build folder", "-o", folder=True)
     model = data = config = None
     if args.model:
+        given = [dest for dest, default in args.training_defaults.items()
+                 if getattr(args, dest) != default]
+        if given:
+            raise QnnhwError(f"@{given[0]} is a training option, and with --model nothing is "
+                             f"trained; drop it, or drop --model to train", tuple(given))
         model = load_model(args.model)
     else:
         data, config = training_inputs(args, flags)

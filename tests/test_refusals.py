@@ -149,6 +149,9 @@ CASES = {
                                          "--neurons", "1000000000"], ["GiB", "--neurons"]),
     "vector dump into a folder": (lambda f: ["simulate", str(model_file(f)), "--dump",
                                              str(_folder(f / "dumps"))], ["--dump"]),
+    "training option beside a model file": (lambda f: ["build", "--model", str(model_file(f)),
+                                                        "--beta", "3"],
+                                            ["--beta is a training option", "drop --model"]),
     "family that is a list": (lambda f: ["verilog", str(model_file(
         f, lambda data: data.update(family=[]))), "-o", str(f / "OUT")], ["unknown model family"]),
     "negative seed in a model file": (lambda f: ["build", "--model", str(model_file(
