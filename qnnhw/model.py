@@ -247,6 +247,13 @@ class Network:
         the fields every family shares (``common``); every problem is a QnnhwError."""
         raise NotImplementedError
 
+    @staticmethod
+    def outputs_in(network: dict[str, Any]) -> int:
+        """The number of outputs a file's ``network`` object has, before it is read: C
+        biases (one per class from three classes on), else one."""
+        bias = network.get("bias")
+        return len(bias) if isinstance(bias, list) else 1
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
@@ -354,6 +361,13 @@ def model_from_dict(data: Any) -> Network:
               "task": task, "target": target,
               "label_names": None if labels is None else tuple(str(label) for label in labels),
               "training": training}
+    expected = len(labels) if task == "classification" and len(labels) > 2 else 1
+    found = family.model_type.outputs_in(network)
+    if found != expected:
+        what = (f"{len(labels)} label_names" if task == "classification" else "a regression")
+        raise QnnhwError(f"the model's network has {found} output{'s' * (found > 1)}, its "
+                         f"task and labels ({what}) call for {expected}: its task or "
+                         f"label_names were edited; retrain the model")
     d = lifting.lifted_dimension(len(standardizer.keep))
     return family.model_type.from_network(network, d, common)
 

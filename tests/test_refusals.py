@@ -7,15 +7,20 @@ import random
 
 import pytest
 
+from qnnhw.families import get_family
+
 from .helpers import assert_one_line_error, random_model, random_threshold_model, run_cli
 
 GOOD_CSV = "a,b,y\n" + "".join(f"{k % 7},{(3 * k) % 5},{'yes' if k % 3 else 'no'}\n"
                                for k in range(40))
 
 
-def model_file(folder, edit=None, family="bilinear"):
+def model_file(folder, edit=None, family="bilinear", classes=2):
     """A valid model file, or one changed by ``edit`` (a function of its JSON)."""
-    model = random_model(2, 4) if family == "bilinear" else random_threshold_model(2, 4)
+    if classes > 2:
+        model = get_family(family).example(2, 4, classes=classes)
+    else:
+        model = random_model(2, 4) if family == "bilinear" else random_threshold_model(2, 4)
     path = folder / "model.json"
     model.save(path)
     if edit is not None:
@@ -152,6 +157,74 @@ CASES = {
     "training option beside a model file": (lambda f: ["build", "--model", str(model_file(f)),
                                                         "--beta", "3"],
                                             ["--beta is a training option", "drop --model"]),
+    "one label more than the network's classes": (lambda f: ["verilog", str(model_file(
+        f, lambda data: data["label_names"].append("extra"), "lut", 3)), "-o", str(f / "OUT")],
+        ["network has 3 outputs", "4 label_names", "retrain"]),
+    "a three-class network relabelled as regression": (lambda f: ["simulate", str(model_file(
+        f, lambda data: data.update(task="regression", label_names=None), "threshold", 3))],
+        ["network has 3 outputs", "a regression"]),
+    # -- found refused already, kept so that they stay refused --------------------------------
+    "binary file as CSV": (lambda f: ["train", "--data", str(_binary(f / "data.csv"))],
+                           ["not a UTF-8 text file"]),
+    "infinite cell": (lambda f: ["train", "--data", str(csv_file(
+        f, GOOD_CSV.replace("\n1,", "\ninf,", 1)))], ["'inf' is not a finite number"]),
+    "semicolon-separated file": (lambda f: ["train", "--data", str(csv_file(
+        f, GOOD_CSV.replace(",", ";")))], ["only one column", "delimiter"]),
+    "empty class label": (lambda f: ["train", "--data", str(csv_file(
+        f, GOOD_CSV.replace(",yes\n", ",\n", 1)))], ["target column 'y': empty cell"]),
+    "unterminated quote": (lambda f: ["train", "--data", str(csv_file(
+        f, GOOD_CSV.replace("\n1,", '\n"1,', 1)))], ["fields, the header has 3"]),
+    "test fraction that leaves no training row": (lambda f: ["train", "--data", str(csv_file(
+        f, "a,y\n1,no\n2,yes\n3,no\n4,yes\n")), "--test-fraction", "0.99"],
+        ["training row", "--test-fraction"]),
+    "subsample of one row": (lambda f: ["train", "--data", "planted", "--subsample", "1"],
+                             ["--subsample must be an integer ≥ 2"]),
+    "zero neurons m": (lambda f: ["train", "--data", "planted", "--m", "0"],
+                       ["--m", "positive integer"]),
+    "beta that is NaN": (lambda f: ["train", "--data", "planted", "--beta", "nan"],
+                         ["--beta must be a finite number"]),
+    "infinite beta": (lambda f: ["train", "--data", "planted", "--beta", "inf"],
+                      ["--beta must be a finite number"]),
+    "fan-in of 7": (lambda f: ["train", "--family", "lut", "--data", "ionosphere", "--fan-in",
+                               "7"], ["--fan-in must be an integer from 1 to 6"]),
+    "fan-in of 0": (lambda f: ["train", "--family", "lut", "--data", "ionosphere", "--fan-in",
+                               "0"], ["--fan-in", "positive integer"]),
+    "no thresholds": (lambda f: ["train", "--family", "lut", "--data", "ionosphere",
+                                 "--thresholds", "0"], ["--thresholds", "positive integer"]),
+    "1-bit output weights": (lambda f: ["train", "--family", "lut", "--data", "ionosphere",
+                                        "--output-bits", "1"], ["--output-bits", "from 2 to 16"]),
+    "image shape that does not match": (lambda f: ["train", "--family", "lut", "--data",
+                                                   "digits", "--image", "3", "3"],
+                                        ["--image 3 3", "H·W = 64"]),
+    "hidden bits for binary hyperplanes": (lambda f: ["train", "--family", "threshold",
+                                                      "--data", "planted", "--hidden-bits", "17"],
+                                           ["--hidden-bits", "gaussian"]),
+    "zero layers": (lambda f: ["train", "--family", "threshold", "--data", "planted",
+                               "--layers", "0"], ["--layers", "positive integer"]),
+    "zero epochs": (lambda f: ["train", "--data", "planted", "--method", "backprop", "--epochs",
+                               "0"], ["--epochs", "positive integer"]),
+    "clock of 0 MHz": (lambda f: ["build", "--model", str(model_file(f)), "--clock", "0"],
+                       ["--clock", "positive frequency"]),
+    "negative clock": (lambda f: ["build", "--model", str(model_file(f)), "--clock", "-5"],
+                       ["--clock", "positive frequency"]),
+    "zero units": (lambda f: ["build", "--model", str(model_file(f)), "--parallel", "0"],
+                   ["--parallel", "positive integer"]),
+    "25-bit inputs": (lambda f: ["build", "--model", str(model_file(f)), "--input-bits", "25"],
+                      ["--input-bits must be an integer from 2 to 24"]),
+    "architecture of another family": (lambda f: ["build", "--model", str(model_file(
+        f, family="lut", classes=3)), "--arch", "quadratic"], ["no 'quadratic' architecture",
+                                                               "unrolled or folded"]),
+    "model file that does not exist": (lambda f: ["verilog", str(f / "none.json"), "-o",
+                                                  str(f / "OUT")], ["no such model file"]),
+    "model file that is a folder": (lambda f: ["verilog", str(_folder(f / "model")), "-o",
+                                               str(f / "OUT")], ["not a qnnhw model file"]),
+    "class names as regression targets": (lambda f: ["train", "--data", str(csv_file(
+        f, GOOD_CSV)), "--task", "regression"], ["column 'y'", "is not a number"]),
+    "negative vector count": (lambda f: ["simulate", str(model_file(f)), "--vectors", "-5"],
+                              ["--vectors", "positive integer"]),
+    "every row its own class": (lambda f: ["train", "--data", str(csv_file(
+        f, "a,y\n1,1\n2,2\n3,3\n4,4\n")), "--task", "classification"],
+        ["single row", "--task regression"]),
     "family that is a list": (lambda f: ["verilog", str(model_file(
         f, lambda data: data.update(family=[]))), "-o", str(f / "OUT")], ["unknown model family"]),
     "negative seed in a model file": (lambda f: ["build", "--model", str(model_file(
@@ -166,6 +239,11 @@ CASES = {
         f, lambda data: data["training"].update(input_bits=99)))],
         ["training.input_bits", "from 2 to 24"]),
 }
+
+
+def _binary(path):
+    path.write_bytes(b"\xff\xfe\x00binary")
+    return path
 
 
 def _folder(path):
@@ -199,7 +277,7 @@ def test_bad_input_is_refused_in_one_line(tmp_path, name):
 
 
 def test_the_corpus_is_large():
-    assert len(CASES) >= 30
+    assert len(CASES) >= 80
 
 
 def test_the_default_solver_falls_back_when_the_interior_point_fails(tmp_path):

@@ -86,6 +86,12 @@ class BilinearModel(Network):
             network["class_neurons"] = list(self.class_neurons)
         return {**network, "U": self.U.astype(int).tolist(), "V": self.V.astype(int).tolist()}
 
+    @staticmethod
+    def outputs_in(network: dict[str, Any]) -> int:
+        """C for a network with one block of neurons per class (three classes or more)."""
+        blocks = network.get("class_neurons")
+        return len(blocks) if isinstance(blocks, list) else 1
+
     @classmethod
     def from_network(cls, network: dict[str, Any], d: int, common: dict[str, Any]
                      ) -> BilinearModel:
