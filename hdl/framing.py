@@ -2,7 +2,7 @@
 
 :class:`FrameReceiver` turns request bytes into input vectors (and NAKs), and
 :class:`FrameTransmitter` turns outputs (and NAKs) into response bytes. Both check and make
-the frame's CRC with :mod:`amaranth.lib.crc` (:data:`qnnhw.protocol.CRC`).
+the frame's CRC with :mod:`amaranth.lib.crc` (:func:`qnnhw.protocol.frame_check`).
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from qnnhw.protocol import (
-    CRC,
     LENGTH_BYTES,
     MAX_PAYLOAD,
     REQUEST_SYNC,
     RESPONSE_SYNC,
     ResponseFormat,
+    frame_check,
     value_bytes,
 )
 
@@ -69,7 +69,7 @@ class FrameReceiver(wiring.Component):
 
     def elaborate(self, platform: Any) -> Module:
         m = Module()
-        m.submodules.crc = crc = CRC.create()
+        m.submodules.crc = crc = frame_check().create()
         payload = Signal(8 * self.length)
         remaining = Signal(range(self.length + 1))
         length_byte = Signal(range(LENGTH_BYTES))
@@ -187,7 +187,7 @@ class FrameTransmitter(wiring.Component):
 
     def elaborate(self, platform: Any) -> Module:
         m = Module()
-        m.submodules.crc = crc = CRC.create()
+        m.submodules.crc = crc = frame_check().create()
         header = 1 + LENGTH_BYTES
         value = Signal(8 * self.length)
         length = Signal(8 * LENGTH_BYTES)

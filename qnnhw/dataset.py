@@ -149,9 +149,13 @@ class InputEncoder:
                                  f"{', '.join(self.names)}")
             positions.append(header.index(column.name))
         out = np.empty((len(rows), len(self.columns)))
-        for i, row in enumerate(rows):
-            for k, (column, position) in enumerate(zip(self.columns, positions)):
-                out[i, k] = column.encode(row[position], first_row + i)
+        for k, (column, position) in enumerate(zip(self.columns, positions)):
+            values = [row[position] for row in rows]
+            parsed = _numeric_column(values) if column.categories is None else None
+            if parsed is None:
+                parsed = np.array([column.encode(value, first_row + i)
+                                   for i, value in enumerate(values)])
+            out[:, k] = parsed
         return out
 
     def to_dict(self) -> list[dict[str, Any]]:
@@ -216,6 +220,22 @@ def _clean(field: str) -> str:
     return field
 
 
+def _clean_row(record: list[str], quoted: bool) -> list[str]:
+    """:func:`_clean` of every field; without a call per field when the file has no quote
+    character at all (a large CSV spends its time here)."""
+    return [_clean(field) for field in record] if quoted else [field.strip() for field in record]
+
+
+def _numeric_column(values: list[str]) -> np.ndarray | None:
+    """The column as finite numbers, parsed at once, or None when a cell is not one (then
+    the cell-by-cell path finds it and names it)."""
+    try:
+        column = np.array(values, dtype=float)
+    except ValueError:
+        return None
+    return column if np.isfinite(column).all() else None
+
+
 def read_csv_table(path: Path | str, text: str | None = None) -> tuple[list[str], list[list[str]]]:
     """Read a CSV file (header row plus data rows) into cleaned text cells.
 
@@ -237,7 +257,8 @@ def read_csv_table(path: Path | str, text: str | None = None) -> tuple[list[str]
         raise QnnhwError(f"{path}: malformed CSV ({error})") from None
     if not records:
         raise QnnhwError(f"{path}: the file is empty; it needs a header row and data rows")
-    header = [_clean(name) for name in records[0]]
+    quoted = '"' in text or "'" in text
+    header = _clean_row(records[0], quoted)
     if len(set(header)) != len(header):
         duplicated = sorted({name for name in header if header.count(name) > 1})
         raise QnnhwError(f"{path}: duplicate column names {', '.join(map(repr, duplicated))}")
@@ -249,13 +270,15 @@ def read_csv_table(path: Path | str, text: str | None = None) -> tuple[list[str]
         if len(record) != len(header):
             raise QnnhwError(f"{path}: data row {line} has {len(record)} fields, the header "
                              f"has {len(header)}")
-        rows.append([_clean(field) for field in record])
+        rows.append(_clean_row(record, quoted))
     if not rows:
         raise QnnhwError(f"{path}: no data rows below the header")
     return header, rows
 
 
 def _column_encoder(name: str, values: list[str]) -> ColumnEncoder:
+    if _numeric_column(values) is not None:
+        return ColumnEncoder(name)
     parsed = [_parse_number(value) for value in values]
     present = [text for text in values if not _is_missing(text)]
     if present and all(_parse_number(text) is None for text in present):

@@ -29,21 +29,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from amaranth.lib.crc.catalog import CRC8_SMBUS
-
-__all__ = ["CRC", "DEFAULT_BAUD", "FRAME_TIMEOUT_BYTES", "LENGTH_BYTES", "MAX_CLASSES",
+__all__ = ["DEFAULT_BAUD", "FRAME_TIMEOUT_BYTES", "LENGTH_BYTES", "MAX_CLASSES",
            "MAX_PAYLOAD", "REQUEST_SYNC", "RESPONSE_SYNC", "Response", "ResponseDecoder",
            "ResponseFormat", "crc8", "decode_request", "encode_request", "encode_response",
-           "request_frame_bytes", "value_bytes"]
+           "frame_check", "request_frame_bytes", "value_bytes"]
 
 #: The baud rate every board design is built for.
 DEFAULT_BAUD = 115200
 REQUEST_SYNC = 0xA5
 RESPONSE_SYNC = 0x5A
-#: The frame check, for host and gateware alike.
-CRC = CRC8_SMBUS(data_width=8)
 #: Silence, in byte times, after which a partial frame is dropped.
 FRAME_TIMEOUT_BYTES = 4
 #: Bytes of the length field, and the longest payload it can say.
@@ -53,9 +50,18 @@ MAX_PAYLOAD = (1 << (8 * LENGTH_BYTES)) - 1
 MAX_CLASSES = 256
 
 
+@cache
+def frame_check() -> Any:
+    """The frame check, for host and gateware alike: :mod:`amaranth.lib.crc`'s CRC-8/SMBUS
+    over bytes (imported when first needed, so that commands without a link start fast)."""
+    from amaranth.lib.crc.catalog import CRC8_SMBUS
+
+    return CRC8_SMBUS(data_width=8)
+
+
 def crc8(data: Iterable[int]) -> int:
     """CRC-8/SMBUS of ``data`` (bytes)."""
-    crc: int = CRC.compute(data)
+    crc: int = frame_check().compute(data)
     return crc
 
 

@@ -10,12 +10,15 @@ from qnnhw.errors import QnnhwError
 from qnnhw.losses import DEFAULT_BETA, check_loss
 from qnnhw.training import TrainingOptions, check_beta
 
-from . import sdp
-
-__all__ = ["METHODS", "BilinearConfig"]
+__all__ = ["METHODS", "SDP_SOLVERS", "BilinearConfig"]
 
 #: Training methods: the SDP and Algorithm 1, and the two baselines of ``baselines``.
 METHODS = ("sdp", "backprop", "ste")
+
+
+#: The SDP's solvers: ``auto`` (the default) chooses between qnnhw's own interior-point method
+#: and Burer–Monteiro by size; SCS and CLARABEL run through CVXPY.
+SDP_SOLVERS = ("auto", "IPM", "BM", "SCS", "CLARABEL")
 
 
 @dataclass
@@ -50,7 +53,7 @@ class BilinearConfig(TrainingOptions):
 
     FAMILY = "bilinear"
     METHODS = METHODS
-    SOLVERS = sdp.SOLVERS
+    SOLVERS = SDP_SOLVERS
     PROBLEM = "SDP"
 
     m: int = 1000

@@ -35,6 +35,7 @@ from qnnhw.losses import Elementwise
 
 from .bm import solve_bm
 from .certificate import CertifiedSolution, certify
+from .config import SDP_SOLVERS as SOLVERS
 from .ipm import solve_ipm
 
 __all__ = ["GAMMA", "SDPSolution", "paper_alpha", "sample_neurons", "shape_covariance",
@@ -43,9 +44,6 @@ __all__ = ["GAMMA", "SDPSolution", "paper_alpha", "sample_neurons", "shape_covar
 #: γ = ln(1 + √2) = asinh(1): the constant of Krivine's bound, sinh(γ) = 1.
 GAMMA = math.log(1.0 + math.sqrt(2.0))
 
-#: The SDP's solvers: ``auto`` (the default) chooses between qnnhw's own interior-point method
-#: and Burer–Monteiro by size; SCS and CLARABEL run through CVXPY.
-SOLVERS = ("auto", "IPM", "BM", "SCS", "CLARABEL")
 #: ``auto`` uses the interior-point method while its Schur system (n + 2d square, held in
 #: single and double precision) stays within this many entries — 10⁸ is 1.2 GB, n ≈ 8,000
 #: at d = 785 — and BM (memory O(n·d)) beyond it.
