@@ -195,7 +195,7 @@ class FoldedDatapath(wiring.Component):
             m.d.sync += in_flight.eq(in_flight - 1)
         # The ROM address is the group issued next cycle: its word arrives with the group.
         pipe = self.stages.track(m, valid=busy, first=group == 0, last=last_group,
-                                 address=next_group, group=group)
+                                 address=next_group)
         return IssueStage(x=x, pipe=pipe)
 
     def lifted(self, x: Value, replicas: int = 1) -> list[Value]:

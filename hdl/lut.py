@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 import numpy as np
-from amaranth.hdl import Cat, Const, Module, Signal, Value, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
 
 from .arith import CompressorPlan, at_least, compressor_plan, tree_depth, weighted_bit_sum
 from .folding import FoldedDatapath, FoldedOutputNumbers, argmax_depth
@@ -195,7 +195,8 @@ class FoldedLutDatapath(FoldedDatapath):
     """Streaming inference of a LUT network whose output sums are folded onto P units.
 
     Every neuron keeps its own LUT (the input vector is held while its T = ⌈K/P⌉ groups
-    go by); in group g, unit p selects neuron gP + p, which gates that neuron's C output
+    go by); in group g, unit p takes neuron gP + p from the head of its shift register of
+    neurons (loaded at the vector's first group), which gates that neuron's C output
     weights, read from a ROM of T words, into C sums accumulated over the groups. The
     compressor trees of :class:`LutDatapath`, which grow with K·C, become P·C gated weights
     and C adder trees over P: for networks whose trees do not fit the device. Same integers
@@ -249,16 +250,21 @@ class FoldedLutDatapath(FoldedDatapath):
         issue = self.issue_stage(m)
         pipe = issue.pipe
         neurons = thermometer_neurons(m, spec, issue.x, pipe)
-        group = pipe["group"]
+        # Unit p's neurons in group order, gP + p (padding: nothing, W = 0 there), in a shift
+        # register loaded at a vector's first group: each unit reads the head of its chain.
+        # Neighbours only, where a T:1 multiplexer would fan every neuron out across the
+        # device and leave it to the router.
+        load = pipe["first"]
         selected = []
         for unit in range(P):
-            # Unit p's neuron in each group (padding units select nothing: W = 0 there).
-            candidates = [neurons[index] if index < spec.m else Const(0)
-                          for index in range(unit, self.groups * P, P)]
-            register = Signal(name=f"s{unit}", reset_less=True)
-            m.d.sync += register.eq(candidates[0] if len(candidates) == 1 else
-                                    Cat(*candidates).bit_select(group, 1))
-            selected.append(register)
+            chain = [Signal(name=f"s{unit}_{group}", reset_less=True)
+                     for group in range(self.groups)]
+            for group, register in enumerate(chain):
+                index = group * P + unit
+                loaded = neurons[index] if index < spec.m else Const(0)
+                following = chain[group + 1] if group + 1 < len(chain) else Const(0)
+                m.d.sync += register.eq(Mux(load, loaded, following))
+            selected.append(chain[0])
         pipe.advance("select", 1)
         scores = self.gated_scores(m, spec, selected, pipe)
         self.output(m, self.decide(m, scores, pipe), pipe)

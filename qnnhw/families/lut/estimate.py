@@ -33,11 +33,6 @@ def neuron_cells(fan_in: int) -> int:
     return 1 if fan_in <= 4 else (1 << (fan_in - 4)) * 2 - 1
 
 
-def mux_cells(inputs: int) -> int:
-    """LUT4s of a one-bit multiplexer of ``inputs`` inputs (a LUT4 is a 2:1 multiplexer)."""
-    return max(0, inputs - 1)
-
-
 def _neurons_and_link(spec: LutSpec) -> tuple[int, int]:
     """The comparators and the neurons (every design has them), and the serial link."""
     return (len(set(spec.inputs)) * compare_cells(spec.input_bits)
@@ -78,7 +73,7 @@ def folded_estimate(device: Device, spec: LutSpec, parallel: int, scores: bool =
     the biased score; the output weights in a ROM of T words."""
     network, link = _neurons_and_link(spec)
     groups = -(-spec.m // parallel)
-    units = parallel * (mux_cells(groups) + 1 + spec.outputs * spec.weight_bits)
+    units = parallel * (groups + spec.outputs * spec.weight_bits)
     per_output = (tree_cells(parallel, spec.weight_bits) + 2 * spec.sum_width
                   + spec.output_width)
     holds = not scores or groups > argmax_depth(spec.outputs)
