@@ -13,8 +13,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["BilinearModel", "BinaryBilinearNetwork", "QnnhwError", "ThresholdModel",
-           "ThresholdNetwork", "__version__", "load_model"]
+__all__ = ["BilinearModel", "BinaryBilinearClassifier", "BinaryBilinearRegressor",
+           "QnnhwError", "ThresholdClassifier", "ThresholdModel", "ThresholdRegressor",
+           "__version__", "load_model"]
 
 __version__ = "0.1.0"
 
@@ -23,9 +24,11 @@ _EXPORTS = {
     "QnnhwError": "qnnhw.errors",
     "load_model": "qnnhw.model",
     "BilinearModel": "qnnhw.families.bilinear.model",
-    "BinaryBilinearNetwork": "qnnhw.families.bilinear.estimator",
+    "BinaryBilinearClassifier": "qnnhw.families.bilinear.estimator",
+    "BinaryBilinearRegressor": "qnnhw.families.bilinear.estimator",
     "ThresholdModel": "qnnhw.families.threshold.model",
-    "ThresholdNetwork": "qnnhw.families.threshold.estimator",
+    "ThresholdClassifier": "qnnhw.families.threshold.estimator",
+    "ThresholdRegressor": "qnnhw.families.threshold.estimator",
 }
 
 

@@ -1,13 +1,14 @@
-"""What the scikit-learn estimators of every family share (fit / predict / score).
+"""What the scikit-learn estimators of every family share: input checks, fit, predict.
 
-They are scikit-learn estimators (``BaseEstimator``, ``ClassifierMixin``): ``clone``,
-``Pipeline`` and ``GridSearchCV`` work on them. Each family's estimator
-(``qnnhw/families/*/estimator.py``) names its parameters and how it trains.
+Each family has a classifier and a regressor (``qnnhw/families/*/estimator.py``) that name
+their parameters and how they train; they follow scikit-learn's estimator contract
+(``sklearn.utils.estimator_checks``): ``clone``, ``Pipeline``, ``GridSearchCV``, pickling and
+``n_jobs`` work on them, inputs are checked by scikit-learn's own ``validate_data`` (sparse,
+complex, empty or non-finite input refused in its words), an unfitted estimator raises
+``NotFittedError``.
 
-The target decides the task as ``--task auto`` does on the command line: labels that are not
-numbers, two values, or at most :data:`~qnnhw.dataset.AUTO_CLASSES` integer values are
-classes (``classes_``; three or more give the network one output per class); any other
-numeric target is a regression (and ``score`` is R²).
+A classifier takes any labels (``classes_``): two give one output whose sign is the second
+class, three or more give one output per class. A regressor takes a numeric target.
 """
 
 from __future__ import annotations
@@ -16,40 +17,21 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .dataset import AUTO_CLASSES, ColumnEncoder, Dataset, InputEncoder, Task
+from .dataset import ColumnEncoder, Dataset, InputEncoder, Task
 from .errors import QnnhwError
 from .model import Network
 
-__all__ = ["NetworkEstimator"]
+__all__ = ["NetworkClassifier", "NetworkEstimator", "NetworkRegressor"]
 
 
-def _as_matrix(X: Any, columns: int | None = None) -> np.ndarray:
-    try:
-        X = np.asarray(X, dtype=float)
-    except (TypeError, ValueError):
-        raise QnnhwError("X must be a numeric array") from None
-    if X.ndim != 2:
-        raise QnnhwError(f"X must be two-dimensional (n_samples, n_features), not shape {X.shape}")
-    if columns is not None and X.shape[1] != columns:
-        raise QnnhwError(f"X has {X.shape[1]} features, the network was fitted on {columns}")
-    if not np.all(np.isfinite(X)):
-        raise QnnhwError("X contains NaN or infinity")
-    return X
+class NetworkEstimator(BaseEstimator):
+    """fit / predict around a family's trainer, for a task fixed by the subclass.
 
-
-def _is_classes(y: np.ndarray, classes: np.ndarray) -> bool:
-    """Whether a target is classes (the module docstring's rule)."""
-    if len(classes) == 2 or not np.issubdtype(y.dtype, np.number):
-        return True
-    return bool(np.all(np.mod(classes, 1) == 0)) and len(classes) <= AUTO_CLASSES
-
-
-class NetworkEstimator(ClassifierMixin, BaseEstimator):
-    """fit / predict / score around a family's trainer.
-
-    A subclass takes its parameters as constructor arguments (stored unchanged, as
+    A family's estimator takes its parameters as constructor arguments (stored unchanged, as
     scikit-learn requires), maps those that differ from the training configuration's names
     in ``CONFIG_NAMES`` (argument → configuration field), and trains in :meth:`_train`.
     Errors about a configuration field name the estimator's argument.
@@ -75,58 +57,67 @@ class NetworkEstimator(ClassifierMixin, BaseEstimator):
         arguments = {config: argument for argument, config in self.CONFIG_NAMES.items()}
         return arguments.get(field, field)
 
-    def fit(self, X: Any, y: Any, feature_names: list[str] | None = None) -> Any:
-        X = _as_matrix(X)
-        y = np.asarray(y).ravel()
-        if len(y) != len(X):
-            raise QnnhwError(f"X has {len(X)} rows but y has {len(y)}")
-        classes = np.unique(y)
-        if len(classes) < 2:
-            raise QnnhwError("y has one value only; training needs two classes or a numeric "
-                             "target")
-        names = feature_names or [f"x{k + 1}" for k in range(X.shape[1])]
+    def _fit_task(self, X: np.ndarray, target: np.ndarray, task: Task,
+                  labels: tuple[str, ...] | None) -> None:
+        """Train on checked inputs: ``target`` as the trainers take it."""
+        names = getattr(self, "feature_names_in_", None)
+        names = list(names) if names is not None else [f"x{k + 1}" for k in range(X.shape[1])]
         encoder = InputEncoder(tuple(ColumnEncoder(str(name)) for name in names))
-        task: Task
-        labels: tuple[str, ...] | None
-        if _is_classes(y, classes):
-            self.classes_ = classes
-            index = np.searchsorted(classes, y)
-            task, labels = "classification", tuple(str(label) for label in classes)
-            target = np.where(index == 1, 1.0, -1.0) if len(classes) == 2 \
-                else index.astype(float)
-        else:
-            task, target, labels = "regression", _as_matrix(y[:, None])[:, 0], None
         data = Dataset(X, target, X[:0], target[:0], encoder, task, "y", labels, "arrays",
                        standardize_default=self.standardize, bias_default=self.bias)
         try:
             self._train(data)
         except QnnhwError as error:
             raise QnnhwError(error.render(self._argument_of)) from None
+
+    def _outputs(self, X: Any) -> np.ndarray:
+        """The network's real outputs on checked inputs."""
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, dtype=float, reset=False)
+        result: np.ndarray = self.model_.decision_function(X)
+        return result
+
+
+class NetworkClassifier(ClassifierMixin, NetworkEstimator):
+    """A family's network as a scikit-learn classifier (any labels, ``classes_``)."""
+
+    def fit(self, X: Any, y: Any) -> Any:
+        X, y = validate_data(self, X, y, dtype=float)
+        check_classification_targets(y)
+        self.classes_ = np.unique(y)
+        if len(self.classes_) < 2:
+            raise QnnhwError("y has one class only; training needs two classes at least")
+        index = np.searchsorted(self.classes_, y)
+        target = (np.where(index == 1, 1.0, -1.0) if len(self.classes_) == 2
+                  else index.astype(float))
+        self._fit_task(X, target, "classification",
+                       tuple(str(label) for label in self.classes_))
         return self
 
-    def _check_fitted(self) -> Network:
-        if not hasattr(self, "model_"):
-            raise QnnhwError("this network is not fitted yet; call fit(X, y) first")
-        return self.model_
-
     def decision_function(self, X: Any) -> np.ndarray:
-        model = self._check_fitted()
-        return model.decision_function(_as_matrix(X, len(model.encoder.columns)))
+        """The network's real outputs: one per sample, or for C ≥ 3 classes one per class."""
+        return self._outputs(X)
 
     def predict(self, X: Any) -> np.ndarray:
-        """Labels (classification, from ``classes_``) or real predictions (regression)."""
-        model = self._check_fitted()
-        if model.task == "classification":
-            X = _as_matrix(X, len(model.encoder.columns))
-            result: np.ndarray = self.classes_[model.predict_classes(X)]
-            return result
-        return self.decision_function(X)
+        """The predicted labels, from ``classes_``."""
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, dtype=float, reset=False)
+        result: np.ndarray = self.classes_[self.model_.predict_classes(X)]
+        return result
 
-    def score(self, X: Any, y: Any) -> float:
-        """Accuracy for a classifier, R² for a regressor (as scikit-learn)."""
-        y = np.asarray(y).ravel()
-        prediction = self.predict(X)
-        if self._check_fitted().task == "classification":
-            return float(np.mean(prediction == y))
-        y = y.astype(float)
-        return float(1.0 - np.sum((y - prediction) ** 2) / np.sum((y - y.mean()) ** 2))
+
+class NetworkRegressor(RegressorMixin, NetworkEstimator):
+    """A family's network as a scikit-learn regressor (a numeric target)."""
+
+    def fit(self, X: Any, y: Any) -> Any:
+        X, y = validate_data(self, X, y, dtype=float, y_numeric=True)
+        if len(y) < 2:
+            raise QnnhwError(f"n_samples={len(y)}; training needs two samples at least")
+        if np.all(y == y[0]):
+            raise QnnhwError("y has one value only; a regression needs a varying target")
+        self._fit_task(X, np.asarray(y, dtype=float), "regression", None)
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The predictions."""
+        return self._outputs(X)

@@ -17,6 +17,7 @@ import numpy as np
 from .dataset import Dataset, class_indices
 from .errors import QnnhwError
 from .families import Progress, family_of
+from .families.base import silent
 from .losses import loss_value
 from .model import Lifting, Network, Standardizer
 
@@ -141,7 +142,7 @@ def train(dataset: Dataset, config: TrainingOptions, progress: Progress | None =
     """Train by ``config``'s family and method; return the model and a flat report."""
     start = time.perf_counter()
     family = family_of(config)
-    model = family.trainer(dataset, config, progress or (lambda message: None)).train()
+    model = family.trainer(dataset, config, progress or silent).train()
     return model, report(model, dataset, time.perf_counter() - start)
 
 

@@ -215,11 +215,11 @@ def test_cli_train_threshold_json_and_summary(tmp_path):
 
 
 def test_threshold_estimator_classifies_with_a_certificate():
-    from qnnhw import ThresholdNetwork
+    from qnnhw import ThresholdClassifier
 
     data = dataset.load("ionosphere", seed=0)
     labels = np.where(data.y_train > 0, "good", "bad")
-    net = ThresholdNetwork(beta=5, hyperplanes=1000).fit(data.X_train, labels)
+    net = ThresholdClassifier(beta=5, hyperplanes=1000).fit(data.X_train, labels)
     assert set(net.predict(data.X_test)) <= {"good", "bad"}
     assert net.score(data.X_test, np.where(data.y_test > 0, "good", "bad")) > 0.8
     assert 0 <= net.gap_ <= 1e-5 * net.objective_
@@ -319,18 +319,18 @@ def test_estimators_are_scikit_learn_estimators():
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import MinMaxScaler
 
-    from qnnhw import ThresholdNetwork
+    from qnnhw import ThresholdClassifier
 
     data = dataset.load("digits", seed=0)
     labels = np.array([f"d{int(k)}" for k in data.y_train])   # strings: classes, not values
-    net = ThresholdNetwork(beta=20, hyperplanes=600)
+    net = ThresholdClassifier(beta=20, hyperplanes=600)
     assert clone(net).get_params() == net.get_params()
     pipeline = make_pipeline(MinMaxScaler(), net).fit(data.X_train, labels)
     assert list(pipeline.classes_) == [f"d{k}" for k in range(10)]
     test_labels = np.array([f"d{int(k)}" for k in data.y_test])
     assert pipeline.score(data.X_test, test_labels) > 0.85
     assert pipeline[-1].model_.outputs == 10
-    search = GridSearchCV(ThresholdNetwork(hyperplanes=300), param_grid={"beta": [5, 50]}, cv=2)
+    search = GridSearchCV(ThresholdClassifier(hyperplanes=300), param_grid={"beta": [5, 50]}, cv=2)
     search.fit(data.X_train[:600], data.y_train[:600].astype(int))
     assert search.best_params_["beta"] in (5, 50)
     assert set(search.predict(data.X_test[:20])) <= set(range(10))

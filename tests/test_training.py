@@ -5,7 +5,12 @@ import math
 import numpy as np
 import pytest
 
-from qnnhw import BinaryBilinearNetwork, ThresholdNetwork, dataset
+from qnnhw import (
+    BinaryBilinearClassifier,
+    BinaryBilinearRegressor,
+    ThresholdClassifier,
+    dataset,
+)
 from qnnhw.errors import QnnhwError
 from qnnhw.families.bilinear import sdp
 from qnnhw.families.bilinear.config import BilinearConfig
@@ -152,7 +157,7 @@ def test_weight_levels_train_end_to_end():
 def test_estimator_classifies_and_keeps_labels():
     data = dataset.load("ionosphere", seed=0)
     labels = np.where(data.y_train > 0, "good", "bad")
-    net = BinaryBilinearNetwork(m=500).fit(data.X_train, labels)
+    net = BinaryBilinearClassifier(m=500).fit(data.X_train, labels)
     assert set(net.predict(data.X_test)) <= {"good", "bad"}
     assert net.score(data.X_test, np.where(data.y_test > 0, "good", "bad")) > 0.8
     assert net.lower_bound_ <= net.objective_
@@ -160,8 +165,8 @@ def test_estimator_classifies_and_keeps_labels():
 
 def test_estimator_regresses():
     data = dataset.planted(seed=1)
-    net = BinaryBilinearNetwork(m=1000, bias=False, standardize=False).fit(data.X_train,
-                                                                           data.y_train)
+    net = BinaryBilinearRegressor(m=1000, bias=False, standardize=False).fit(data.X_train,
+                                                                             data.y_train)
     assert net.score(data.X_train, data.y_train) > 0.9
 
 
@@ -252,11 +257,11 @@ def test_multiclass_bilinear_refusals(tmp_path, options, needle):
 
 
 @pytest.mark.parametrize("estimator, needle", [
-    (ThresholdNetwork(hyperplanes=0), "hyperplanes must be a positive integer"),
-    (ThresholdNetwork(seed=-1), "seed must be an integer"),
-    (ThresholdNetwork(kind="gaussian", hidden_bits=0), "hidden_bits must be from 2"),
-    (BinaryBilinearNetwork(seed=-1), "seed must be an integer"),
-    (BinaryBilinearNetwork(seed=2 ** 32), "seed must be an integer"),
+    (ThresholdClassifier(hyperplanes=0), "hyperplanes must be a positive integer"),
+    (ThresholdClassifier(seed=-1), "seed must be an integer"),
+    (ThresholdClassifier(kind="gaussian", hidden_bits=0), "hidden_bits must be from 2"),
+    (BinaryBilinearClassifier(seed=-1), "seed must be an integer"),
+    (BinaryBilinearClassifier(seed=2 ** 32), "seed must be an integer"),
 ])
 def test_estimators_refuse_what_the_command_line_refuses(estimator, needle):
     """A value the command line refuses is refused by the estimator too, in its own

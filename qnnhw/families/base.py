@@ -25,9 +25,14 @@ if TYPE_CHECKING:
     from qnnhw.reference import Reference
     from qnnhw.training import TrainingOptions
 
-__all__ = ["Architecture", "Family", "OptionGroup", "Progress", "Spec", "Trainer"]
+__all__ = ["Architecture", "Family", "OptionGroup", "Progress", "Spec", "Trainer", "silent"]
 
 Progress = Callable[[str], None]
+
+
+def silent(message: str) -> None:
+    """The progress of a quiet run: a function, not a lambda, so that trainers that keep it
+    (and the estimators that keep them) can be pickled."""
 
 
 class OptionGroup(Protocol):

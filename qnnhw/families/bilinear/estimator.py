@@ -1,22 +1,18 @@
-"""The bilinear family as a scikit-learn estimator."""
+"""The bilinear family as scikit-learn estimators: a classifier and a regressor."""
 
 from __future__ import annotations
 
 from qnnhw.dataset import Dataset
-from qnnhw.estimator import NetworkEstimator
+from qnnhw.estimator import NetworkClassifier, NetworkEstimator, NetworkRegressor
 
 from .config import BilinearConfig
 from .train import SDPTrainer
 
-__all__ = ["BinaryBilinearNetwork"]
+__all__ = ["BinaryBilinearClassifier", "BinaryBilinearRegressor"]
 
 
-class BinaryBilinearNetwork(NetworkEstimator):
+class _BinaryBilinear(NetworkEstimator):
     """Two-layer network f(x) = α Σⱼ (uⱼᵀx̃)(vⱼᵀx̃), uⱼ, vⱼ ∈ {−1, +1}, trained by the SDP.
-
-    Classes (two, the second being the positive class, or C ≥ 3 with one output each; see
-    :mod:`qnnhw.estimator`) make a classifier, ``classes_`` holding them; any other numeric
-    target makes a regressor.
 
     Parameters
     ----------
@@ -45,7 +41,6 @@ class BinaryBilinearNetwork(NetworkEstimator):
         This network's training objective (21).
     """
 
-
     def __init__(self, m: int = 1000, beta: float | None = None, loss: str | None = None,
                  seed: int = 0, bias: bool = True, standardize: bool = True,
                  weight_levels: int = 2, solver: str = "auto", refit_alpha: bool = False):
@@ -67,3 +62,12 @@ class BinaryBilinearNetwork(NetworkEstimator):
         self.model_ = self.trainer_.sample(self.m)
         self.lower_bound_ = float(self.model_.training["lower_bound"])
         self.objective_ = float(self.model_.training["objective"])
+
+
+class BinaryBilinearClassifier(NetworkClassifier, _BinaryBilinear):
+    __doc__ = (f"{_BinaryBilinear.__doc__}\n    As a classifier: two classes (the second the "
+               f"positive one) or C ≥ 3, one output each; ``classes_`` holds them.\n")
+
+
+class BinaryBilinearRegressor(NetworkRegressor, _BinaryBilinear):
+    __doc__ = f"{_BinaryBilinear.__doc__}\n    As a regressor: a numeric target.\n"

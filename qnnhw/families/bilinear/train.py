@@ -21,6 +21,7 @@ import numpy as np
 from qnnhw.dataset import Dataset
 from qnnhw.errors import QnnhwError
 from qnnhw.families import Progress
+from qnnhw.families.base import silent
 from qnnhw.losses import loss_value
 from qnnhw.optim import SGDConfig
 from qnnhw.training import check_memory, prepare_inputs
@@ -82,7 +83,7 @@ class SDPTrainer:
         assert self.config.beta is not None and self.config.loss is not None
         #: β and the loss, as resolved for the data set.
         self.beta, self.loss = self.config.beta, self.config.loss
-        self.progress = progress or (lambda message: None)
+        self.progress = progress or silent
         self.inputs = prepare_inputs(dataset, bool(self.config.standardize),
                                      bool(self.config.bias), self.config.weight_levels - 1)
         self.lifted_train = self.inputs.lifted

@@ -24,7 +24,7 @@ import numpy as np
 
 from qnnhw.dataset import Dataset, class_indices
 from qnnhw.errors import QnnhwError
-from qnnhw.families.base import Progress
+from qnnhw.families.base import Progress, silent
 from qnnhw.fixedpoint import DEFAULT_INPUT_BITS, choose_frac, quantize_inputs, quantize_scaled
 from qnnhw.lasso import solve_lasso
 from qnnhw.logistic import cross_entropy, solve_logistic
@@ -88,7 +88,7 @@ class LutTrainer:
     def __init__(self, dataset: Dataset, config: LutConfig, progress: Progress | None = None):
         self.dataset = dataset
         self.config = config.resolved(dataset)
-        self.progress = progress or (lambda message: None)
+        self.progress = progress or silent
         self.inputs = prepare_inputs(dataset, bool(self.config.standardize), False)
 
     def _positions(self) -> np.ndarray | None:

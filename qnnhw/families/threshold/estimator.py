@@ -1,17 +1,17 @@
-"""The threshold family as a scikit-learn estimator."""
+"""The threshold family as scikit-learn estimators: a classifier and a regressor."""
 
 from __future__ import annotations
 
 from qnnhw.dataset import Dataset
-from qnnhw.estimator import NetworkEstimator
+from qnnhw.estimator import NetworkClassifier, NetworkEstimator, NetworkRegressor
 
 from .config import ThresholdConfig
 from .train import ThresholdTrainer
 
-__all__ = ["ThresholdNetwork"]
+__all__ = ["ThresholdClassifier", "ThresholdRegressor"]
 
 
-class ThresholdNetwork(NetworkEstimator):
+class _Threshold(NetworkEstimator):
     """Two-layer threshold network f(x) = c + Σₖ wₖ·1[hₖᵀx̃ ≥ 0], trained by the convex Lasso.
 
     Parameters
@@ -58,3 +58,12 @@ class ThresholdNetwork(NetworkEstimator):
         self.model_ = ThresholdTrainer(data, config).train()
         self.objective_ = float(self.model_.training["lasso_objective"])
         self.gap_ = float(self.model_.training["lasso_gap"])
+
+
+class ThresholdClassifier(NetworkClassifier, _Threshold):
+    __doc__ = (f"{_Threshold.__doc__}\n    As a classifier: two classes or C ≥ 3, one output "
+               f"each; ``classes_`` holds them.\n")
+
+
+class ThresholdRegressor(NetworkRegressor, _Threshold):
+    __doc__ = f"{_Threshold.__doc__}\n    As a regressor: a numeric target.\n"

@@ -6,6 +6,7 @@ import numpy as np
 
 from qnnhw.dataset import Dataset
 from qnnhw.families import Progress
+from qnnhw.families.base import silent
 from qnnhw.losses import loss_value
 from qnnhw.optim import SGDConfig
 from qnnhw.training import check_memory, prepare_inputs
@@ -42,7 +43,7 @@ class ThresholdTrainer:
         assert self.config.beta is not None
         #: β, as resolved.
         self.beta = self.config.beta
-        self.progress = progress or (lambda message: None)
+        self.progress = progress or silent
         self.inputs = prepare_inputs(dataset, bool(self.config.standardize),
                                      bool(self.config.bias))
         # The sampled hyperplanes (d integers each) and their patterns on the training rows
