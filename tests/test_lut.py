@@ -311,6 +311,6 @@ def test_a_lut_network_too_large_for_the_board_is_refused_before_synthesis(tmp_p
     # Both architectures were tried; the refusal is the one that came closer (folded).
     assert "unrolled: the design does not fit" in result.stderr
     assert_one_line_error(result, "does not fit icestick",
-                          "folded design with one of its output units (P=1)", "a larger --beta",
-                          "ulx3s")
+                          "folded design with one of its output units (folded sums) (P=1)",
+                          "a larger --beta", "ulx3s")
     assert "synthesis" not in result.stderr and not out.exists()

@@ -52,8 +52,8 @@ class LutFamily:
     architectures = (Architecture("unrolled", "lut: every neuron a LUT, one vector per clock",
                                   "unrolled network", "1", plain_flip_flops=True),
                      Architecture("folded", "lut: every neuron a LUT, the output sums on P "
-                                  "units, ⌈K/P⌉ cycles per vector", "output units", "K",
-                                  plain_flip_flops=True))
+                                  "units, ⌈K/P⌉ cycles per vector",
+                                  "output units (folded sums)", "K", plain_flip_flops=True))
 
     def add_options(self, group: OptionGroup, defaults: Mapping[str, Any]
                     ) -> None:
