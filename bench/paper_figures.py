@@ -38,8 +38,9 @@ def figure1(seeds: range, out: Path, epochs: int) -> list[str]:
     bounds = []
     for s, seed in enumerate(seeds):
         data = dataset.planted(n=100, d=20, neurons=10, test_fraction=0.5, seed=seed)
+        # The paper's Algorithm 1, its α included (qnnhw's default scale is the best one).
         trainer = SDPTrainer(data, BilinearConfig(loss="squared", beta=1e-4, seed=seed,
-                                               epochs=epochs))
+                                               epochs=epochs, alpha="paper"))
         bounds.append(trainer.solution.lower_bound)
         test = trainer.lifting.apply(trainer.standardizer.apply(data.X_test))
         for k, m in enumerate(PLANTED_M):
@@ -108,7 +109,8 @@ def accuracy_against_time(name: str, m: int, beta_sdp: float, beta_backprop: flo
 
         for method, beta in (("sdp", beta_sdp), ("backprop", beta_backprop), ("ste", beta_sdp)):
             start = time.perf_counter()
-            trainer = SDPTrainer(data, BilinearConfig(beta=beta, seed=seed, epochs=epochs))
+            trainer = SDPTrainer(data, BilinearConfig(beta=beta, seed=seed, epochs=epochs,
+                                                      alpha="paper"))
             if method == "sdp":
                 model = trainer.sample(m)
                 seconds = time.perf_counter() - start

@@ -27,15 +27,11 @@ THRESHOLD_REGRESSOR = {check: TINY_DATA for check in (
     "check_supervised_y_2d", "check_methods_sample_order_invariance",
     "check_methods_subset_invariance", "check_fit2d_1feature", "check_dict_unchanged",
     "check_fit_idempotent", "check_n_features_in", "check_fit2d_predict1d")}
-#: Algorithm 1's α is the paper's, not the best scale for the drawn neurons: on the check's
-#: standardised regression target the network is worse than predicting zero (R² −0.4).
-BILINEAR_REGRESSOR = {"check_regressors_train":
-                      "Algorithm 1's alpha, used as it comes, scores R² −0.4 (issue #24)"}
 
 
 def expected_failures(estimator):
-    return {ThresholdClassifier: THRESHOLD_CLASSIFIER, ThresholdRegressor: THRESHOLD_REGRESSOR,
-            BinaryBilinearRegressor: BILINEAR_REGRESSOR}.get(type(estimator), {})
+    return {ThresholdClassifier: THRESHOLD_CLASSIFIER,
+            ThresholdRegressor: THRESHOLD_REGRESSOR}.get(type(estimator), {})
 
 
 @pytest.mark.slow

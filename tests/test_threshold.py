@@ -190,7 +190,7 @@ def test_hardware_integers_agree_with_the_float_network_on_ionosphere():
     (["--method", "sdp"], "method 'sdp' does not train a threshold network"),
     (["--solver", "SCS", "--method", "backprop"], "method 'backprop' does not train"),
     (["--m", "100"], "--m is for bilinear networks"),
-    (["--refit-alpha"], "--refit-alpha is for bilinear networks"),
+    (["--alpha", "paper"], "--alpha is for bilinear networks"),
     (["--beta", "nan"], "--beta must be a finite number"),
 ])
 def test_cli_train_threshold_refuses_bad_options(tmp_path, args, needle):

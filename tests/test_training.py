@@ -1,5 +1,6 @@
 """The SDP lower bound, Algorithm 1 and Theorem 1, checked numerically."""
 
+import json
 import math
 
 import numpy as np
@@ -14,8 +15,16 @@ from qnnhw import (
 from qnnhw.errors import QnnhwError
 from qnnhw.families.bilinear import sdp
 from qnnhw.families.bilinear.config import BilinearConfig
-from qnnhw.families.bilinear.train import SDPTrainer, allocate_neurons, objective
+from qnnhw.families.bilinear.train import (
+    SDPTrainer,
+    allocate_neurons,
+    best_alpha,
+    objective,
+)
+from qnnhw.losses import loss_value
 from qnnhw.model import Lifting
+
+from .helpers import run_cli
 
 SOLVER_TOLERANCE = 1e-3  # relative; SCS's default accuracy
 
@@ -78,15 +87,50 @@ def test_sampling_matches_grothendieck_identity(planted_trainer):
     assert np.abs(empirical - expected).max() < 0.02
 
 
-def test_paper_alpha_and_refit(planted_trainer):
+def test_the_three_output_scales(planted_trainer):
     model = planted_trainer.sample(300, seed=2)
-    rho = planted_trainer.solution.rho
-    assert model.alpha == pytest.approx(rho * math.pi / (math.log(1 + math.sqrt(2)) * 300))
+    training, rho = model.training, planted_trainer.solution.rho
+    assert training["alpha_paper"] == pytest.approx(
+        rho * math.pi / (math.log(1 + math.sqrt(2)) * 300))
     X, y = planted_trainer.lifted_train, planted_trainer.dataset.y_train
     sums = model.neuron_sums(X)
-    refit = model.training["alpha_refit"]
-    for other in (refit * 0.99, refit * 1.01, model.alpha):
+    refit = training["alpha_least_squares"]
+    for other in (refit * 0.99, refit * 1.01, training["alpha_paper"]):
         assert np.sum((refit * sums - y) ** 2) <= np.sum((other * sums - y) ** 2) + 1e-9
+    # The default is the best scale for the objective (21): no other does better.
+    assert model.alpha == training["alpha_best"] and training["alpha_used"] == "best"
+    trainer = planted_trainer
+    for other in (0.0, training["alpha_paper"], refit, model.alpha * 1.01, model.alpha * 0.99):
+        assert training["objective"] <= objective(trainer.loss, trainer.beta, trainer.d, 300,
+                                                  other, other * sums, y) + 1e-9
+
+
+@pytest.mark.parametrize("loss", ["squared", "hinge"])
+def test_the_best_scale_is_exact_and_never_worse_than_zero(loss):
+    rng = np.random.default_rng(4)
+    for _ in range(50):
+        n = int(rng.integers(1, 30))
+        s, y = rng.normal(size=n), rng.choice([-1.0, 1.0], n)
+        penalty = float(rng.choice([0.0, 0.5, 5.0, 50.0]))
+        values = [loss_value(loss, a * s, y) + penalty * abs(a) for a in np.concatenate(
+            [[best_alpha(loss, s, y, penalty), 0.0], 1 / s, -1 / s, np.linspace(-20, 20, 4001)])]
+        assert values[0] <= min(values) + 1e-9 and values[0] <= values[1]
+
+
+def test_a_network_worse_than_zero_becomes_the_zero_network(tmp_path):
+    """A shifted line with m = 50: Algorithm 1's α made the network 1.6–10× worse than
+    predicting 0 (issue #24); the best scale never is, and says when it is 0."""
+    csv = tmp_path / "line.csv"
+    rows = "".join(f"{x / 10},{5 + x / 100}\n" for x in range(40))
+    csv.write_text("x,y\n" + rows)
+    result = run_cli("train", "--data", str(csv), "--task", "regression", "--m", "50",
+                     "--json", "-o", str(tmp_path / "m.json"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    assert report["objective"] <= report["trivial_objective"]
+    paper = run_cli("train", "--data", str(csv), "--task", "regression", "--m", "50",
+                    "--alpha", "paper", "--json", "-o", str(tmp_path / "p.json"))
+    assert json.loads(paper.stdout)["objective"] >= report["objective"]
 
 
 def test_one_sdp_serves_every_m(planted_trainer):

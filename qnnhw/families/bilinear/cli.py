@@ -8,13 +8,15 @@ from typing import Any
 from qnnhw.cli_types import positive_int
 from qnnhw.families.base import OptionGroup
 
+from .config import ALPHAS
 from .model import BilinearModel
 
 __all__ = ["add_options", "certificate", "report", "summary"]
 
 #: Training details ``train --json`` reports besides the common ones.
 REPORT_KEYS = ("lower_bound", "gap", "relative_gap", "trivial_objective", "sdp_objective",
-               "sdp_gap", "alpha_paper", "alpha_refit", "covariance_residual")
+               "sdp_gap", "alpha_used", "alpha_paper", "alpha_least_squares", "alpha_best",
+               "covariance_residual")
 
 
 def add_options(group: OptionGroup, defaults: Mapping[str, Any]) -> None:
@@ -23,9 +25,10 @@ def add_options(group: OptionGroup, defaults: Mapping[str, Any]) -> None:
     group.add_argument("--weight-levels", type=int, metavar="L",
                        help="bilinear: first-layer weight levels {−(L−1), …, L−1} by feature "
                             "replication (default: 2, i.e. ±1)")
-    group.add_argument("--refit-alpha", action="store_const", const=True,
-                       help="bilinear: use the least-squares α on the training set instead of "
-                            "the paper's ρ*π/(γm)")
+    group.add_argument("--alpha", choices=ALPHAS,
+                       help="bilinear: the sampled neurons' output scale: best (default) "
+                            "minimises the objective (21) exactly, 0 included; paper is "
+                            "Algorithm 1's ρ*π/(γm); least-squares fits the targets")
     group.add_argument("--lasso-refit", action="store_const", const=True,
                        help="bilinear: choose the output weights of 4m neurons sampled from "
                             "the SDP by the convex Lasso of (21), as integers on one scale "
@@ -50,9 +53,12 @@ def summary(report: dict[str, Any]) -> list[str]:
     else:
         lines.append(f"  objective (21)       {value:.6g}")
     if report.get("alpha_paper") is not None:
-        lines.append(f"  alpha                {report['alpha']:.6g}  (paper "
-                     f"{report['alpha_paper']:.6g}, least-squares refit "
-                     f"{report['alpha_refit']:.6g})")
+        lines.append(f"  alpha                {report['alpha']:.6g}, {report['alpha_used']}  "
+                     f"(best {report['alpha_best']:.6g}, paper {report['alpha_paper']:.6g}, "
+                     f"least-squares {report['alpha_least_squares']:.6g})")
+        if report["alpha"] == 0:
+            lines.append("  zero network         no scale of these neurons beats predicting 0: "
+                         "α = 0 (more neurons, --m, or a smaller --beta)")
     if report.get("covariance_residual") is not None:
         lines.append(f"  covariance residual  {report['covariance_residual']:.2e}  (Theorem 2: 0)")
     return lines

@@ -10,12 +10,14 @@ from qnnhw.errors import QnnhwError
 from qnnhw.losses import DEFAULT_BETA, check_loss
 from qnnhw.training import TrainingOptions, check_beta
 
-__all__ = ["METHODS", "SDP_SOLVERS", "BilinearConfig"]
+__all__ = ["ALPHAS", "METHODS", "SDP_SOLVERS", "BilinearConfig"]
 
 #: Training methods: the SDP and Algorithm 1, and the two baselines of ``baselines``.
 METHODS = ("sdp", "backprop", "ste")
 
 
+#: How the sampled neurons' output scale α is chosen (the first is the default).
+ALPHAS = ("best", "paper", "least-squares")
 #: The SDP's solvers: ``auto`` (the default) chooses between qnnhw's own interior-point method
 #: and Burer–Monteiro by size; SCS and CLARABEL run through CVXPY.
 SDP_SOLVERS = ("auto", "IPM", "BM", "SCS", "CLARABEL")
@@ -40,8 +42,11 @@ class BilinearConfig(TrainingOptions):
     solver : {"auto", "IPM", "BM", "SCS", "CLARABEL"}
         The SDP solver: ``auto`` (qnnhw's interior-point method while its n + 2d square
         system fits in memory, qnnhw's Burer–Monteiro beyond).
-    refit_alpha : bool
-        The least-squares α on the training set instead of the paper's ρ*π/(γm).
+    alpha : {"best", "paper", "least-squares"}
+        The output scale of the sampled neurons: ``best`` (the default) minimises the
+        training objective (21) over α exactly, 0 included, so the network is never worse
+        than the zero network; ``paper`` is Algorithm 1's ρ*π/(γm); ``least-squares`` fits
+        the training targets without the penalty.
     lasso_refit : bool
         Refit the output layer by the Lasso of (21) over 4m neurons sampled from Q*, rounded
         to integer weights on one scale (repeated neurons); kept when its objective is lower.
@@ -58,7 +63,7 @@ class BilinearConfig(TrainingOptions):
 
     m: int = 1000
     weight_levels: int = 2
-    refit_alpha: bool = False
+    alpha: Literal["best", "paper", "least-squares"] = "best"
     lasso_refit: bool = False
     shaping: Literal["krivine", "sdp"] = "krivine"
 
@@ -68,6 +73,9 @@ class BilinearConfig(TrainingOptions):
         beta = check_beta(DEFAULT_BETA[loss] if self.beta is None else self.beta)
         if isinstance(self.m, bool) or not (isinstance(self.m, int) and self.m >= 1):
             raise QnnhwError(f"@m must be a positive integer, not {self.m!r}", "m")
+        if self.alpha not in ALPHAS:
+            raise QnnhwError(f"@alpha must be one of {', '.join(ALPHAS)}, not {self.alpha!r}",
+                             "alpha")
         if isinstance(self.weight_levels, bool) or not (isinstance(self.weight_levels, int)
                                                         and self.weight_levels >= 2):
             raise QnnhwError(f"@weight_levels must be an integer ≥ 2, not "

@@ -29,8 +29,11 @@ class _BinaryBilinear(NetworkEstimator):
     weight_levels : int
         Number of first-layer weight levels (2 = ±1; more by feature replication).
     solver : {"auto", "IPM", "BM", "SCS", "CLARABEL"}
-    refit_alpha : bool
-        Use the least-squares α instead of the paper's ρ*π/(γm).
+    scale : {"best", "paper", "least-squares"}
+        The output scale α (``--alpha`` on the command line; not ``alpha``, which
+        scikit-learn reserves for a regularisation strength): the exact minimiser of the
+        objective (21), 0 included (never worse than the zero network); Algorithm 1's
+        ρ*π/(γm); or the least-squares fit.
 
     Attributes
     ----------
@@ -41,9 +44,11 @@ class _BinaryBilinear(NetworkEstimator):
         This network's training objective (21).
     """
 
+    CONFIG_NAMES = {"scale": "alpha"}
+
     def __init__(self, m: int = 1000, beta: float | None = None, loss: str | None = None,
                  seed: int = 0, bias: bool = True, standardize: bool = True,
-                 weight_levels: int = 2, solver: str = "auto", refit_alpha: bool = False):
+                 weight_levels: int = 2, solver: str = "auto", scale: str = "best"):
         self.m = m
         self.beta = beta
         self.loss = loss
@@ -52,12 +57,12 @@ class _BinaryBilinear(NetworkEstimator):
         self.standardize = standardize
         self.weight_levels = weight_levels
         self.solver = solver
-        self.refit_alpha = refit_alpha
+        self.scale = scale
 
     def _train(self, data: Dataset) -> None:
         config = BilinearConfig(m=self.m, beta=self.beta, loss=self.loss, seed=self.seed,
                                 weight_levels=self.weight_levels, solver=self.solver,
-                                refit_alpha=self.refit_alpha)
+                                alpha=self.scale)  # type: ignore[arg-type]  # checked by the config
         self.trainer_ = SDPTrainer(data, config)
         self.model_ = self.trainer_.sample(self.m)
         self.lower_bound_ = float(self.model_.training["lower_bound"])

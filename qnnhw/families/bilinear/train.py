@@ -30,7 +30,7 @@ from . import baselines, refit, sdp
 from .config import BilinearConfig
 from .model import BilinearModel
 
-__all__ = ["SDPTrainer", "allocate_neurons", "least_squares_alpha", "objective"]
+__all__ = ["SDPTrainer", "allocate_neurons", "best_alpha", "least_squares_alpha", "objective"]
 
 
 def objective(loss: str, beta: float, d: int, m: int, alpha: float, prediction: np.ndarray,
@@ -45,6 +45,45 @@ def least_squares_alpha(sums: np.ndarray, y: np.ndarray) -> float:
     sums, y = np.ravel(sums), np.ravel(y)
     denominator = float(sums @ sums)
     return float(sums @ y) / denominator if denominator > 0 else 0.0
+
+
+def best_alpha(loss: str, sums: np.ndarray, y: np.ndarray, penalty: float) -> float:
+    """argmin_α loss(α s, y) + penalty·|α|: the exact best scale of drawn neurons whose
+    summed outputs are ``s`` (every output flattened into one vector), 0 allowed.
+
+    Squared loss: ½‖αs − y‖² + λ|α| is minimised by the soft threshold
+    sign(sᵀy)·max(|sᵀy| − λ, 0)/‖s‖². Hinge: Σ max(0, 1 − α zᵢ) + λ|α| with z = y∘s is
+    convex and piecewise linear, so a minimiser lies at 0 or at a kink α = 1/zᵢ; all of
+    them are evaluated at once from sorted prefix sums (O(n log n)).
+    """
+    s, y = np.ravel(sums).astype(float), np.ravel(y).astype(float)
+    if loss == "squared":
+        norm, correlation = float(s @ s), float(s @ y)
+        if norm == 0.0:
+            return 0.0
+        return float(np.sign(correlation) * max(abs(correlation) - penalty, 0.0) / norm)
+    z = y * s
+    best_value, best = _hinge_scan(z, penalty)
+    value, negative = _hinge_scan(-z, penalty)
+    return best if best_value <= value else -negative
+
+
+def _hinge_scan(z: np.ndarray, penalty: float) -> tuple[float, float]:
+    """The least of f(α) = Σ max(0, 1 − α zᵢ) + λα over α ∈ {0} ∪ {1/zᵢ : zᵢ > 0}, and
+    where (the smaller α on a tie)."""
+    positive = np.sort(1.0 / z[z > 0])          # the kinks, ascending
+    fixed = z[z <= 0]                            # always in the hinge's linear part for α ≥ 0
+    weights = np.sort(z[z > 0])[::-1]            # zᵢ in the kinks' order
+    # Past kink k, the terms of kinks k+1… are still active: suffix counts and sums.
+    active_count = len(positive) - np.arange(1, len(positive) + 1)
+    active_sum = np.concatenate([np.cumsum(weights[::-1])[::-1][1:], [0.0]])
+    values = (len(fixed) + active_count - positive * (fixed.sum() + active_sum)
+              + penalty * positive)
+    zero = float(len(z))
+    if len(values) == 0 or zero <= values.min():
+        return zero, 0.0
+    k = int(np.argmin(values))
+    return float(values[k]), float(positive[k])
 
 
 def allocate_neurons(m: int, rhos: list[float]) -> list[int]:
@@ -146,7 +185,8 @@ class SDPTrainer:
         return self.baseline(str(self.config.method), self.config.m)[0]
 
     def sample(self, m: int, seed: int | None = None) -> BilinearModel:
-        """Algorithm 1, step 3: a network of m neurons, α = ρ*π/(γm) (or refitted)."""
+        """Algorithm 1, step 3: a network of m neurons on one output scale α, by default the
+        best for them (``config.alpha``)."""
         config = self.config
         seed = config.seed if seed is None else seed
         rhos = [solution.rho for solution in self.solutions]
@@ -158,13 +198,16 @@ class SDPTrainer:
         V = np.concatenate([V for _, V in samples])
         class_neurons = tuple(counts) if len(counts) > 1 else ()
         sums = self._sums(U, V, class_neurons)
-        alpha_paper = sdp.paper_alpha(sum(rhos), m)
-        alpha_refit = least_squares_alpha(sums, self.targets)
-        alpha = alpha_refit if config.refit_alpha else alpha_paper
+        alphas = {"best": best_alpha(self.loss, sums, self.targets, self.beta * self.d * m),
+                  "paper": sdp.paper_alpha(sum(rhos), m),
+                  "least-squares": least_squares_alpha(sums, self.targets)}
+        alpha = alphas[config.alpha]
+        if alpha == 0.0:
+            self.progress("no scale of the drawn neurons beats the zero network: alpha = 0")
         details: dict[str, Any] = {
             "method": "sdp", "rho": rhos[0] if len(rhos) == 1 else rhos,
-            "alpha_paper": alpha_paper, "alpha_refit": alpha_refit,
-            "alpha_used": "refit" if config.refit_alpha else "paper",
+            "alpha_best": alphas["best"], "alpha_paper": alphas["paper"],
+            "alpha_least_squares": alphas["least-squares"], "alpha_used": config.alpha,
             "covariance_residual": self.residual, "covariance_shaping": config.shaping}
         model = self._model(U, V, alpha, seed, details, class_neurons)
         if config.lasso_refit:

@@ -45,7 +45,7 @@ class LutFamily:
         "m": "a LUT network's size follows from @beta (and @neurons candidates)",
         "hidden_bits": "a LUT neuron's weights are ±1; @fan_in sets its bits",
         "layers": "a LUT network has one layer of neurons",
-        "refit_alpha": "a LUT network's output weights come from the Lasso",
+        "alpha": "a LUT network's output weights come from the Lasso",
         "weight_levels": "a LUT network takes @output_bits B for its output weights",
     }
     summary_keys = ("lasso_gap", "rounded_objective", "nonzero_weights", "output_bits")

@@ -45,7 +45,7 @@ class ThresholdFamily:
     instead: Mapping[str, str] = {
         "m": "a threshold network's size follows from @beta (and @neurons sampled "
              "hyperplanes)",
-        "refit_alpha": "a threshold network's output weights come from the Lasso",
+        "alpha": "a threshold network's output weights come from the Lasso",
         "weight_levels": "a threshold network takes @hyperplanes gaussian @hidden_bits B "
                          "for wider weights",
     }
