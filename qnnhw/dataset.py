@@ -462,10 +462,15 @@ def read_idx(path: Path | str) -> np.ndarray:
     header = 4 + 4 * dimensions
     shape = tuple(int.from_bytes(raw[4 + 4 * k:8 + 4 * k], "big") for k in range(dimensions))
     dtype = np.dtype(_IDX_TYPES[raw[2]])
-    if len(raw) != header + int(np.prod(shape)) * dtype.itemsize:
+    # Python's integers: a product of four 32-bit sizes can overflow NumPy's.
+    if len(raw) != header + math.prod(shape) * dtype.itemsize:
         raise QnnhwError(f"{path}: the IDX header promises {shape} values of {dtype.itemsize} "
                          f"byte(s), the file holds {len(raw) - header} bytes after it")
-    return np.frombuffer(raw, dtype, offset=header).reshape(shape)
+    try:
+        return np.frombuffer(raw, dtype, offset=header).reshape(shape)
+    except ValueError:   # an empty array with sizes NumPy cannot index
+        raise QnnhwError(f"{path}: the IDX header's shape {shape} is not one of an array; "
+                         f"give MNIST-format files") from None
 
 
 def bundled_text(name: str) -> str:

@@ -45,7 +45,10 @@ def verilator_dir(tmp_path_factory):
 
 
 # Hypothesis: a few hundred inputs per fuzzer in make test, 10,000 in make test-all
-# (tests/test_fuzz.py); no example database, so that a run leaves nothing behind.
-settings.register_profile("default", max_examples=300, database=None)
-settings.register_profile("thorough", max_examples=10_000, database=None)
+# (tests/test_fuzz.py), the same inputs on every run so that CI is reproducible;
+# HYPOTHESIS_PROFILE=explore draws 10,000 new ones each run, to look for more. No example
+# database, so that a run leaves nothing behind.
+settings.register_profile("default", max_examples=300, database=None, derandomize=True)
+settings.register_profile("thorough", max_examples=10_000, database=None, derandomize=True)
+settings.register_profile("explore", max_examples=10_000, database=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))

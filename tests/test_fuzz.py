@@ -97,6 +97,8 @@ def read_idx_bytes(tmp_path: Path, raw: bytes, compressed: bool) -> np.ndarray |
 @given(raw=st.binary(max_size=64), compressed=st.booleans())
 @example(raw=b"\x00\x00\x08\x03\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff",
          compressed=False)                                   # a header promising 2⁹⁶ values
+@example(raw=b"\x00\x00\x0e\x03\xab\x00\x00\x00\x00\x00\x00\x00\x18\x00\x00\x00",
+         compressed=False)       # no values, in a shape NumPy cannot hold (found by make test-all)
 def test_random_idx_bytes_are_read_or_refused(tmp_path, raw, compressed):
     read_idx_bytes(tmp_path, raw, compressed)
 
@@ -197,11 +199,14 @@ def test_the_response_parser_takes_any_bytes(chunks):
 @given(vectors=st.lists(st.lists(st.integers(-128, 127), min_size=3, max_size=3),
                         min_size=1, max_size=4),
        noise=st.binary(max_size=6), cut=st.integers(0, 40))
+@example(vectors=[[-14, 40, 0]], noise=b"\x7f`", cut=19)   # noise that is a valid frame
 def test_request_frames_survive_noise_and_are_decoded_exactly(vectors, noise, cut):
     """What the board does with a byte stream (decode_request, frame by frame): every intact
-    frame gives its vector back; a damaged one gives None, never an exception."""
+    frame gives its vector back; any other bytes give None or a vector of the right shape,
+    never an exception. (A CRC-8 passes one random frame in 256: a cut frame followed by
+    noise may be a valid frame of another vector, which is what the board then answers.)"""
     frames = [protocol.encode_request(vector, 8) for vector in vectors]
     for vector, frame in zip(vectors, frames):
         assert protocol.decode_request(frame, 3, 8) == vector
-    damaged = frames[0][:cut % len(frames[0])] + noise
-    assert protocol.decode_request(damaged, 3, 8) in (None, vectors[0])
+    decoded = protocol.decode_request(frames[0][:cut % len(frames[0])] + noise, 3, 8)
+    assert decoded is None or (len(decoded) == 3 and all(-128 <= v <= 127 for v in decoded))
