@@ -19,7 +19,7 @@ from amaranth.hdl import Const, Module, Mux, Shape, ShapeLike, Signal, Value, si
 from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .arith import pipelined_argmax, pipelined_sum
+from .arith import pipelined_argmax, pipelined_sum, tree_depth
 from .numbers import DatapathNumbers
 from .pipeline import Stages, Tracker
 
@@ -229,6 +229,19 @@ class FoldedDatapath(wiring.Component):
         """``units`` (one entry per neuron) as ROM words of P units; padding units are 0."""
         P = self.parallel
         return [layout.const(units[group * P:(group + 1) * P]) for group in range(self.groups)]
+
+    @staticmethod
+    def gated_output_stages(spec: FoldedOutputNumbers, parallel: int) -> list[tuple[str, int]]:
+        """The stages from :meth:`gated_scores` to the output register (:meth:`decide`,
+        :meth:`output`), for a subclass's :class:`Stages` to end with."""
+        return [
+            ("gate", 1),
+            ("sum", tree_depth(parallel)),
+            ("accumulate", 1),
+            ("bias", 1),
+            ("argmax", argmax_depth(spec.outputs)),
+            ("output", 1),
+        ]
 
     def output_weight_words(self, spec: FoldedOutputNumbers) -> list[data.Const]:
         """The output-weight ROM: unit p of word g holds the C weights of neuron gP + p."""

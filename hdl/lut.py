@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import numpy as np
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
 
-from .arith import CompressorPlan, at_least, compressor_plan, tree_depth, weighted_bit_sum
+from .arith import CompressorPlan, at_least, compressor_plan, weighted_bit_sum
 from .folding import FoldedDatapath, FoldedOutputNumbers, argmax_depth
 from .numbers import DatapathNumbers
 from .pipeline import Stages, Tracker
@@ -224,19 +224,14 @@ class FoldedLutDatapath(FoldedDatapath):
         self.check_parallel(spec, parallel)
         super().__init__(spec, parallel, self.stages_for(spec, parallel), scores=scores)
 
-    @staticmethod
-    def stages_for(spec: LutNumbers, parallel: int) -> Stages:
+    @classmethod
+    def stages_for(cls, spec: FoldedLutNumbers, parallel: int) -> Stages:
         """The register stages of the datapath for P = ``parallel`` units."""
         return Stages([
             ("compare", 1),
             ("neurons", 1),
             ("select", 1),
-            ("gate", 1),
-            ("sum", tree_depth(parallel)),
-            ("accumulate", 1),
-            ("bias", 1),
-            ("argmax", argmax_depth(spec.outputs)),
-            ("output", 1),
+            *cls.gated_output_stages(spec, parallel),
         ])
 
     @classmethod

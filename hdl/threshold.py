@@ -28,7 +28,7 @@ from amaranth.hdl import Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data
 
 from .arith import pipelined_sum, signed_binary_dot, tree_depth
-from .folding import FoldedDatapath, argmax_depth
+from .folding import FoldedDatapath
 from .numbers import DatapathNumbers
 from .pipeline import Stages, Tracker
 
@@ -128,12 +128,7 @@ class ThresholdDatapath(FoldedDatapath):
         return Stages([
             *layer_stages,
             ("neurons", tree_depth(spec.d) + (1 if planes == 1 else tree_depth(planes))),
-            ("gate", 1),
-            ("sum", tree_depth(parallel)),
-            ("accumulate", 1),
-            ("bias", 1),
-            ("argmax", argmax_depth(spec.outputs)),
-            ("output", 1),
+            *ThresholdDatapath.gated_output_stages(spec, parallel),
         ])
 
     @staticmethod

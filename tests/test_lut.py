@@ -100,22 +100,28 @@ def test_weighted_bit_sums_are_exact(terms, largest):
     assert seen[depth - 1:depth - 1 + len(samples)] == expected
 
 
+def assert_bit_exact(model, make_datapath, interval):
+    """24 random vectors through the datapath at full rate: every output is the reference's,
+    a vector is accepted every ``interval`` cycles, each answered after the latency."""
+    spec = LutSpec.for_model(model, input_bits=6)
+    vectors = np.random.default_rng(3).integers(spec.input_min, spec.input_max + 1,
+                                                (24, len(model.feature_names)))
+    dut = make_datapath(spec)
+    outputs, accepted, emitted = run_datapath(dut, vectors)
+    reference = LutReference(model, spec)
+    if spec.outputs > 1:
+        assert output_words(spec, outputs) == reference_words(reference, vectors)
+    else:
+        assert outputs == reference.outputs(vectors).tolist()
+    assert dut.initiation_interval == interval and set(np.diff(accepted)) == {interval}
+    assert [out - into for into, out in zip(accepted, emitted)] == [dut.latency] * 24
+
+
 @pytest.mark.parametrize("features, neurons, classes, fan_in", [
     (3, 5, 2, 4), (4, 9, 3, 2), (5, 12, 10, 6), (2, 1, 2, 1)])
 def test_lut_datapath_is_bit_exact_one_vector_per_clock(features, neurons, classes, fan_in):
     model = random_lut_model(features, neurons, fan_in=fan_in, classes=classes, seed=neurons)
-    spec = LutSpec.for_model(model, input_bits=6)
-    vectors = np.random.default_rng(3).integers(spec.input_min, spec.input_max + 1,
-                                                (24, features))
-    dut = LutDatapath(spec)
-    outputs, accepted, emitted = run_datapath(dut, vectors)
-    reference = LutReference(model, spec)
-    if classes > 2:
-        assert output_words(spec, outputs) == reference_words(reference, vectors)
-    else:
-        assert outputs == reference.outputs(vectors).tolist()
-    assert dut.initiation_interval == 1 and set(np.diff(accepted)) == {1}
-    assert [out - into for into, out in zip(accepted, emitted)] == [dut.latency] * 24
+    assert_bit_exact(model, LutDatapath, 1)
 
 
 @pytest.mark.parametrize("features, neurons, classes, parallel", [
@@ -123,19 +129,8 @@ def test_lut_datapath_is_bit_exact_one_vector_per_clock(features, neurons, class
 def test_folded_lut_datapath_is_bit_exact_one_vector_per_group_walk(features, neurons, classes,
                                                                     parallel):
     model = random_lut_model(features, neurons, classes=classes, seed=neurons)
-    spec = LutSpec.for_model(model, input_bits=6)
-    vectors = np.random.default_rng(3).integers(spec.input_min, spec.input_max + 1,
-                                                (24, features))
-    dut = FoldedLutDatapath(spec, parallel)
-    outputs, accepted, emitted = run_datapath(dut, vectors)
-    reference = LutReference(model, spec)
-    if classes > 2:
-        assert output_words(spec, outputs) == reference_words(reference, vectors)
-    else:
-        assert outputs == reference.outputs(vectors).tolist()
-    groups = -(-neurons // parallel)
-    assert dut.initiation_interval == groups and set(np.diff(accepted)) == {groups}
-    assert [out - into for into, out in zip(accepted, emitted)] == [dut.latency] * 24
+    assert_bit_exact(model, lambda spec: FoldedLutDatapath(spec, parallel),
+                     -(-neurons // parallel))
 
 
 @pytest.mark.parametrize("make", [lambda spec: LutDatapath(spec),
