@@ -40,7 +40,7 @@ from .protocol import DEFAULT_BAUD, LENGTH_BYTES, ResponseFormat, request_frame_
 from .toolchain import DoesNotFit, Implementation, elaborate, implement
 from .training import TrainingOptions
 
-__all__ = ["Steps", "run_build"]
+__all__ = ["Steps", "fit_design", "hardware_accuracy", "requested_pll", "run_build"]
 
 NAME = "qnnhw"
 #: Products of a finished build, moved from the staging folder into the build folder.
@@ -112,9 +112,9 @@ def _fold(board: Board, model: Network, spec: Spec, parallel: int | None, scores
     return chosen.parallel, asdict(chosen)
 
 
-def _fit(board: Board, model: Network, trainer: Trainer | None, input_bits: int,
-         parallel: int | None, scores: bool, arch: str, progress: Progress
-         ) -> tuple[str, Network, Spec, int, dict[str, Any]]:
+def fit_design(board: Board, model: Network, trainer: Trainer | None, input_bits: int,
+               parallel: int | None, scores: bool, arch: str, progress: Progress
+               ) -> tuple[str, Network, Spec, int, dict[str, Any]]:
     """The architecture, network, spec and P to build: for ``arch`` "auto", the family's
     architecture with the fewest cycles per vector among those that fit (an architecture
     may first need a narrower network to fit the RAM: the family's ``fit`` says)."""
@@ -253,7 +253,7 @@ def run_build(board: Board, out_dir: Path, *, model: Network | None = None,
     staging = out_dir / ".staging"
     failed = out_dir / "failed"
     created = not out_dir.exists()
-    pll = _requested_pll(board, clock)   # before any work: a clock no PLL makes is refused
+    pll = requested_pll(board, clock)   # before any work: a clock no PLL makes is refused
     if staging.exists():
         progress(f"removing {staging}, the unfinished work of an earlier build")
     shutil.rmtree(staging, ignore_errors=True)
@@ -270,7 +270,7 @@ def run_build(board: Board, out_dir: Path, *, model: Network | None = None,
         with steps.step("fit", "fit.json"):
             input_bits = flow.input_bits_for(model, input_bits)
             trained_m = model.m
-            arch, model, spec, parallel, estimated = _fit(
+            arch, model, spec, parallel, estimated = fit_design(
                 board, model, trainer, input_bits, parallel, scores, arch, progress)
             model.save(staging / "model.json")
             atomic_write(staging / "fit.json", json.dumps(
@@ -332,7 +332,7 @@ def run_build(board: Board, out_dir: Path, *, model: Network | None = None,
     return report
 
 
-def _requested_pll(board: Board, clock: str | float) -> PLLSettings | None:
+def requested_pll(board: Board, clock: str | float) -> PLLSettings | None:
     """The PLL settings a ``clock`` asks for first (None: the oscillator)."""
     if clock in ("auto", "board"):
         return None
@@ -393,15 +393,24 @@ def _report(board: Board, model: Network, spec: Spec, datapath: Any,
         "certificate": family.certificate(training),
         "bitstream": f"{NAME}.{device.arch.bitstream}",
     }
-    if dataset is not None and model.task == "classification":
-        reference = flow.reference(model, spec)
-        classes = dataset.classes
-        for split, X, y in (("train", dataset.X_train, dataset.y_train),
-                            ("test", dataset.X_test, dataset.y_test)):
-            if len(y):
-                truth = class_indices(y, classes)
-                report[f"{split}_accuracy_float"] = float(
-                    (model.predict_classes(X) == truth).mean())
-                report[f"{split}_accuracy_hardware"] = float(
-                    (reference.predict_classes(reference.quantize(X)) == truth).mean())
+    if dataset is not None:
+        report.update(hardware_accuracy(model, spec, dataset))
     return report
+
+
+def hardware_accuracy(model: Network, spec: Spec, dataset: Dataset) -> dict[str, float]:
+    """Accuracy on both splits in floating point and on the hardware's integers (the
+    reference of ``spec``), for classification; nothing for regression."""
+    if model.task != "classification":
+        return {}
+    reference = flow.reference(model, spec)
+    accuracy: dict[str, float] = {}
+    for split, X, y in (("train", dataset.X_train, dataset.y_train),
+                        ("test", dataset.X_test, dataset.y_test)):
+        if len(y):
+            truth = class_indices(y, dataset.classes)
+            accuracy[f"{split}_accuracy_float"] = float(
+                (model.predict_classes(X) == truth).mean())
+            accuracy[f"{split}_accuracy_hardware"] = float(
+                (reference.predict_classes(reference.quantize(X)) == truth).mean())
+    return accuracy

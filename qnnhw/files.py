@@ -49,14 +49,18 @@ def check_writable(path: Path, what: str, flag: str, folder: bool = False) -> No
                          f"fails ({error.strerror or error}); {fix}") from None
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that a reader never sees a half-written file; the file
-    gets the permissions of any file the user creates (0666 less the umask)."""
+def atomic_write(path: Path, text: str | bytes) -> None:
+    """Write ``text`` (or bytes) to ``path`` so that a reader never sees a half-written file;
+    the file gets the permissions of any file the user creates (0666 less the umask)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
+        if isinstance(text, bytes):
+            with os.fdopen(handle, "wb") as binary:
+                binary.write(text)
+        else:
+            with os.fdopen(handle, "w", encoding="utf-8") as file:
+                file.write(text)
         os.chmod(temporary, 0o666 & ~_umask())   # mkstemp's 0600 is for its own secrecy
         os.replace(temporary, path)
     except BaseException:
