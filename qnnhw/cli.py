@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -25,6 +26,7 @@ from .dataset import TASKS
 from .errors import QnnhwError
 from .families import DEFAULT_FAMILY, architecture, architecture_names, family_of, get_family, names
 from .protocol import DEFAULT_BAUD, ResponseFormat
+from .sweep import STOPS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -40,11 +42,11 @@ def progress(message: str) -> None:
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with this command line's one-line errors."""
+    """argparse with this command line's one-line errors (raised, so that a sweep can check
+    its points with the same parser)."""
 
     def error(self, message: str) -> NoReturn:
-        print(f"error: {message}; see '{self.prog} --help'", file=sys.stderr)
-        raise SystemExit(2)
+        raise QnnhwError(f"{message}; see '{self.prog} --help'")
 
 
 def add_training_arguments(parser: argparse.ArgumentParser, *, data_default: str,
@@ -156,16 +158,29 @@ def _refuse_foreign_options(args: argparse.Namespace, flags: Mapping[str, str]) 
 
 def training_inputs(args: argparse.Namespace, flags: Mapping[str, str]) -> tuple[Any, Any]:
     """The data set and the chosen family's configuration from the command line."""
+    config = training_config(args, flags)
+    return load_data(args), config
+
+
+def data_source(args: argparse.Namespace) -> tuple[Any, ...]:
+    """The options that choose the data set and its split: ``dataset.load``'s arguments."""
+    return (args.data, args.target, args.test_fraction, args.seed, args.task, args.subsample)
+
+
+def load_data(args: argparse.Namespace) -> Any:
     from . import dataset
 
+    return dataset.load(*data_source(args))
+
+
+def training_config(args: argparse.Namespace, flags: Mapping[str, str]) -> Any:
+    """The chosen family's configuration from the command line (foreign options refused)."""
     _refuse_foreign_options(args, flags)
     family = get_family(args.family)
-    data = dataset.load(args.data, args.target, args.test_fraction, args.seed, args.task,
-                        args.subsample)
     values = dict(args.family_defaults.get(family.name, {}))
     values.update({item.name: getattr(args, item.name) for item in fields(family.config_type)
                    if getattr(args, item.name, None) is not None})
-    return data, family.config_type(**values)
+    return family.config_type(**values)
 
 
 def format_train_summary(report: dict[str, Any]) -> str:
@@ -474,6 +489,55 @@ def _rows_to_send(source: str | None, model: Any) -> tuple[np.ndarray, list[str]
     return model.encoder.encode_rows(header, rows), targets
 
 
+def add_build_arguments(parser: argparse.ArgumentParser) -> None:
+    """What ``build`` and each point of a ``sweep`` take: board, clock, hardware, training."""
+    parser.add_argument("--board", default="ice40",
+                        help="board name (default: ice40, the iCEBreaker; see 'boards')")
+    parser.add_argument("--no-scores", dest="scores", action="store_false",
+                        help="with three classes or more, the board answers with the class "
+                             "only, not the C scores beside it (fewer registers, shorter "
+                             "responses)")
+    parser.add_argument("--clock", type=clock_choice, default="auto", metavar="auto|board|MHZ",
+                        help="auto (default): build on the oscillator, then again from the PLL "
+                             "at the fastest clock within 10%% of nextpnr's Fmax, kept if it "
+                             "meets timing; board: the oscillator only; MHZ: the PLL at the "
+                             "fastest clock not above it")
+    add_hardware_arguments(parser, build=True)
+    add_training_arguments(parser, data_default=BUILD_DATA, family_defaults={
+        name: get_family(name).build_defaults for name in names()})
+
+
+def cmd_sweep(args: argparse.Namespace, start: float, flags: Mapping[str, str]) -> int:
+    from .files import check_writable
+    from .sweep import front_lines, load_points, read_spec, run_sweep
+
+    check_writable(args.output, "the sweep folder", "-o", folder=True)
+    spec = read_spec(args.spec) if args.spec else {}
+    fixed = {dest: getattr(args, dest) for dest, default in args.point_defaults.items()
+             if getattr(args, dest) != default}
+    points = load_points(spec, fixed, args.grid, args.stop)
+    summary = run_sweep(points, args.output, workers=args.workers, scheduler=args.scheduler,
+                        progress=progress)
+    rows, option_names = summary.pop("rows"), summary.pop("option_names")
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    statuses = summary["statuses"]
+    workers = f"{summary['workers']} worker{'s' if summary['workers'] != 1 else ''}"
+    ran = (f"ran {summary['ran']} on {workers} in "
+           f"{summary['wall_seconds']:.1f} s (the points' own times: "
+           f"{summary['point_seconds']:.1f} s)" if summary["ran"] else "all finished earlier")
+    print(f"swept {summary['points']} points ({statuses.get('ok', 0)} ok, "
+          f"{statuses.get('refused', 0)} refused, {statuses.get('error', 0)} failed), {ran}")
+    fronts = front_lines(rows, option_names)
+    if fronts:
+        print("Pareto front per board:")
+        print("\n".join(fronts))
+    print(f"wrote {summary['results']}, {summary['report']}"
+          + (f" and {summary['plot']}" if summary["plot"] else ""))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="python -m qnnhw",
@@ -527,24 +591,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train on the bundled ionosphere data with the paper's Fig. 3 settings "
                     "(or load --model), fit the design to the board, synthesise, place and "
                     "route, and write the bitstream, Verilog, model and report.json.")
-    build.add_argument("--board", default="ice40",
-                       help="board name (default: ice40, the iCEBreaker; see 'boards')")
     build.add_argument("--model", type=Path, help="use this model file instead of training")
     build.add_argument("-o", "--output", type=Path, metavar="DIR",
                        help="output folder (default: build/BOARD)")
     build.add_argument("--json", action="store_true", help="print the report as JSON")
-    build.add_argument("--no-scores", dest="scores", action="store_false",
-                       help="with three classes or more, the board answers with the class "
-                            "only, not the C scores beside it (fewer registers, shorter "
-                            "responses)")
-    build.add_argument("--clock", type=clock_choice, default="auto", metavar="auto|board|MHZ",
-                       help="auto (default): build on the oscillator, then again from the PLL "
-                            "at the fastest clock within 10%% of nextpnr's Fmax, kept if it "
-                            "meets timing; board: the oscillator only; MHZ: the PLL at the "
-                            "fastest clock not above it")
-    add_hardware_arguments(build, build=True)
-    add_training_arguments(build, data_default=BUILD_DATA, family_defaults={
-        name: get_family(name).build_defaults for name in names()})
+    add_build_arguments(build)
     build.set_defaults(handler=cmd_build)
 
     run = commands.add_parser(
@@ -565,12 +616,44 @@ def build_parser() -> argparse.ArgumentParser:
                           "beside its class")
     run.set_defaults(handler=cmd_run)
 
+    sweep = commands.add_parser(
+        "sweep", help="train, estimate or build many configurations on Dask; mark the "
+                      "Pareto fronts",
+        description="Run every point of a grid or a random sample of build's options on "
+                    "Dask (a local cluster, or --scheduler), each to train, estimate or "
+                    "build; write DIR/results.csv with the Pareto fronts per board marked, "
+                    "DIR/pareto.png and DIR/report.md. A rerun skips finished points. "
+                    "See docs/sweeps.md.")
+    sweep.add_argument("spec", nargs="?", type=Path, metavar="SPEC",
+                       help="TOML file: stop, [options], [grid] (or [[grid]] tables) and "
+                            "[random] (optional: --grid and build's options make a sweep)")
+    sweep.add_argument("-o", "--output", type=Path, required=True, metavar="DIR",
+                       help="folder of the points, the table, the plot and the report")
+    sweep.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2,…",
+                       help="one more axis for every grid: a build option and its values "
+                            "(repeat for more axes)")
+    sweep.add_argument("--stop", choices=STOPS,
+                       help="how far each point goes (default: the SPEC's, else estimate)")
+    sweep.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
+                       metavar="N", help="workers of the local cluster (default: one per "
+                                         "core)")
+    sweep.add_argument("--scheduler", metavar="ADDRESS",
+                       help="a running Dask scheduler (tcp://HOST:PORT, or tls:// with "
+                            "Dask's TLS settings) instead of a local cluster")
+    sweep.add_argument("--json", action="store_true", help="print the summary as JSON")
+    first = len(sweep._actions)
+    add_build_arguments(sweep)
+    point_defaults: dict[str, Any] = {}
+    for action in sweep._actions[first:]:   # an option not given has its first default
+        point_defaults.setdefault(action.dest, action.default)
+    sweep.set_defaults(handler=cmd_sweep, point_defaults=point_defaults)
+
     boards = commands.add_parser("boards", help="list the supported boards")
     boards.set_defaults(handler=cmd_boards)
     return parser
 
 
-def _flags(parser: argparse.ArgumentParser, command: str | None) -> dict[str, str]:
+def parameter_flags(parser: argparse.ArgumentParser, command: str | None) -> dict[str, str]:
     """Parameter name → the flag that sets it, for the command that ran."""
     flags: dict[str, str] = {}
     for action in parser._actions:
@@ -585,9 +668,10 @@ def _flags(parser: argparse.ArgumentParser, command: str | None) -> dict[str, st
 def main(argv: Sequence[str] | None = None, start: float | None = None) -> int:
     start = time.perf_counter() if start is None else start
     parser = build_parser()
-    args = parser.parse_args(argv)
-    flags = _flags(parser, args.command)
+    flags: dict[str, str] = {}
     try:
+        args = parser.parse_args(argv)
+        flags = parameter_flags(parser, args.command)
         return int(args.handler(args, start, flags))
     except QnnhwError as error:
         print(f"error: {error.render(lambda name: flags.get(name, name))}", file=sys.stderr)
@@ -595,6 +679,11 @@ def main(argv: Sequence[str] | None = None, start: float | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader left (`| head`): stop quietly, as Unix tools do, and keep Python from
+        # failing again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13   # killed by SIGPIPE, as a shell reports it
 
 
 def console_main() -> None:

@@ -238,6 +238,39 @@ CASES = {
     "input width of 99 in a model file": (lambda f: ["simulate", str(model_file(
         f, lambda data: data["training"].update(input_bits=99)))],
         ["training.input_bits", "from 2 to 24"]),
+    "sweep SPEC that is not TOML": (lambda f: ["sweep", str(csv_file(
+        f, "stop = [", "spec.toml")), "-o", str(f / "OUT")], ["spec.toml", "not valid TOML"]),
+    "sweep SPEC with an unknown table": (lambda f: ["sweep", str(csv_file(
+        f, "[grids]\nbeta = [1]\n", "spec.toml")), "-o", str(f / "OUT")],
+        ["unknown key 'grids'"]),
+    "sweep axis of an unknown option": (lambda f: ["sweep", "-o", str(f / "OUT"), "--grid",
+                                                   "colour=red,blue"], ["unknown option",
+                                                                         "colour"]),
+    "sweep axis of a model file": (lambda f: ["sweep", "-o", str(f / "OUT"), "--grid",
+                                              "model=a.json,b.json"], ["model",
+                                                                       "not a sweep option"]),
+    "sweep axis without values": (lambda f: ["sweep", "-o", str(f / "OUT"), "--grid", "beta"],
+                                  ["--grid takes NAME=V1,V2"]),
+    "sweep axis of another family's option": (lambda f: [
+        "sweep", "-o", str(f / "OUT"), "--family", "threshold", "--grid", "m=10,20",
+        "--stop", "train"], ["point", "m=10", "--m is for bilinear"]),
+    "sweep axis that is not a number": (lambda f: [
+        "sweep", "-o", str(f / "OUT"), "--grid", "beta=5,many"], ["point", "--beta",
+                                                                  "'many'"]),
+    "sweep of an unknown board": (lambda f: [
+        "sweep", "-o", str(f / "OUT"), "--grid", "board=icebreaker,nope"], ["nope"]),
+    "sweep hardware axis of a training sweep": (lambda f: [
+        "sweep", "-o", str(f / "OUT"), "--stop", "train", "--grid", "input_bits=4,8"],
+        ["input_bits is a hardware option", "stop at estimate"]),
+    "sweep option both fixed and an axis": (lambda f: [
+        "sweep", "-o", str(f / "OUT"), "--beta", "5", "--grid", "beta=1,2"],
+        ["beta is both an axis", "drop one"]),
+    "sweep random axis with low above high": (lambda f: ["sweep", str(csv_file(
+        f, "[random]\npoints = 3\n[random.axes]\nbeta = {low = 9, high = 1}\n",
+        "spec.toml")), "-o", str(f / "OUT")], ["random axis beta", "low < high"]),
+    "sweep point whose clock no PLL makes": (lambda f: [
+        "sweep", "-o", str(f / "OUT"), "--stop", "build", "--grid", "clock=30,900"],
+        ["clock=900", "PLL makes at most"]),
 }
 
 
