@@ -697,5 +697,5 @@ def front_lines(rows: Sequence[Mapping[str, Any]], option_names: Sequence[str]) 
             options = " ".join(f"{name}={row['options'][name]}" for name in swept
                                if name in row["options"])
             lines.append(f"    {_quality_text(row)}, {row['network_neurons']} neurons"
-                         f"{hardware}  ({options})")
+                         f"{hardware}" + (f"  ({options})" if options else ""))
     return lines
