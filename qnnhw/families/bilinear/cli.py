@@ -8,7 +8,7 @@ from typing import Any
 from qnnhw.cli_types import positive_int
 from qnnhw.families.base import OptionGroup
 
-from .config import ALPHAS
+from .config import ALPHAS, REFITS
 from .model import BilinearModel
 
 __all__ = ["add_options", "certificate", "report", "summary"]
@@ -16,7 +16,8 @@ __all__ = ["add_options", "certificate", "report", "summary"]
 #: Training details ``train --json`` reports besides the common ones.
 REPORT_KEYS = ("lower_bound", "gap", "relative_gap", "trivial_objective", "sdp_objective",
                "sdp_gap", "alpha_used", "alpha_paper", "alpha_least_squares", "alpha_best",
-               "covariance_residual")
+               "covariance_residual", "output_refit", "refit_kept", "objective_algorithm1",
+               "refit_objective_continuous", "draws", "local_search", "flips")
 
 
 def add_options(group: OptionGroup, defaults: Mapping[str, Any]) -> None:
@@ -29,10 +30,20 @@ def add_options(group: OptionGroup, defaults: Mapping[str, Any]) -> None:
                        help="bilinear: the sampled neurons' output scale: best (default) "
                             "minimises the objective (21) exactly, 0 included; paper is "
                             "Algorithm 1's ρ*π/(γm); least-squares fits the targets")
-    group.add_argument("--lasso-refit", action="store_const", const=True,
-                       help="bilinear: choose the output weights of 4m neurons sampled from "
-                            "the SDP by the convex Lasso of (21), as integers on one scale "
-                            "(repeated neurons); kept if it lowers the objective")
+    group.add_argument("--output-refit", choices=REFITS,
+                       help="bilinear: the convex refit of the output layer, kept when it "
+                            "lowers the objective: colgen (default) over every ±1 neuron by "
+                            "column generation, lasso over 4m neurons drawn from the SDP, or "
+                            "none (Algorithm 1 alone)")
+    group.add_argument("--colgen-rounds", type=int, metavar="R",
+                       help="bilinear: column generation's pricing rounds per output "
+                            "(default: 60 shared by the outputs, at least 5 each)")
+    group.add_argument("--draws", type=int, metavar="K",
+                       help="bilinear: draw K networks by Algorithm 1 from the one SDP "
+                            "solution and keep the best (default: 1)")
+    group.add_argument("--local-search", type=int, metavar="PASSES",
+                       help="bilinear: passes of single-entry weight flips over the trained "
+                            "network, improvements only (default: 0)")
 
 
 def report(model: BilinearModel) -> dict[str, Any]:
@@ -56,9 +67,24 @@ def summary(report: dict[str, Any]) -> list[str]:
         lines.append(f"  alpha                {report['alpha']:.6g}, {report['alpha_used']}  "
                      f"(best {report['alpha_best']:.6g}, paper {report['alpha_paper']:.6g}, "
                      f"least-squares {report['alpha_least_squares']:.6g})")
+    elif report.get("alpha_used") == "best":
+        lines.append(f"  alpha                {report['alpha']:.6g}, the best for these neurons "
+                     f"(exact, 0 allowed)")
+    if report.get("alpha_used") is not None:
         if report["alpha"] == 0:
             lines.append("  zero network         no scale of these neurons beats predicting 0: "
                          "α = 0 (more neurons, --m, or a smaller --beta)")
+    if report.get("output_refit") not in (None, "none"):
+        kept = "kept" if report.get("refit_kept") else "not kept: Algorithm 1's is lower"
+        continuous = report.get("refit_objective_continuous")
+        lines.append(f"  refit                {report['output_refit']}, {kept}  (Algorithm "
+                     f"1's best of {report['draws']} draw{'s' if report['draws'] != 1 else ''} "
+                     f"{report['objective_algorithm1']:.6g}"
+                     + (f"; the refit before rounding to ±1 copies {continuous:.6g}"
+                        if continuous is not None else "") + ")")
+    if report.get("local_search"):
+        lines.append(f"  local search         {report['local_search']} passes, "
+                     f"{report['flips']} weights flipped")
     if report.get("covariance_residual") is not None:
         lines.append(f"  covariance residual  {report['covariance_residual']:.2e}  (Theorem 2: 0)")
     return lines

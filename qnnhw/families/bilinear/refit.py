@@ -21,7 +21,7 @@ import numpy as np
 
 from qnnhw.losses import Elementwise
 
-__all__ = ["REFIT_CANDIDATES", "integer_neurons", "lasso_weights"]
+__all__ = ["REFIT_CANDIDATES", "integer_network", "largest_remainder", "lasso_weights"]
 
 #: Candidates sampled per neuron of the final width.
 REFIT_CANDIDATES = 4
@@ -64,20 +64,33 @@ def lasso_weights(S: np.ndarray, y: np.ndarray, loss: str, penalty: float,
     return best
 
 
-def integer_neurons(U: np.ndarray, V: np.ndarray, alpha: np.ndarray, width: int
-                    ) -> tuple[np.ndarray, np.ndarray, float]:
-    """Weights αⱼ as integer multiples cⱼ of one scale a with Σ|cⱼ| ≈ ``width``, and the
-    network of |cⱼ| copies of each neuron (u negated for cⱼ < 0): returns U, V and a."""
-    total = float(np.abs(alpha).sum())
-    if total == 0.0:
-        return U[:1], V[:1], 0.0
-    scale = total / width
-    counts = np.rint(alpha / scale).astype(int)
-    if not counts.any():
-        counts[np.argmax(np.abs(alpha))] = int(np.sign(alpha[np.argmax(np.abs(alpha))]))
-    repeat = np.abs(counts)
-    signs = np.sign(counts)[:, None].astype(np.int8)
-    U_out = np.repeat(U * np.where(signs == 0, 1, signs), repeat, axis=0)
-    V_out = np.repeat(V, repeat, axis=0)
-    # The scale that fits the rounded counts best in ℓ1 terms keeps Σ cⱼ·a = Σ αⱼ in size.
-    return U_out, V_out, total / int(repeat.sum())
+def largest_remainder(shares: np.ndarray, total: int, minimum: int = 0) -> np.ndarray:
+    """Integers cᵢ ≥ ``minimum`` with Σcᵢ = ``total``, proportional to ``shares`` (≥ 0) beyond
+    the minimum, by largest remainders (ties to the lower i); needs total ≥ minimum·len."""
+    spare = total - minimum * len(shares)
+    weight = float(shares.sum())
+    exact = (shares / weight if weight > 0 else np.full(len(shares), 1 / len(shares))) * spare
+    counts = np.floor(exact).astype(int)
+    order = np.argsort(-(exact - counts), kind="stable")
+    counts[order[:spare - int(counts.sum())]] += 1
+    return counts + minimum
+
+
+def integer_network(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], width: int
+                    ) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """A ±1 network of exactly ``width`` neurons from weighted neurons, one part per output.
+
+    Part c = (U, V, w) gets m_c ∝ ‖w‖₁ neurons (at least one; ``width`` ≥ the number of
+    parts), and neuron j of it |cⱼ| copies, cⱼ ∝ wⱼ by largest remainders, u negated when
+    wⱼ < 0: weight cⱼ·a on one scale a. Returns U, V and the neurons per output."""
+    rows_U, rows_V, per_output = [], [], []
+    norms = np.array([float(np.abs(w).sum()) for _, _, w in parts])
+    for (U, V, w), neurons in zip(parts, largest_remainder(norms, width, minimum=1)):
+        if not np.any(w):   # an output with no weight: one neuron, its weight is then ~0
+            U, V, w = U[:1], V[:1], np.ones(1)
+        counts = largest_remainder(np.abs(w), int(neurons))
+        signs = np.where(w < 0, -1, 1).astype(np.int8)[:, None]
+        rows_U.append(np.repeat(U * signs, counts, axis=0))
+        rows_V.append(np.repeat(V, counts, axis=0))
+        per_output.append(int(neurons))
+    return np.concatenate(rows_U), np.concatenate(rows_V), tuple(per_output)

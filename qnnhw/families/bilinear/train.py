@@ -26,11 +26,14 @@ from qnnhw.losses import loss_value
 from qnnhw.optim import SGDConfig
 from qnnhw.training import check_memory, prepare_inputs
 
-from . import baselines, refit, sdp
+from . import baselines, colgen, flips, refit, sdp
 from .config import BilinearConfig
 from .model import BilinearModel
 
 __all__ = ["SDPTrainer", "allocate_neurons", "best_alpha", "least_squares_alpha", "objective"]
+
+#: The random stream of column generation's pool, apart from Algorithm 1's draws of a seed.
+COLGEN_STREAM = 1 << 20
 
 
 def objective(loss: str, beta: float, d: int, m: int, alpha: float, prediction: np.ndarray,
@@ -94,13 +97,7 @@ def allocate_neurons(m: int, rhos: list[float]) -> list[int]:
     outputs = len(rhos)
     if m < outputs:
         raise QnnhwError(f"{outputs} outputs need @m {outputs} neurons at least", "m")
-    total = sum(rhos)
-    shares = (np.array(rhos) / total if total > 0 else np.full(outputs, 1 / outputs)) \
-        * (m - outputs)
-    counts = np.floor(shares).astype(int)
-    order = np.argsort(-(shares - counts), kind="stable")
-    counts[order[:m - outputs - int(counts.sum())]] += 1
-    return [int(count) + 1 for count in counts]
+    return [int(count) for count in refit.largest_remainder(np.array(rhos), m, minimum=1)]
 
 
 class SDPTrainer:
@@ -153,6 +150,7 @@ class SDPTrainer:
                           f"{solution.status})")
             self.solutions.append(solution)
             self.covariances.append(sdp.shape_covariance(solution, self.config.shaping))
+        self._column_cache: dict[int, list[colgen.Columns]] = {}
 
     @property
     def solution(self) -> sdp.SDPSolution:
@@ -185,13 +183,36 @@ class SDPTrainer:
         return self.baseline(str(self.config.method), self.config.m)[0]
 
     def sample(self, m: int, seed: int | None = None) -> BilinearModel:
-        """Algorithm 1, step 3: a network of m neurons on one output scale α, by default the
-        best for them (``config.alpha``)."""
+        """The trained network of m neurons: the best of ``config.draws`` draws of Algorithm 1,
+        replaced by the refit's network (``config.output_refit``) when that has a lower objective
+        (21), then improved by ``config.local_search`` passes of single-entry flips. Only
+        this step depends on m: one SDP (and one column generation per seed) serves every m."""
         config = self.config
         seed = config.seed if seed is None else seed
+        draws = [self._draw(m, seed, draw) for draw in range(config.draws)]
+        network = min(draws, key=lambda model: model.training["objective"])
+        drawn = network.training["objective"]
+        if config.output_refit == "colgen":
+            network = self._keep_lower(network, self._colgen_network(m, seed, network))
+        elif config.output_refit == "lasso":
+            network = self._keep_lower(network, self._lasso_network(network, seed))
+        network.training.update(draws=config.draws, objective_algorithm1=drawn,
+                                output_refit=config.output_refit, refit_kept=network.training.get(
+                                    "refit_kept", False))
+        if config.local_search:
+            network = self._flip_search(network)
+        if network.alpha == 0.0:
+            self.progress("no scale of these neurons beats the zero network: alpha = 0")
+        return network
+
+    def _draw(self, m: int, seed: int, draw: int) -> BilinearModel:
+        """Algorithm 1, step 3: m neurons on one output scale α, by default the best for them
+        (``config.alpha``). Draw 0 uses the generator of ``seed`` itself, so one draw is
+        Algorithm 1 as it always was; draw k the generator of (seed, k)."""
+        config = self.config
         rhos = [solution.rho for solution in self.solutions]
         counts = allocate_neurons(m, rhos)
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(seed if draw == 0 else [seed, draw])
         samples = [sdp.sample_neurons(Q, count, rng)
                    for (Q, _), count in zip(self.covariances, counts)]
         U = np.concatenate([U for U, _ in samples])
@@ -202,43 +223,103 @@ class SDPTrainer:
                   "paper": sdp.paper_alpha(sum(rhos), m),
                   "least-squares": least_squares_alpha(sums, self.targets)}
         alpha = alphas[config.alpha]
-        if alpha == 0.0:
-            self.progress("no scale of the drawn neurons beats the zero network: alpha = 0")
         details: dict[str, Any] = {
             "method": "sdp", "rho": rhos[0] if len(rhos) == 1 else rhos,
             "alpha_best": alphas["best"], "alpha_paper": alphas["paper"],
             "alpha_least_squares": alphas["least-squares"], "alpha_used": config.alpha,
             "covariance_residual": self.residual, "covariance_shaping": config.shaping}
-        model = self._model(U, V, alpha, seed, details, class_neurons)
-        if config.lasso_refit:
-            return self._lasso_refit(model, seed, details)
-        return model
+        return self._model(U, V, alpha, seed, details, class_neurons)
 
-    def _lasso_refit(self, sampled: BilinearModel, seed: int, details: dict[str, Any]
-                     ) -> BilinearModel:
-        """The convex refit of the output layer (:mod:`.refit`): kept only if its objective
-        (21) is lower than Algorithm 1's network's."""
-        m = sampled.m
+    def _keep_lower(self, drawn: BilinearModel, refitted: BilinearModel) -> BilinearModel:
+        """The refit's network if its objective (21) is lower than Algorithm 1's."""
+        if refitted.training["objective"] < drawn.training["objective"]:
+            refitted.training["refit_kept"] = True
+            return refitted
+        self.progress(f"the {self.config.output_refit} refit's network "
+                      f"({refitted.training['objective']:.6g}) is no better than Algorithm "
+                      f"1's ({drawn.training['objective']:.6g}); keeping that")
+        # The refit's own figures stay in the report: they say how far it got.
+        drawn.training.update({key: value for key, value in refitted.training.items()
+                               if key.startswith(("refit_", "colgen_"))},
+                              objective_refit=refitted.training["objective"])
+        return drawn
+
+    def _columns(self, seed: int) -> list[colgen.Columns]:
+        """Column generation for every output (cached: one per seed serves every m)."""
+        if seed not in self._column_cache:
+            columns = []
+            for output, (Q, _) in enumerate(self.covariances):
+                y = self.targets if self.targets.ndim == 1 else self.targets[:, output]
+                which = "" if len(self.covariances) == 1 else f" for output {output + 1}"
+                self.progress(f"refitting the output layer by column generation{which}")
+                columns.append(colgen.generate_columns(
+                    self.lifted_train, y, self.loss, self.beta * self.d, Q,
+                    np.random.default_rng([seed, output, COLGEN_STREAM]),
+                    self.config.pricing_rounds(len(self.covariances)), self.progress))
+            self._column_cache[seed] = columns
+        return self._column_cache[seed]
+
+    def _colgen_network(self, m: int, seed: int, drawn: BilinearModel) -> BilinearModel:
+        """The column generation's weights rounded to m neurons (:mod:`.colgen`)."""
+        columns = self._columns(seed)
+        U, V, class_neurons = refit.integer_network(
+            [(part.U, part.V, part.weights) for part in columns], m)
+        if len(columns) == 1:
+            class_neurons = ()
+        sums = self._sums(U, V, class_neurons)
+        alpha = best_alpha(self.loss, sums, self.targets, self.beta * self.d * m)
+        return self._model(U, V, alpha, seed, {
+            **self._refit_details(drawn), "alpha_best": alpha,
+            "refit_objective_continuous": sum(part.objective for part in columns),
+            "refit_neurons": sum(len(part.weights) for part in columns),
+            "colgen_rounds": max(part.rounds for part in columns),
+            "refit_converged": all(part.converged for part in columns)}, class_neurons)
+
+    def _lasso_network(self, drawn: BilinearModel, seed: int) -> BilinearModel:
+        """The Lasso refit over 4m neurons drawn from Q* (:func:`.refit.lasso_weights`)."""
+        m = drawn.m
         candidates = refit.REFIT_CANDIDATES * m
-        # The same generator: the first m candidates are the sampled network's neurons.
+        # The same generator: the first m candidates are Algorithm 1's first draw.
         U, V = sdp.sample_neurons(self.Q, candidates, np.random.default_rng(seed))
         S = (self.lifted_train @ U.T) * (self.lifted_train @ V.T)
         start = np.zeros(candidates)
-        start[:m] = sampled.alpha
+        start[:m] = drawn.alpha
         self.progress(f"refitting the output layer over {candidates} sampled neurons (Lasso)")
         weights = refit.lasso_weights(S, self.dataset.y_train, self.loss,
                                       self.beta * self.d, start)
-        U_fit, V_fit, alpha = refit.integer_neurons(U, V, weights, m)
-        fitted = self._model(U_fit, V_fit, alpha, seed, {
-            **details, "refit": "lasso", "refit_candidates": candidates,
-            "alpha_used": "lasso refit", "refit_nonzero": int(np.count_nonzero(weights)),
-            "objective_before_refit": sampled.training["objective"]})
-        if fitted.training["objective"] >= sampled.training["objective"]:
-            self.progress("the refit network is no better than Algorithm 1's; keeping that")
-            sampled.training.update(refit="rejected", refit_candidates=candidates,
-                                    objective_of_refit=fitted.training["objective"])
-            return sampled
-        return fitted
+        U_fit, V_fit, _ = refit.integer_network([(U, V, weights)], m)
+        alpha = best_alpha(self.loss, self._sums(U_fit, V_fit, ()), self.targets,
+                           self.beta * self.d * m)
+        return self._model(U_fit, V_fit, alpha, seed, {
+            **self._refit_details(drawn), "alpha_best": alpha,
+            "refit_candidates": candidates,
+            "refit_neurons": int(np.count_nonzero(weights))})
+
+    @staticmethod
+    def _refit_details(drawn: BilinearModel) -> dict[str, Any]:
+        """A refit network's training details: Algorithm 1's, its α chosen exactly."""
+        return {**{key: drawn.training[key] for key in (
+            "method", "rho", "covariance_residual", "covariance_shaping")},
+            "alpha_used": "best", "alpha_paper": None, "alpha_least_squares": None}
+
+    def _flip_search(self, network: BilinearModel) -> BilinearModel:
+        """Single-entry flips (:mod:`.flips`), then α again exactly for the new neurons."""
+        passes = self.config.local_search
+        self.progress(f"local search: up to {passes} passes of single-entry flips over "
+                      f"{network.m} neurons")
+        U, V, count = flips.flip_search(self.lifted_train, self.targets, self.loss, network.U,
+                                        network.V, network.alpha, network.class_neurons,
+                                        passes)
+        sums = self._sums(U, V, network.class_neurons)
+        alpha = best_alpha(self.loss, sums, self.targets, self.beta * self.d * network.m)
+        training = network.training
+        searched = self._model(U, V, alpha, int(training["seed"]),
+                               {"method": training["method"]}, network.class_neurons)
+        # The search's figures over the network's other details (refit, draws, ρ …).
+        searched.training = {**training, **searched.training, "local_search": passes,
+                             "flips": count, "objective_before_search": training["objective"],
+                             "alpha_best": alpha, "alpha_used": "best"}
+        return searched
 
     def baseline(self, method: str, m: int, seed: int | None = None,
                  evaluate: baselines.Evaluate | None = None

@@ -1,0 +1,213 @@
+"""Column generation: the convex refit of the output layer over every ±1 neuron.
+
+With one weight wⱼ per neuron, the objective (21) of a bilinear network,
+
+    ℓ(Σⱼ wⱼ sⱼ, y) + βd Σⱼ |wⱼ|,    sⱼ = (Xuⱼ)∘(Xvⱼ),
+
+is convex in w. Over *all* 4ᵈ neurons it is the problem the SDP (22) relaxes, so its value
+lies between the SDP's bound and any ±1 network's objective; a network that reaches it is as
+close to the certificate as ±1 neurons allow. It is solved by column generation, the simplex
+method's answer to a problem with more columns than can be written down:
+
+1. the *restricted problem* over a working set of neurons (first: neurons drawn from
+   Algorithm 1's Q*) is solved exactly — a linear program for the hinge (HiGHS), a Lasso for
+   the squared loss (coordinate descent);
+2. its optimality conditions give the loss's (sub)gradient g at the restricted optimum
+   (the hinge's from the LP's duals), and a neuron outside the set lowers the objective
+   exactly when its *price* |sᵀg| = |uᵀ Xᵀdiag(g)X v| exceeds βd;
+3. the price is a bilinear form in ±1 vectors: the best-priced neurons of a pool drawn from
+   Q* are improved by alternating maximisation (v = sign(Mᵀu), u = sign(Mv), which never
+   lowers uᵀMv) and those that price out join the set; neurons of zero weight leave it.
+
+The search of step 3 is a heuristic (the exact pricing problem is a MaxCut), so when no
+neuron prices out the result is optimal over every neuron the search can reach, not
+certified; the certificate stays the SDP's. The weights are then rounded to a network of
+integer copies of one scale (:func:`.refit.integer_network`), an ordinary ±1 network.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse
+from scipy.optimize import linprog
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import Lasso
+
+from qnnhw.errors import QnnhwError
+from qnnhw.families.base import Progress, silent
+
+from .config import REFIT_ROUNDS
+from .sdp import sample_neurons
+
+__all__ = ["Columns", "generate_columns"]
+
+#: Neurons drawn from Q* that start the working set.
+START_COLUMNS = 200
+#: Neurons drawn from Q* once, priced every round.
+POOL = 4096
+#: The best-priced pool neurons improved by alternating maximisation each round.
+IMPROVED = 50
+#: Coordinate-descent sweeps of the squared loss's restricted problem at most.
+LASSO_SWEEPS = 1000
+#: A neuron prices out when its price exceeds the penalty by this relative margin; below it
+#: the LP solver's own tolerance decides.
+PRICE_MARGIN = 1e-6
+
+
+@dataclass
+class Columns:
+    """The restricted problem's solution: neurons with nonzero weights.
+
+    Attributes
+    ----------
+    U, V : ndarray
+        (k, d) ±1 (int8); k ≥ 1 (one neuron of weight 0 when the zero network is optimal).
+    weights : ndarray
+        (k,) the neurons' output weights wⱼ.
+    objective : float
+        ℓ(Σ wⱼ sⱼ, y) + penalty·‖w‖₁ at the restricted optimum: the continuous refit's value.
+    rounds : int
+        Pricing rounds run.
+    converged : bool
+        True if the last round found no neuron that prices out.
+    """
+
+    U: np.ndarray
+    V: np.ndarray
+    weights: np.ndarray
+    objective: float
+    rounds: int
+    converged: bool
+
+
+def generate_columns(X: np.ndarray, y: np.ndarray, loss: str, penalty: float, Q: np.ndarray,
+                     rng: np.random.Generator, rounds: int = REFIT_ROUNDS,
+                     progress: Progress = silent) -> Columns:
+    """Minimise ℓ(Σⱼ wⱼ (Xuⱼ)∘(Xvⱼ), y) + penalty·‖w‖₁ over ±1 neurons by column generation.
+
+    Parameters
+    ----------
+    X : ndarray
+        (n, d) lifted training inputs.
+    y : ndarray
+        (n,) targets (±1 for the hinge).
+    loss : {"squared", "hinge"}
+    penalty : float
+        βd, the price of a unit of output weight.
+    Q : ndarray
+        (2d, 2d) Algorithm 1's covariance: the start and the pricing pool are drawn from it.
+    rng : numpy.random.Generator
+    rounds : int
+        Pricing rounds at most.
+    """
+    if rounds < 0:
+        raise QnnhwError(f"@colgen_rounds must be ≥ 0, not {rounds}", "colgen_rounds")
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float)
+    pool_U, pool_V = (part.astype(float) for part in sample_neurons(Q, POOL, rng))
+    U, V = _unique(pool_U[:START_COLUMNS], pool_V[:START_COLUMNS])
+    restricted = _Restricted(X, y, loss, penalty)
+    weights, gradient, value = restricted.solve(U, V)
+    started = time.perf_counter()
+    converged = False
+    done = 0
+    for done in range(1, rounds + 1):
+        # The price of neuron (u, v) is uᵀMv: what a unit of its weight lowers the loss by.
+        M = X.T @ (X * -gradient[:, None])
+        prices = np.abs(np.einsum("jk,kl,jl->j", pool_U, M, pool_V))
+        entering = [_improve(pool_U[j], pool_V[j], M)
+                    for j in np.argsort(-prices)[:IMPROVED]]
+        entering = [(u, v) for u, v in entering if abs(u @ M @ v) > penalty * (1 + PRICE_MARGIN)]
+        if not entering:
+            converged = True
+            break
+        keep = weights != 0.0
+        U, V = _unique(np.vstack([U[keep], [u for u, _ in entering]]),
+                       np.vstack([V[keep], [v for _, v in entering]]))
+        weights, gradient, value = restricted.solve(U, V)
+        if done % 10 == 0:
+            progress(f"column generation round {done}: {len(U)} neurons in the working set, "
+                     f"objective {value:.6g} ({time.perf_counter() - started:.1f} s)")
+    keep = weights != 0.0
+    if not keep.any():   # the zero network is optimal: one neuron of weight 0 stands for it
+        keep[0] = True
+    return Columns(U=U[keep].astype(np.int8), V=V[keep].astype(np.int8),
+                   weights=weights[keep], objective=value, rounds=done, converged=converged)
+
+
+class _Restricted:
+    """The refit over a fixed set of neurons, solved exactly, with the loss's gradient there."""
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, loss: str, penalty: float):
+        self.X, self.y, self.loss, self.penalty = X, y, loss, penalty
+        self._lasso: Lasso | None = None
+
+    def solve(self, U: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """The optimal weights, the loss's (sub)gradient g at them and the objective."""
+        S = (self.X @ U.T) * (self.X @ V.T)
+        if self.loss == "hinge":
+            return self._hinge(S)
+        return self._squared(S)
+
+    def _hinge(self, S: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        # min penalty·1ᵀ(w⁺ + w⁻) + 1ᵀξ  s.t.  ξᵢ ≥ 1 − yᵢ(S(w⁺ − w⁻))ᵢ,  w⁺, w⁻, ξ ≥ 0.
+        n, k = S.shape
+        YS = self.y[:, None] * S
+        A = scipy.sparse.hstack([scipy.sparse.csr_array(-YS), scipy.sparse.csr_array(YS),
+                                 -scipy.sparse.eye_array(n)], format="csr")
+        cost = np.concatenate([np.full(2 * k, self.penalty), np.ones(n)])
+        result = linprog(cost, A_ub=A, b_ub=-np.ones(n), bounds=(0, None), method="highs")
+        if result.status != 0:
+            raise QnnhwError(f"the refit's linear program failed ({result.message}); train "
+                             f"without it: @output_refit none", "output_refit")
+        weights = result.x[:k] - result.x[k:2 * k]
+        # The duals λᵢ ∈ [0, 1] of the margins: −λᵢyᵢ is the hinge's subgradient at the optimum.
+        multipliers = -result.ineqlin.marginals
+        return weights, -multipliers * self.y, float(result.fun)
+
+    def _squared(self, S: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        # ½‖Sw − y‖² + penalty·‖w‖₁ is scikit-learn's Lasso scaled by n. With the small β of
+        # the squared loss the columns are nearly collinear and coordinate descent converges
+        # slowly; the pricing needs only the gradient at the weights it returns (exact at
+        # any w), so a budget of sweeps serves and the warning is not a user's concern.
+        n = len(self.y)
+        lasso = Lasso(alpha=self.penalty / n, fit_intercept=False, tol=1e-6,
+                      max_iter=LASSO_SWEEPS)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            lasso.fit(S, self.y)
+        weights = np.asarray(lasso.coef_, dtype=float)
+        residual = S @ weights - self.y
+        value = 0.5 * float(residual @ residual) + self.penalty * float(np.abs(weights).sum())
+        return weights, residual, value
+
+
+def _improve(u: np.ndarray, v: np.ndarray, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Alternating maximisation of |uᵀMv| over ±1 vectors from (u, v): each half-step is
+    exact, so the price never falls; stops at a fixed point."""
+    if u @ M @ v < 0:
+        u = -u
+    for _ in range(len(u)):
+        v_next = np.where(M.T @ u >= 0, 1.0, -1.0)
+        u_next = np.where(M @ v_next >= 0, 1.0, -1.0)
+        if np.array_equal(u_next, u) and np.array_equal(v_next, v):
+            break
+        u, v = u_next, v_next
+    return u, v
+
+
+def _unique(U: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One copy of each neuron up to the symmetries of its column s = (Xu)∘(Xv): negating u
+    or v negates s (a weight's sign absorbs it) and swapping u and v leaves it."""
+    U = U * np.where(U[:, :1] < 0, -1.0, 1.0)
+    V = V * np.where(V[:, :1] < 0, -1.0, 1.0)
+    swap = np.array([tuple(u) > tuple(v) for u, v in zip(U, V)], dtype=bool)
+    first = np.where(swap[:, None], V, U)
+    second = np.where(swap[:, None], U, V)
+    _, index = np.unique(np.hstack([first, second]), axis=0, return_index=True)
+    index = np.sort(index)
+    return first[index], second[index]
