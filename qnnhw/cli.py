@@ -25,6 +25,7 @@ from .cli_types import clock_choice, number, positive_int, random_seed
 from .dataset import TASKS
 from .errors import QnnhwError
 from .families import DEFAULT_FAMILY, architecture, architecture_names, family_of, get_family, names
+from .optim import STEP_RULES
 from .protocol import DEFAULT_BAUD, ResponseFormat
 from .sweep import STOPS
 
@@ -100,6 +101,14 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, data_default: str
                                       for family in families))
     group.add_argument("--epochs", type=positive_int, default=200,
                        help="training epochs of the baselines (default: 200)")
+    group.add_argument("--step-rule", choices=STEP_RULES, default=None,
+                       help="askewsgd's step sizes: constant γ₀, or decreasing γ₀/√(k+1) in "
+                            "epoch k (default: constant)")
+    group.add_argument("--step-size", type=number, metavar="γ₀",
+                       help="askewsgd's first step size (default: the best of a short trial)")
+    group.add_argument("--anneal", type=number, metavar="R",
+                       help="askewsgd: after a warm-up quarter of the epochs, the constraint's "
+                            "ε is multiplied by R (0 < R < 1) every epoch (default: 0.96)")
     owners: dict[str, list[str]] = {}
     for family in families:
         defaults = {item.name: item.default for item in fields(family.config_type)}

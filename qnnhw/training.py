@@ -20,6 +20,7 @@ from .families import Progress, family_of
 from .families.base import silent
 from .losses import loss_value
 from .model import Lifting, Network, Standardizer
+from .optim import STEP_RULES
 
 __all__ = ["PreparedInputs", "TrainingOptions", "check_beta", "check_memory", "evaluate",
            "prepare_inputs", "report", "train"]
@@ -65,6 +66,10 @@ class TrainingOptions:
     standardize: bool | None = None
     solver: str | None = None
     epochs: int = 200
+    #: ASkewSGD's schedule (:class:`~qnnhw.optim.Annealing`); no step size: tuned.
+    step_rule: str = "constant"
+    step_size: float | None = None
+    anneal: float = 0.96
 
     def resolved(self: OptionsT, dataset: Dataset) -> OptionsT:
         """A copy with every ``None`` replaced by its default for ``dataset``, checked."""
@@ -79,6 +84,17 @@ class TrainingOptions:
                                                  and self.epochs >= 1):
             raise QnnhwError(f"@epochs must be a positive integer, not {self.epochs!r}",
                              "epochs")
+        if self.step_rule not in STEP_RULES:
+            raise QnnhwError(f"@step_rule must be one of {', '.join(STEP_RULES)}, not "
+                             f"{self.step_rule!r}", "step_rule")
+        if self.step_size is not None and not (np.isfinite(self.step_size)
+                                               and self.step_size > 0):
+            raise QnnhwError(f"@step_size must be a positive number, not {self.step_size!r}",
+                             "step_size")
+        if not 0 < self.anneal < 1:
+            raise QnnhwError(f"@anneal must lie strictly between 0 and 1 (ε is multiplied by "
+                             f"it every epoch, so 1 or more never tightens the constraint), "
+                             f"not {self.anneal!r}", "anneal")
         if isinstance(self.seed, bool) or not (isinstance(self.seed, (int, np.integer))
                                                and 0 <= self.seed < 1 << 32):
             raise QnnhwError(f"@seed must be an integer from 0 to 4294967295, not "

@@ -14,7 +14,7 @@ from qnnhw.optim import SGDConfig
 from .helpers import run_cli
 
 
-@pytest.mark.parametrize("method", ["backprop", "ste"])
+@pytest.mark.parametrize("method", ["backprop", "ste", "askewsgd"])
 def test_baseline_learns_and_respects_the_bound(planted_trainer, method):
     model, trace = planted_trainer.baseline(method, 200)
     assert model.training["method"] == method
@@ -34,7 +34,7 @@ def test_ptq_scale_is_the_least_squares_fit(planted_trainer):
     assert error[1] < error[0] and error[1] < error[2]
 
 
-@pytest.mark.parametrize("method", ["backprop", "ste"])
+@pytest.mark.parametrize("method", ["backprop", "ste", "askewsgd"])
 def test_cli_trains_each_method_into_a_valid_model_file(tmp_path, method):
     out = tmp_path / "model.json"
     result = run_cli("train", "--data", "ionosphere", "--method", method, "--m", "60",
@@ -48,7 +48,7 @@ def test_cli_trains_each_method_into_a_valid_model_file(tmp_path, method):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["backprop", "ste"])
+@pytest.mark.parametrize("method", ["backprop", "ste", "askewsgd"])
 def test_baseline_flows_through_simulation_bit_exactly(planted_trainer, tmp_path, method):
     model, _ = planted_trainer.baseline(method, 12)
     spec = BilinearSpec.for_model(model)

@@ -101,6 +101,19 @@ def test_ste_baselines_train_integer_networks(method):
     assert report["train_accuracy"] >= 0.7 and report["lasso_gap"] is None
 
 
+@pytest.mark.parametrize("rule", ["constant", "decreasing"])
+def test_askewsgd_trains_binary_hyperplanes_with_a_lasso_output_layer(rule):
+    data = dataset.load("ionosphere")
+    model, report = train(data, ThresholdConfig(method="askewsgd", neurons=16, epochs=30,
+                                                step_rule=rule))
+    assert model.hidden_bits == 1 and set(np.unique(model.H)) <= {-1, 1}
+    assert report["hidden_weights"] == "binary" and report["step_rule"] == rule
+    # The output layer is the Lasso's over these neurons: certified, and the objective's.
+    assert report["lasso_gap"] <= 1e-5 * report["lasso_objective"]
+    assert report["objective"] == pytest.approx(report["lasso_objective"], rel=1e-6)
+    assert report["train_accuracy"] >= 0.8
+
+
 def test_model_file_round_trip(tmp_path):
     model = random_threshold_model(5, 7, hidden_bits=3)
     model.save(tmp_path / "t.json")

@@ -9,6 +9,11 @@
   û = sign(w), trained through latent real weights w that are clipped to [−1, 1] after every
   step; the gradient with respect to û passes straight through to w. α is trained with them,
   under the objective's penalty βdm|α|.
+* **ASkewSGD** (:mod:`qnnhw.optim`): the real network f(x) = α Σⱼ (uⱼᵀx)(vⱼᵀx) with U, V
+  in [−1, 1] pushed onto ±1 by the annealed constraint (uⱼᵀx and vⱼᵀx of real weights, no
+  straight-through), then U, V ← sign(U), sign(V) and α solved exactly for the ±1 network
+  (:func:`~.train.best_alpha`). α, unconstrained, is trained in units of the initial
+  network's typical output so that one step size suits it and the weights.
 
 Both minimise the mean loss over minibatches plus the regulariser divided by n (the same
 optimum as the paper's summed objective). Backprop uses SGD with momentum 0.9, as the paper;
@@ -21,14 +26,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from qnnhw.optim import SGDConfig, minibatch_descent
+from qnnhw.optim import Annealing, SGDConfig, askew_descent, minibatch_descent
 
-__all__ = ["TrainingTrace", "backprop_ptq", "ste_binaryconnect"]
+__all__ = ["TrainingTrace", "askew_sgd", "backprop_ptq", "ste_binaryconnect"]
+
+#: ASkewSGD's step size candidates, relative to the one that moves the predictions by about
+#: 1 in one full step (:func:`askew_sgd`).
+ASKEW_STEP_SIZES = (10.0, 3.0, 1.0, 0.3, 0.1)
 
 Evaluate = Callable[[np.ndarray, np.ndarray, float], dict[str, float]]
 #: The trained arrays, as the descent sees them.
@@ -176,3 +185,84 @@ def ste_binaryconnect(X: np.ndarray, y: np.ndarray, m: int, loss: str, beta: flo
                                record=record, **kwargs)
     U, V = signs(params)
     return U.astype(np.int8), V.astype(np.int8), float(params[2][0]), trace
+
+
+def askew_sgd(X: np.ndarray, y: np.ndarray, m: int, loss: str, beta: float,
+              config: SGDConfig, schedule: Annealing, tune_step: bool,
+              exact_alpha: Callable[[np.ndarray, np.ndarray], float],
+              evaluate: Evaluate | None = None
+              ) -> tuple[np.ndarray, np.ndarray, float, TrainingTrace]:
+    """Train the network by ASkewSGD, then quantise it.
+
+    ``schedule.step_size`` is γ₀ itself, or with ``tune_step`` the unit of
+    :data:`ASKEW_STEP_SIZES`, from which a short trial picks the one whose quantised network
+    has the lowest objective. ``exact_alpha(U, V)`` is the best α of a ±1 network. Returns the
+    ±1 U, V (int8), that α and the trace (metrics of the quantised network).
+    """
+    d = X.shape[1]
+    penalty = beta * d * m / len(y)
+
+    def unit(U: np.ndarray, V: np.ndarray) -> float:
+        """The typical |Σⱼ (uⱼᵀx)(vⱼᵀx)|: α's unit."""
+        sums = np.sum((X @ U.T) * (X @ V.T), axis=1)
+        return 1.0 / max(float(np.mean(np.abs(sums))), 1e-12)
+
+    def init(rng: np.random.Generator) -> Params:
+        U, V = rng.uniform(-1, 1, (m, d)), rng.uniform(-1, 1, (m, d))
+        sums = np.sum((X @ U.T) * (X @ V.T), axis=1) * unit(U, V)
+        a = float(sums @ y / (sums @ sums)) if sums @ sums > 0 else 1.0
+        return [U, V, np.array([a])]
+
+    scale = unit(*init(np.random.default_rng(config.seed))[:2])
+
+    def gradient(params: Params, X_: np.ndarray, y_: np.ndarray) -> Params:
+        U, V, a = params
+        alpha = scale * a[0]
+        p, q = X_ @ U.T, X_ @ V.T
+        sums = np.sum(p * q, axis=1)
+        g = _loss_gradient(loss, alpha * sums, y_)
+        return [alpha * (g[:, None] * q).T @ X_, alpha * (g[:, None] * p).T @ X_,
+                np.array([scale * (g @ sums + penalty * np.sign(a[0]))])]
+
+    def quantised(params: Params) -> tuple[np.ndarray, np.ndarray, float]:
+        U = np.where(params[0] >= 0, 1, -1).astype(np.int8)
+        V = np.where(params[1] >= 0, 1, -1).astype(np.int8)
+        return U, V, exact_alpha(U, V)
+
+    def quantised_objective(params: Params) -> float:
+        U, V, alpha = quantised(params)
+        sums = np.sum((X @ U.T) * (X @ V.T), axis=1)
+        return _objective(loss, alpha * sums, y) + penalty * abs(alpha)
+
+    trace = TrainingTrace()
+    kwargs: dict[str, Any] = {"init": init, "gradient": gradient,
+                              "constrained": (True, True, False)}
+    step = schedule.step_size
+    if tune_step:
+        # The step that moves the predictions by O(1) in one full step: weights of order 1,
+        # α of order `scale`, (vᵀx)² of order ‖x‖² over m coherent neurons.
+        base = 1.0 / (m * scale ** 2 * float(np.mean(np.sum(X ** 2, axis=1))) ** 2)
+        best_value, trace.step_size = np.inf, step * ASKEW_STEP_SIZES[-1] * base
+        # Whole runs: the annealing makes a short trial's loss say little about the end.
+        for relative in ASKEW_STEP_SIZES:
+            candidate = replace(schedule, step_size=step * relative * base)
+            with np.errstate(over="ignore", invalid="ignore"):
+                params = askew_descent(X, y, config, candidate, config.epochs, **kwargs)
+            value = quantised_objective(params) if all(
+                np.all(np.isfinite(p)) for p in params) else np.inf
+            if value < best_value:
+                best_value, trace.step_size = value, candidate.step_size
+    else:
+        trace.step_size = step
+    start = time.perf_counter()
+
+    def record(params: Params) -> None:
+        if evaluate is not None:
+            U, V, alpha = quantised(params)
+            trace.seconds.append(time.perf_counter() - start)
+            trace.metrics.append(evaluate(U, V, alpha))
+
+    params = askew_descent(X, y, config, replace(schedule, step_size=trace.step_size),
+                           config.epochs, record=record, **kwargs)
+    U, V, alpha = quantised(params)
+    return U, V, alpha, trace

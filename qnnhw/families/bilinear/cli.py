@@ -17,7 +17,8 @@ __all__ = ["add_options", "certificate", "report", "summary"]
 REPORT_KEYS = ("lower_bound", "gap", "relative_gap", "trivial_objective", "sdp_objective",
                "sdp_gap", "alpha_used", "alpha_paper", "alpha_least_squares", "alpha_best",
                "covariance_residual", "output_refit", "refit_kept", "objective_algorithm1",
-               "refit_objective_continuous", "draws", "local_search", "flips")
+               "refit_objective_continuous", "draws", "local_search", "flips", "step_rule",
+               "step_size", "anneal", "epochs")
 
 
 def add_options(group: OptionGroup, defaults: Mapping[str, Any]) -> None:
@@ -82,6 +83,10 @@ def summary(report: dict[str, Any]) -> list[str]:
                      f"{report['objective_algorithm1']:.6g}"
                      + (f"; the refit before rounding to ±1 copies {continuous:.6g}"
                         if continuous is not None else "") + ")")
+    if report.get("step_rule") is not None:
+        lines.append(f"  askewsgd             {report['step_rule']} steps from "
+                     f"{report['step_size']:.3g}, ε × {report['anneal']:g} per epoch, "
+                     f"{report['epochs']} epochs; then sign(U), sign(V) and the best α")
     if report.get("local_search"):
         lines.append(f"  local search         {report['local_search']} passes, "
                      f"{report['flips']} weights flipped")

@@ -14,7 +14,7 @@ __all__ = ["ALPHAS", "METHODS", "REFITS", "REFIT_ROUNDS", "REFIT_ROUNDS_PER_OUTP
            "SDP_SOLVERS", "BilinearConfig"]
 
 #: Training methods: the SDP and Algorithm 1, and the two baselines of ``baselines``.
-METHODS = ("sdp", "backprop", "ste")
+METHODS = ("sdp", "backprop", "ste", "askewsgd")
 
 
 #: The convex refits of the output layer (the first is the default).
@@ -37,7 +37,7 @@ class BilinearConfig(TrainingOptions):
 
     Parameters
     ----------
-    method : {"sdp", "backprop", "ste"}
+    method : {"sdp", "backprop", "ste", "askewsgd"}
         The SDP and Algorithm 1 (default), or a baseline (which still reports the SDP bound).
     m : int
         Neurons sampled by Algorithm 1 (or trained by a baseline).

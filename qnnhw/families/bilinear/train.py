@@ -23,7 +23,7 @@ from qnnhw.errors import QnnhwError
 from qnnhw.families import Progress
 from qnnhw.families.base import silent
 from qnnhw.losses import loss_value
-from qnnhw.optim import SGDConfig
+from qnnhw.optim import Annealing, SGDConfig
 from qnnhw.training import check_memory, prepare_inputs
 
 from . import baselines, colgen, flips, refit, sdp
@@ -331,12 +331,23 @@ class SDPTrainer:
         X, y = self.lifted_train, self.dataset.y_train
         loss, beta = self.loss, self.beta
         self.progress(f"training {m} neurons by {method} ({config.epochs} epochs)")
+        details: dict[str, Any] = {"method": method, "epochs": config.epochs}
         if method == "backprop":
             U, V, alpha, trace, _ = baselines.backprop_ptq(X, y, m, loss, beta, sgd, evaluate)
-        else:
+        elif method == "ste":
             U, V, alpha, trace = baselines.ste_binaryconnect(X, y, m, loss, beta, sgd, evaluate)
-        return self._model(U, V, alpha, seed, {
-            "method": method, "epochs": config.epochs, "step_size": trace.step_size}), trace
+        else:
+            schedule = Annealing(config.step_size or 1.0, config.step_rule, config.anneal)
+
+            def exact_alpha(U: np.ndarray, V: np.ndarray) -> float:
+                return best_alpha(loss, self._sums(U, V, ()), y, beta * self.d * len(U))
+
+            U, V, alpha, trace = baselines.askew_sgd(
+                X, y, m, loss, beta, sgd, schedule, config.step_size is None, exact_alpha,
+                evaluate)
+            details.update(step_rule=config.step_rule, anneal=config.anneal,
+                           alpha_used="best", alpha_best=alpha)
+        return self._model(U, V, alpha, seed, {**details, "step_size": trace.step_size}), trace
 
     def _sums(self, U: np.ndarray, V: np.ndarray, class_neurons: tuple[int, ...]
               ) -> np.ndarray:

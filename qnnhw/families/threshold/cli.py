@@ -19,7 +19,7 @@ __all__ = ["add_options", "certificate", "report", "summary"]
 #: Training details ``train --json`` reports besides the common ones.
 REPORT_KEYS = ("hidden_weights", "hidden_bits", "layers", "hyperplanes", "patterns",
                "lasso_objective", "lasso_gap", "lasso_lower_bound",
-               "lasso_iterations")
+               "lasso_iterations", "step_rule", "step_size", "anneal", "epochs")
 
 
 def add_options(group: OptionGroup, defaults: Mapping[str, Any]) -> None:
@@ -59,9 +59,14 @@ def summary(report: dict[str, Any]) -> list[str]:
     if report.get("lasso_objective") is None:
         return lines + [f"  Lasso objective      {report['objective']:.6g}  (of this network; "
                         f"no certificate for {report['method']})"]
+    if report.get("patterns") is not None:
+        lines.append(f"  arrangement patterns {report['patterns']} distinct of "
+                     f"{report['hyperplanes']} sampled hyperplanes")
+    if report.get("step_rule") is not None:
+        lines.append(f"  askewsgd             {report['step_rule']} steps from "
+                     f"{report['step_size']:.3g}, ε × {report['anneal']:g} per epoch, "
+                     f"{report['epochs']} epochs; the output layer by the Lasso")
     return lines + [
-        f"  arrangement patterns {report['patterns']} distinct of {report['hyperplanes']} "
-        f"sampled hyperplanes",
         f"  Lasso objective      {report['lasso_objective']:.6g}  "
         f"({lasso_verdict(report['lasso_objective'], report['lasso_gap'])})"]
 

@@ -29,8 +29,9 @@ class ThresholdConfig(TrainingOptions):
 
     Parameters
     ----------
-    method : {"lasso", "ste", "ste-relu", "ste-lrelu", "ste-crelu"}
-        The convex Lasso (default) or a baseline with a straight-through surrogate gradient.
+    method : {"lasso", "ste", "ste-relu", "ste-lrelu", "ste-crelu", "askewsgd"}
+        The convex Lasso (default), a baseline with a straight-through surrogate gradient, or
+        ±1 hyperplanes by ASkewSGD with the output layer by the Lasso.
     beta : float
         Lasso regularisation β (default 5; more β, fewer neurons).
     neurons : int
@@ -39,7 +40,8 @@ class ThresholdConfig(TrainingOptions):
     hyperplanes : {"binary", "gaussian"}
         ±1 hidden weights (no multiplier in hardware) or Gaussian ones rounded to integers.
     hidden_bits : int
-        Bits of integer hidden weights (default: 4 for Gaussian hyperplanes, 8 for baselines).
+        Bits of integer hidden weights (default: 4 for Gaussian hyperplanes, 8 for the STE
+        baselines; 1 for binary hyperplanes and askewsgd).
     layers : int
         Weight layers; above 2, the earlier hidden layers are sampled ±1 hyperplanes and the
         Lasso chooses the last one.
@@ -88,15 +90,18 @@ class ThresholdConfig(TrainingOptions):
             neurons = DEFAULT_HYPERPLANES if method == "lasso" else DEFAULT_STE_NEURONS
         if isinstance(neurons, bool) or not (isinstance(neurons, int) and neurons >= 1):
             raise QnnhwError(f"@neurons must be a positive integer, not {neurons!r}", "neurons")
-        if method != "lasso":
-            bits = DEFAULT_STE_BITS if self.hidden_bits is None else self.hidden_bits
-        elif self.hyperplanes == "gaussian":
+        # Binary hyperplanes (the Lasso's default sample, askewsgd's ±1 weights) have 1 bit.
+        binary = method == "askewsgd" or (method == "lasso" and self.hyperplanes == "binary")
+        if binary:
+            if self.hidden_bits not in (None, 1):
+                raise QnnhwError("@hidden_bits is for @hyperplanes gaussian and the STE "
+                                 "baselines; binary hyperplanes have ±1 weights",
+                                 ("hidden_bits", "hyperplanes"))
+            bits = 1
+        elif method == "lasso":
             bits = DEFAULT_GAUSSIAN_BITS if self.hidden_bits is None else self.hidden_bits
         else:
-            if self.hidden_bits not in (None, 1):
-                raise QnnhwError("@hidden_bits is for @hyperplanes gaussian; binary "
-                                 "hyperplanes have ±1 weights", ("hidden_bits", "hyperplanes"))
-            bits = 1
-        if (method != "lasso" or self.hyperplanes == "gaussian") and not 2 <= bits <= 16:
+            bits = DEFAULT_STE_BITS if self.hidden_bits is None else self.hidden_bits
+        if not binary and not 2 <= bits <= 16:
             raise QnnhwError(f"@hidden_bits must be from 2 to 16, not {bits}", "hidden_bits")
         return replace(self, beta=beta, loss="squared", neurons=neurons, hidden_bits=bits)

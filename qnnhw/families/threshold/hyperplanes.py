@@ -22,29 +22,35 @@ neurons of the last hidden layer over the patterns of that input.
 
 The baselines train the same network directly by SGD, with the threshold's zero gradient
 replaced in the backward pass by that of the identity (STE), a ReLU, a leaky ReLU or a
-clipped ReLU (the paper's Nonconvex-STE/ReLU/LReLU/CReLU).
+clipped ReLU (the paper's Nonconvex-STE/ReLU/LReLU/CReLU). ``askewsgd`` trains ±1
+hyperplanes by ASkewSGD (:mod:`qnnhw.optim`; the identity's derivative stands for the
+threshold's, as in STE), rounds them to their signs and solves the output layer over the
+resulting 0/1 neurons by the family's Lasso, exactly.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from qnnhw.errors import QnnhwError
 from qnnhw.lasso import solve_lasso
-from qnnhw.optim import SGDConfig, minibatch_descent
+from qnnhw.optim import Annealing, SGDConfig, askew_descent, minibatch_descent
 
 __all__ = ["HYPERPLANES", "STE_VARIANTS", "THRESHOLD_METHODS", "distinct_patterns",
-           "integer_directions", "sample_hyperplanes", "sample_layers", "train_lasso_network",
-           "train_ste"]
+           "integer_directions", "sample_hyperplanes", "sample_layers", "train_askew",
+           "train_lasso_network", "train_ste"]
 
 HYPERPLANES = ("binary", "gaussian")
 #: Backward-pass surrogates of the threshold's derivative, by method name.
 STE_VARIANTS = ("ste", "ste-relu", "ste-lrelu", "ste-crelu")
-THRESHOLD_METHODS = ("lasso", *STE_VARIANTS)
+THRESHOLD_METHODS = ("lasso", *STE_VARIANTS, "askewsgd")
+#: ASkewSGD's step size candidates, in units of 1/neurons (a step that moves the
+#: predictions by about the error in one full step).
+ASKEW_STEP_SIZES = (10.0, 3.0, 1.0, 0.3, 0.1)
 #: Slope of the leaky ReLU surrogate for negative inputs.
 LEAKY_SLOPE = 0.01
 
@@ -195,3 +201,63 @@ def train_ste(X: np.ndarray, y: np.ndarray, *, neurons: int, variant: str, beta:
     bias = float(c) if c.ndim == 0 else c
     return TrainedWeights(H_integer[keep], w[keep], bias, {"epochs": sgd.epochs,
                                                          "step_size": step})
+
+
+def train_askew(X: np.ndarray, y: np.ndarray, *, neurons: int, beta: float, solver: str,
+                sgd: SGDConfig, schedule: Annealing, tune_step: bool,
+                progress: Progress) -> TrainedWeights:
+    """±1 hyperplanes by ASkewSGD, then the output layer by the Lasso over their patterns.
+
+    The descent minimises the mean of ½‖f(x) − y‖² plus (β/2n)‖w‖² over hyperplanes in
+    [−1, 1] (constrained towards ±1) and real w, c. ``schedule.step_size`` is γ₀, or with
+    ``tune_step`` the unit (times 1/neurons) of :data:`ASKEW_STEP_SIZES`, of which the one
+    whose rounded network has the lowest Lasso objective is kept (whole runs each).
+    """
+    n, d = X.shape
+    outputs = y.shape[1:]
+    decay = beta / n
+
+    def init(rng: np.random.Generator) -> list[np.ndarray]:
+        return [rng.uniform(-1, 1, (neurons, d)),
+                rng.standard_normal((neurons, *outputs)) / np.sqrt(neurons),
+                np.asarray(y.mean(axis=0), dtype=float).copy()]
+
+    def gradient(params: list[np.ndarray], xb: np.ndarray, yb: np.ndarray
+                 ) -> list[np.ndarray]:
+        H, w, c = params
+        active = (xb @ H.T >= 0).astype(float)
+        error = (c + active @ w - yb) / len(yb)
+        grad_z = error.reshape(len(yb), -1) @ w.reshape(neurons, -1).T   # identity surrogate
+        return [grad_z.T @ xb, active.T @ error + decay * w, error.sum(axis=0)]
+
+    def rounded(H: np.ndarray) -> tuple[TrainedWeights, float]:
+        """The network of sign(H) with its Lasso output layer, and its objective."""
+        signs = np.where(H >= 0, 1, -1).astype(np.int8)
+        solution = solve_lasso((X @ signs.T >= 0).astype(float), y, beta, solver=solver)
+        keep = np.flatnonzero(np.abs(solution.w).reshape(neurons, -1).sum(axis=1))
+        return TrainedWeights(signs[keep], solution.w[keep], solution.bias,
+                              {"lasso_objective": solution.objective,
+                               "lasso_gap": solution.gap}), solution.objective
+
+    steps = ([schedule.step_size * relative / neurons for relative in ASKEW_STEP_SIZES]
+             if tune_step else [schedule.step_size])
+    best: TrainedWeights | None = None
+    best_value = np.inf
+    for step in steps:
+        progress(f"training {neurons} ±1 hyperplanes by askewsgd ({sgd.epochs} epochs, "
+                 f"{schedule.step_rule} step {step:.3g})")
+        with np.errstate(over="ignore", invalid="ignore"):
+            H = askew_descent(X, y, sgd, replace(schedule, step_size=step), sgd.epochs,
+                              init, gradient, constrained=(True, False, False))[0]
+        if not np.all(np.isfinite(H)):
+            continue
+        network, value = rounded(H)
+        network.details["step_size"] = step
+        if value < best_value:
+            best, best_value = network, value
+    if best is None or len(best.H) == 0:
+        raise QnnhwError(f"askewsgd found no hyperplane the Lasso keeps at @beta={beta:g}: "
+                         f"use a smaller @beta or give @step_size", ("beta", "step_size"))
+    best.details.update(epochs=sgd.epochs, step_rule=schedule.step_rule,
+                        anneal=schedule.anneal)
+    return best

@@ -8,7 +8,7 @@ from qnnhw.dataset import Dataset
 from qnnhw.families import Progress
 from qnnhw.families.base import silent
 from qnnhw.losses import loss_value
-from qnnhw.optim import SGDConfig
+from qnnhw.optim import Annealing, SGDConfig
 from qnnhw.training import check_memory, prepare_inputs
 
 from . import hyperplanes
@@ -66,6 +66,13 @@ class ThresholdTrainer:
                 solver=str(config.solver), seed=seed, progress=self.progress,
                 layer_widths=[config.layer_width] * (config.layers - 2))
             hidden = config.hyperplanes
+        elif config.method == "askewsgd":
+            network = hyperplanes.train_askew(
+                X, y, neurons=config.neurons, beta=self.beta, solver=str(config.solver),
+                sgd=SGDConfig(epochs=config.epochs, seed=seed),
+                schedule=Annealing(config.step_size or 1.0, config.step_rule, config.anneal),
+                tune_step=config.step_size is None, progress=self.progress)
+            hidden = "binary"
         else:
             network = hyperplanes.train_ste(
                 X, y, neurons=config.neurons, variant=str(config.method),
