@@ -2,8 +2,10 @@
 SDP bilinear network and the STE baselines; Lasso solvers timed against each other.
 
     python bench/threshold_figures.py [--splits 10] [--hyperplanes 2000]
+                                      [--methods NAME …] [--no-solvers]
 
-(``--splits 0`` prints the solver table only.)
+(``--splits 0`` prints the solver table only; ``--methods`` keeps the rows whose names
+start with one of the given words, e.g. ``--methods ASkewSGD``.)
 
 Every split is the bundled ionosphere data split 80/20 by ``seed`` (n_train = 280, as in the
 SDP paper's Fig. 3). β is chosen per split and per method by validation: the training split is
@@ -40,6 +42,7 @@ METHODS = {
     "Nonconvex-ReLU": {"method": "ste-relu"},
     "Nonconvex-LReLU": {"method": "ste-lrelu"},
     "Nonconvex-CReLU": {"method": "ste-crelu"},
+    "ASkewSGD, ±1 hyperplanes + Lasso output layer": {"method": "askewsgd"},
 }
 
 
@@ -66,13 +69,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--splits", type=int, default=10)
     parser.add_argument("--hyperplanes", type=int, default=2000)
+    parser.add_argument("--methods", nargs="+", metavar="NAME", help="rows to run")
+    parser.add_argument("--no-solvers", action="store_true", help="skip the solver table")
     args = parser.parse_args()
+    methods = {name: options for name, options in METHODS.items()
+               if not args.methods or name.startswith(tuple(args.methods))}
 
     rows: dict[str, dict[str, list[float]]] = {}
     for seed in range(args.splits):
         data = dataset.load("ionosphere", None, 0.2, seed)
         validation = subsplit(data, seed)
-        for name, options in METHODS.items():
+        for name, options in methods.items():
             scores = [(accuracy(threshold_run(validation, options, beta, args.hyperplanes,
                                               seed), validation.X_test, validation.y_test),
                        beta) for beta in BETAS]
@@ -104,7 +111,8 @@ def main() -> None:
 
     if rows:
         accuracy_table(rows, args.splits)
-    solver_table()
+    if not args.no_solvers:
+        solver_table()
 
 
 def accuracy_table(rows: dict[str, dict[str, list[float]]], splits: int) -> None:
