@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from qnnhw import dataset
-from qnnhw.families.bilinear import flips, refit
+from qnnhw.families.bilinear import colgen, flips, refit
 from qnnhw.families.bilinear.config import BilinearConfig
 from qnnhw.families.bilinear.train import SDPTrainer, objective
 from qnnhw.losses import loss_value
@@ -21,8 +21,9 @@ def ionosphere():
     return dataset.load("ionosphere", seed=0)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def colgen_trainer(ionosphere):
+    # A new trainer each test: the column generation it caches is stopped by the first m.
     return SDPTrainer(ionosphere, BilinearConfig(loss="hinge", beta=10.0, colgen_rounds=20))
 
 
@@ -56,9 +57,31 @@ def test_column_generation_lowers_the_objective_toward_the_bound(colgen_trainer,
 
 def test_one_column_generation_serves_every_width(colgen_trainer):
     colgen_trainer.sample(100, seed=3)
-    columns = colgen_trainer._columns(3)
+    columns = colgen_trainer._columns(3, 100)
     colgen_trainer.sample(200, seed=3)
-    assert colgen_trainer._columns(3) is columns
+    assert colgen_trainer._columns(3, 100) is columns
+
+
+def test_column_generation_stops_when_the_rounded_network_stops_improving(ionosphere):
+    trainer = SDPTrainer(ionosphere, BilinearConfig(loss="hinge", beta=10.0))
+    y = trainer.targets
+    scores = []
+
+    def rounded(part):
+        scores.append(trainer._rounded_objective(part, y, 5))
+        return scores[-1]
+
+    best = colgen.generate_columns(trainer.lifted_train, y, "hinge", trainer.beta * trainer.d,
+                                   trainer.covariances[0][0], np.random.default_rng(0), 60,
+                                   rounded=rounded)
+    # Evaluated every CHECK_EVERY rounds; stopped PATIENCE rounds after the best, which is
+    # what comes back, among the snapshots.
+    assert [snapshot.rounds for snapshot in best.snapshots] == [
+        colgen.CHECK_EVERY * k for k in range(len(scores))]
+    assert scores[best.snapshots.index(best)] == min(scores)
+    last = best.snapshots[-1].rounds
+    assert last == 60 or best.snapshots[-1].converged or \
+        last - best.rounds >= colgen.PATIENCE
 
 
 def test_squared_loss_and_several_outputs_are_refitted(planted_trainer):

@@ -23,13 +23,19 @@ The search of step 3 is a heuristic (the exact pricing problem is a MaxCut), so 
 neuron prices out the result is optimal over every neuron the search can reach, not
 certified; the certificate stays the SDP's. The weights are then rounded to a network of
 integer copies of one scale (:func:`.refit.integer_network`), an ordinary ±1 network.
+
+What the network is judged by is the rounded objective, not the continuous one: with a small
+β the continuous optimum spreads its weight over thousands of neurons that m copies cannot
+follow. Given a way to evaluate the rounded network (``rounded``), the rounds stop when it
+has not improved for :data:`PATIENCE` rounds, and the best working set is returned.
 """
 
 from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse
@@ -56,9 +62,12 @@ LASSO_SWEEPS = 1000
 #: A neuron prices out when its price exceeds the penalty by this relative margin; below it
 #: the LP solver's own tolerance decides.
 PRICE_MARGIN = 1e-6
+#: Rounds between evaluations of the rounded network, and rounds without improvement of it
+#: after which column generation stops.
+CHECK_EVERY, PATIENCE = 5, 10
 
 
-@dataclass
+@dataclass(eq=False)
 class Columns:
     """The restricted problem's solution: neurons with nonzero weights.
 
@@ -74,6 +83,8 @@ class Columns:
         Pricing rounds run.
     converged : bool
         True if the last round found no neuron that prices out.
+    snapshots : list of Columns
+        The working sets at which the rounded network was evaluated.
     """
 
     U: np.ndarray
@@ -82,11 +93,15 @@ class Columns:
     objective: float
     rounds: int
     converged: bool
+    #: The working sets at every evaluation of the rounded network (with ``rounded``), this
+    #: one among them: a network of another width may round best from an earlier one.
+    snapshots: list[Columns] = field(default_factory=list)
 
 
 def generate_columns(X: np.ndarray, y: np.ndarray, loss: str, penalty: float, Q: np.ndarray,
                      rng: np.random.Generator, rounds: int = REFIT_ROUNDS,
-                     progress: Progress = silent) -> Columns:
+                     progress: Progress = silent,
+                     rounded: Callable[[Columns], float] | None = None) -> Columns:
     """Minimise ℓ(Σⱼ wⱼ (Xuⱼ)∘(Xvⱼ), y) + penalty·‖w‖₁ over ±1 neurons by column generation.
 
     Parameters
@@ -103,6 +118,9 @@ def generate_columns(X: np.ndarray, y: np.ndarray, loss: str, penalty: float, Q:
     rng : numpy.random.Generator
     rounds : int
         Pricing rounds at most.
+    rounded : callable, optional
+        The objective of the network a set of columns rounds to; with it, the rounds stop
+        when that has not improved for :data:`PATIENCE` rounds and the best set is returned.
     """
     if rounds < 0:
         raise QnnhwError(f"@colgen_rounds must be ≥ 0, not {rounds}", "colgen_rounds")
@@ -114,29 +132,57 @@ def generate_columns(X: np.ndarray, y: np.ndarray, loss: str, penalty: float, Q:
     weights, gradient, value = restricted.solve(U, V)
     started = time.perf_counter()
     converged = False
+    best: tuple[float, Columns] | None = None
+    snapshots: list[Columns] = []
     done = 0
-    for done in range(1, rounds + 1):
-        # The price of neuron (u, v) is uᵀMv: what a unit of its weight lowers the loss by.
-        M = X.T @ (X * -gradient[:, None])
-        prices = np.abs(np.einsum("jk,kl,jl->j", pool_U, M, pool_V))
-        entering = [_improve(pool_U[j], pool_V[j], M)
-                    for j in np.argsort(-prices)[:IMPROVED]]
-        entering = [(u, v) for u, v in entering if abs(u @ M @ v) > penalty * (1 + PRICE_MARGIN)]
-        if not entering:
-            converged = True
-            break
-        keep = weights != 0.0
-        U, V = _unique(np.vstack([U[keep], [u for u, _ in entering]]),
-                       np.vstack([V[keep], [v for _, v in entering]]))
-        weights, gradient, value = restricted.solve(U, V)
-        if done % 10 == 0:
-            progress(f"column generation round {done}: {len(U)} neurons in the working set, "
-                     f"objective {value:.6g} ({time.perf_counter() - started:.1f} s)")
+    for done in range(0, rounds + 1):
+        if done:
+            # The price of neuron (u, v) is uᵀMv: what a unit of its weight lowers the loss by.
+            M = X.T @ (X * -gradient[:, None])
+            prices = np.abs(np.einsum("jk,kl,jl->j", pool_U, M, pool_V))
+            entering = [_improve(pool_U[j], pool_V[j], M)
+                        for j in np.argsort(-prices)[:IMPROVED]]
+            entering = [(u, v) for u, v in entering
+                        if abs(u @ M @ v) > penalty * (1 + PRICE_MARGIN)]
+            if not entering:
+                converged = True
+                break
+            keep = weights != 0.0
+            U, V = _unique(np.vstack([U[keep], [u for u, _ in entering]]),
+                           np.vstack([V[keep], [v for _, v in entering]]))
+            weights, gradient, value = restricted.solve(U, V)
+            if done % 10 == 0:
+                progress(f"column generation round {done}: {len(U)} neurons in the working "
+                         f"set, objective {value:.6g} ({time.perf_counter() - started:.1f} s)")
+        if rounded is not None and done % CHECK_EVERY == 0:
+            snapshots.append(_nonzero(U, V, weights, value, done, converged))
+            score = rounded(snapshots[-1])
+            if best is None or score < best[0]:
+                best = (score, snapshots[-1])
+            elif done - best[1].rounds >= PATIENCE:
+                progress(f"column generation stops at round {done}: the rounded network has "
+                         f"not improved since round {best[1].rounds}")
+                break
+    if rounded is None:
+        return _nonzero(U, V, weights, value, done, converged)
+    if snapshots[-1].rounds != done:     # the last round, if not evaluated yet
+        snapshots.append(_nonzero(U, V, weights, value, done, converged))
+        score = rounded(snapshots[-1])
+        if best is None or score < best[0]:
+            best = (score, snapshots[-1])
+    assert best is not None
+    best[1].snapshots = snapshots
+    return best[1]
+
+
+def _nonzero(U: np.ndarray, V: np.ndarray, weights: np.ndarray, value: float, rounds: int,
+             converged: bool) -> Columns:
+    """The working set's neurons of nonzero weight as :class:`Columns`."""
     keep = weights != 0.0
     if not keep.any():   # the zero network is optimal: one neuron of weight 0 stands for it
         keep[0] = True
     return Columns(U=U[keep].astype(np.int8), V=V[keep].astype(np.int8),
-                   weights=weights[keep], objective=value, rounds=done, converged=converged)
+                   weights=weights[keep], objective=value, rounds=rounds, converged=converged)
 
 
 class _Restricted:

@@ -14,6 +14,7 @@ which makes one α serve every output.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -244,24 +245,46 @@ class SDPTrainer:
                               objective_refit=refitted.training["objective"])
         return drawn
 
-    def _columns(self, seed: int) -> list[colgen.Columns]:
-        """Column generation for every output (cached: one per seed serves every m)."""
+    def _columns(self, seed: int, m: int) -> list[colgen.Columns]:
+        """Column generation for every output, stopped by how networks of about m neurons
+        round from it (cached: one per seed serves every m, as one SDP does; a narrower
+        network picks the best of its snapshots)."""
         if seed not in self._column_cache:
             columns = []
-            for output, (Q, _) in enumerate(self.covariances):
-                y = self.targets if self.targets.ndim == 1 else self.targets[:, output]
-                which = "" if len(self.covariances) == 1 else f" for output {output + 1}"
+            outputs = len(self.covariances)
+            width = max(m // outputs, 1)
+            for output, ((Q, _), y) in enumerate(zip(self.covariances,
+                                                     self._output_targets())):
+                which = "" if outputs == 1 else f" for output {output + 1}"
                 self.progress(f"refitting the output layer by column generation{which}")
                 columns.append(colgen.generate_columns(
                     self.lifted_train, y, self.loss, self.beta * self.d, Q,
                     np.random.default_rng([seed, output, COLGEN_STREAM]),
-                    self.config.pricing_rounds(len(self.covariances)), self.progress))
+                    self.config.pricing_rounds(outputs), self.progress,
+                    partial(self._rounded_objective, y=y, width=width)))
             self._column_cache[seed] = columns
         return self._column_cache[seed]
 
+    def _output_targets(self) -> list[np.ndarray]:
+        """The training targets of each output."""
+        if self.targets.ndim == 1:
+            return [self.targets]
+        return [self.targets[:, output] for output in range(self.targets.shape[1])]
+
+    def _rounded_objective(self, part: colgen.Columns, y: np.ndarray, width: int) -> float:
+        """Objective (21) of one output's columns rounded to ``width`` neurons, α exact."""
+        U, V, _ = refit.integer_network([(part.U, part.V, part.weights)], width)
+        sums = np.sum((self.lifted_train @ U.T) * (self.lifted_train @ V.T), axis=1)
+        penalty = self.beta * self.d * width
+        alpha = best_alpha(self.loss, sums, y, penalty)
+        return loss_value(self.loss, alpha * sums, y) + penalty * abs(alpha)
+
     def _colgen_network(self, m: int, seed: int, drawn: BilinearModel) -> BilinearModel:
         """The column generation's weights rounded to m neurons (:mod:`.colgen`)."""
-        columns = self._columns(seed)
+        width = max(m // len(self.covariances), 1)
+        columns = [min(part.snapshots or [part],
+                       key=partial(self._rounded_objective, y=y, width=width))
+                   for part, y in zip(self._columns(seed, m), self._output_targets())]
         U, V, class_neurons = refit.integer_network(
             [(part.U, part.V, part.weights) for part in columns], m)
         if len(columns) == 1:
