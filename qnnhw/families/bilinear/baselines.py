@@ -195,8 +195,8 @@ def askew_sgd(X: np.ndarray, y: np.ndarray, m: int, loss: str, beta: float,
     """Train the network by ASkewSGD, then quantise it.
 
     ``schedule.step_size`` is γ₀ itself, or with ``tune_step`` the unit of
-    :data:`ASKEW_STEP_SIZES`, from which a short trial picks the one whose quantised network
-    has the lowest objective. ``exact_alpha(U, V)`` is the best α of a ±1 network. Returns the
+    :data:`ASKEW_STEP_SIZES`: a whole run with each, and the one whose quantised network has
+    the lowest objective is kept. ``exact_alpha(U, V)`` is the best α of a ±1 network. Returns the
     ±1 U, V (int8), that α and the trace (metrics of the quantised network).
     """
     d = X.shape[1]
@@ -234,35 +234,34 @@ def askew_sgd(X: np.ndarray, y: np.ndarray, m: int, loss: str, beta: float,
         sums = np.sum((X @ U.T) * (X @ V.T), axis=1)
         return _objective(loss, alpha * sums, y) + penalty * abs(alpha)
 
-    trace = TrainingTrace()
-    kwargs: dict[str, Any] = {"init": init, "gradient": gradient,
-                              "constrained": (True, True, False)}
-    step = schedule.step_size
+    steps = [schedule.step_size]
     if tune_step:
         # The step that moves the predictions by O(1) in one full step: weights of order 1,
         # α of order `scale`, (vᵀx)² of order ‖x‖² over m coherent neurons.
         base = 1.0 / (m * scale ** 2 * float(np.mean(np.sum(X ** 2, axis=1))) ** 2)
-        best_value, trace.step_size = np.inf, step * ASKEW_STEP_SIZES[-1] * base
-        # Whole runs: the annealing makes a short trial's loss say little about the end.
-        for relative in ASKEW_STEP_SIZES:
-            candidate = replace(schedule, step_size=step * relative * base)
-            with np.errstate(over="ignore", invalid="ignore"):
-                params = askew_descent(X, y, config, candidate, config.epochs, **kwargs)
-            value = quantised_objective(params) if all(
-                np.all(np.isfinite(p)) for p in params) else np.inf
-            if value < best_value:
-                best_value, trace.step_size = value, candidate.step_size
-    else:
-        trace.step_size = step
-    start = time.perf_counter()
+        steps = [schedule.step_size * relative * base for relative in ASKEW_STEP_SIZES]
+    best: tuple[float, Params, TrainingTrace] | None = None
+    # Whole runs: the annealing makes a short trial's loss say little about the end.
+    for step in steps:
+        trace = TrainingTrace(step_size=step)
+        start = time.perf_counter()
 
-    def record(params: Params) -> None:
-        if evaluate is not None:
-            U, V, alpha = quantised(params)
-            trace.seconds.append(time.perf_counter() - start)
-            trace.metrics.append(evaluate(U, V, alpha))
+        def record(params: Params, trace: TrainingTrace = trace, start: float = start
+                   ) -> None:
+            if evaluate is not None:
+                U, V, alpha = quantised(params)
+                trace.seconds.append(time.perf_counter() - start)
+                trace.metrics.append(evaluate(U, V, alpha))
 
-    params = askew_descent(X, y, config, replace(schedule, step_size=trace.step_size),
-                           config.epochs, record=record, **kwargs)
+        with np.errstate(over="ignore", invalid="ignore"):
+            params = askew_descent(X, y, config, replace(schedule, step_size=step),
+                                   config.epochs, init, gradient,
+                                   constrained=(True, True, False), record=record)
+        value = quantised_objective(params) if all(
+            np.all(np.isfinite(p)) for p in params) else np.inf
+        if best is None or value < best[0] or not np.isfinite(best[0]):
+            best = (value, params, trace)
+    assert best is not None
+    _, params, trace = best
     U, V, alpha = quantised(params)
     return U, V, alpha, trace

@@ -275,9 +275,8 @@ class SDPTrainer:
         """Objective (21) of one output's columns rounded to ``width`` neurons, α exact."""
         U, V, _ = refit.integer_network([(part.U, part.V, part.weights)], width)
         sums = np.sum((self.lifted_train @ U.T) * (self.lifted_train @ V.T), axis=1)
-        penalty = self.beta * self.d * width
-        alpha = best_alpha(self.loss, sums, y, penalty)
-        return loss_value(self.loss, alpha * sums, y) + penalty * abs(alpha)
+        alpha = best_alpha(self.loss, sums, y, self.beta * self.d * width)
+        return objective(self.loss, self.beta, self.d, width, alpha, alpha * sums, y)
 
     def _colgen_network(self, m: int, seed: int, drawn: BilinearModel) -> BilinearModel:
         """The column generation's weights rounded to m neurons (:mod:`.colgen`)."""
