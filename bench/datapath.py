@@ -17,12 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from qnnhw.sim.runner import random_vectors, simulate_datapath  # noqa: E402
-from qnnhw.sim.toolchain import verilator_environment  # noqa: E402
-
 from qnnhw import dataset, flow  # noqa: E402
 from qnnhw.families.bilinear.config import BilinearConfig  # noqa: E402
 from qnnhw.families.bilinear.train import SDPTrainer  # noqa: E402
+from sim.runner import random_vectors, simulate_datapath  # noqa: E402
+from sim.toolchain import verilator_environment  # noqa: E402
 
 
 def main() -> None:

@@ -19,10 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from qnnhw.sim.networks import random_model, random_threshold_model  # noqa: E402
-from qnnhw.sim.runner import random_vectors, simulate_serial  # noqa: E402
-
 from qnnhw import flow  # noqa: E402
+from sim.networks import random_model, random_threshold_model  # noqa: E402
+from sim.runner import random_vectors, simulate_serial  # noqa: E402
 
 
 def main() -> None:

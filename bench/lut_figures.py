@@ -19,8 +19,8 @@ import argparse
 import time
 
 import numpy as np
-from qnnhw.hdl.lut import output_plans
 
+from hdl.lut import output_plans
 from qnnhw.dataset import class_indices, load
 from qnnhw.families.lut.config import LutConfig
 from qnnhw.families.lut.estimate import compare_cells

@@ -2,7 +2,7 @@
 
     python bench/verify.py [--vectors 45000] [--idle 20] [--stall 20] [--only NAME ...]
 
-Each configuration is a random network (``qnnhw.sim.networks``) of a shape chosen to reach a
+Each configuration is a random network (``sim.networks``) of a shape chosen to reach a
 corner of the generators: every family, both bilinear architectures, the unrolled LUT
 networks (fan-in 1 to 6, C outputs), P from 1 to m (or d̂),
 2- to 16-bit inputs, bias on and off, multi-level weights (replicated features, integer
@@ -25,15 +25,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from qnnhw.sim.networks import (  # noqa: E402
+from qnnhw import flow  # noqa: E402
+from sim.networks import (  # noqa: E402
     random_lut_model,
     random_model,
     random_threshold_model,
 )
-from qnnhw.sim.runner import random_vectors  # noqa: E402
-from qnnhw.sim.verify import corner_vectors, verify_datapath  # noqa: E402
-
-from qnnhw import flow  # noqa: E402
+from sim.runner import random_vectors  # noqa: E402
+from sim.verify import corner_vectors, verify_datapath  # noqa: E402
 
 #: name → (network, input bits, P, architecture, scores)
 CONFIGURATIONS = {

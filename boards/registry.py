@@ -142,7 +142,7 @@ class Board:
     clock_hz: float
     serial: str
     #: How the oscillator (platform resource ``clock``) reaches the PLL: "pad", "core",
-    #: "hfosc" or "ecp5" (see :class:`~qnnhw.boards.clocking.PLLClock`).
+    #: "hfosc" or "ecp5" (see :class:`~boards.clocking.PLLClock`).
     pll: str = "core"
     clock: str = "clk12"
     #: (rx, tx, connector or None) for boards whose USB port is no UART: header pins.

@@ -6,7 +6,8 @@ from typing import Any
 
 from amaranth.hdl import ClockDomain, Elaboratable, Module
 from amaranth.lib import io
-from qnnhw.hdl.serial import SerialInference
+
+from hdl.serial import SerialInference
 
 from .clocking import PLLClock
 
@@ -14,9 +15,9 @@ __all__ = ["BoardTop"]
 
 
 class BoardTop(Elaboratable):
-    """Puts a :class:`~qnnhw.hdl.serial.SerialInference` on the platform's ``uart`` 0.
+    """Puts a :class:`~hdl.serial.SerialInference` on the platform's ``uart`` 0.
 
-    The design runs from ``clock`` (a :class:`~qnnhw.boards.clocking.PLLClock`), or without
+    The design runs from ``clock`` (a :class:`~boards.clocking.PLLClock`), or without
     it in the platform's default clock domain (the board's oscillator).
     """
 

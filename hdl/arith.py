@@ -2,7 +2,7 @@
 
 Each helper adds its registers to the ``sync`` domain of the module it is given and returns
 the number of register stages it inserted, which the datapath's pipeline tracker checks
-against its declared stages (:mod:`qnnhw.hdl.pipeline`).
+against its declared stages (:mod:`hdl.pipeline`).
 """
 
 from __future__ import annotations

@@ -96,7 +96,7 @@ class BilinearDatapath(FoldedDatapath):
     Attributes
     ----------
     i, o, initiation_interval, latency, fifo_depth
-        As in :class:`~qnnhw.hdl.folding.FoldedDatapath`.
+        As in :class:`~hdl.folding.FoldedDatapath`.
     """
 
     spec: BilinearNumbers

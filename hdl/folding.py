@@ -125,10 +125,10 @@ class FoldedDatapath(wiring.Component):
         The issue stage: whether a vector is being issued, and which of its T groups.
     occupancy : Signal
         Vectors between the input handshake and the output FIFO. With ``output_fifo`` it is
-        there for the formal proofs of :mod:`qnnhw.sim.formal` (the credits' inductive
+        there for the formal proofs of :mod:`sim.formal` (the credits' inductive
         invariant); no logic reads it, so synthesis removes it.
     output_fifo : SyncFIFOBuffered
-        The output FIFO (exposed for the formal proofs of :mod:`qnnhw.sim.formal`).
+        The output FIFO (exposed for the formal proofs of :mod:`sim.formal`).
     """
 
     @staticmethod

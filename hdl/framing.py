@@ -146,7 +146,7 @@ class FrameTransmitter(wiring.Component):
     response : ResponseFormat
         What a response carries (:mod:`qnnhw.protocol`).
     shape : shape-like
-        The datapath's output word (:func:`qnnhw.hdl.folding.output_shape`).
+        The datapath's output word (:func:`hdl.folding.output_shape`).
 
     Attributes
     ----------

@@ -134,7 +134,7 @@ class LutDatapath(FoldedDatapath):
     Attributes
     ----------
     i, o, initiation_interval, latency, fifo_depth
-        As in :class:`~qnnhw.hdl.folding.FoldedDatapath`; the initiation interval is 1.
+        As in :class:`~hdl.folding.FoldedDatapath`; the initiation interval is 1.
     """
 
     spec: LutNumbers
@@ -214,7 +214,7 @@ class FoldedLutDatapath(FoldedDatapath):
     Attributes
     ----------
     i, o, initiation_interval, latency, fifo_depth
-        As in :class:`~qnnhw.hdl.folding.FoldedDatapath`; the initiation interval is T.
+        As in :class:`~hdl.folding.FoldedDatapath`; the initiation interval is T.
     """
 
     spec: FoldedLutNumbers

@@ -75,7 +75,7 @@ class QuadraticDatapath(FoldedDatapath):
     Attributes
     ----------
     i, o, initiation_interval, latency, fifo_depth
-        As in :class:`~qnnhw.hdl.folding.FoldedDatapath`.
+        As in :class:`~hdl.folding.FoldedDatapath`.
     """
 
     spec: QuadraticNumbers

@@ -86,7 +86,7 @@ class ThresholdDatapath(FoldedDatapath):
     Attributes
     ----------
     i, o, initiation_interval, latency, fifo_depth
-        As in :class:`~qnnhw.hdl.folding.FoldedDatapath`.
+        As in :class:`~hdl.folding.FoldedDatapath`.
     """
 
     spec: ThresholdNumbers

@@ -4,8 +4,8 @@ Model families (:mod:`qnnhw.families`): ±1 bilinear networks trained by the SDP
 Pilanci, 2021) and threshold networks trained by the convex Lasso (Ergen et al., 2023).
 
 Packages: ``qnnhw`` (data, training, model file, fixed point, integer reference, build flow,
-CLI), ``qnnhw.families`` (one folder per model family), ``qnnhw.hdl`` (Amaranth gateware),
-``qnnhw.sim`` (cocotb + Verilator benches), ``qnnhw.boards`` (board registry and top level).
+CLI), ``qnnhw.families`` (one folder per model family), ``hdl`` (Amaranth gateware),
+``sim`` (cocotb + Verilator benches), ``boards`` (board registry and top level).
 """
 
 from __future__ import annotations

@@ -27,9 +27,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from boards import Board
+from boards.clocking import PLLClock, PLLSettings
+from boards.top import BoardTop
+from hdl.serial import SerialInference
+
 from . import flow
-from .boards import Board
-from .boards.clocking import PLLSettings
 from .dataset import Dataset, class_indices
 from .errors import QnnhwError
 from .estimate import choose_parallel
@@ -156,10 +159,6 @@ def _implement(board: Board, model: Network, spec: Spec, parallel: int, scores: 
     """Elaborate, synthesise, place and route, clocked by the oscillator or by the PLL set
     to ``pll``; retry with fewer units (up to ``retries`` times) if it does not fit. With
     ``time_limit``, a tool that runs longer than that many seconds fails the attempt."""
-    from .boards.clocking import PLLClock
-    from .boards.top import BoardTop
-    from .hdl.serial import SerialInference
-
     clock_hz = board.clock_hz if pll is None else pll.f_out
     divisor = round(clock_hz / DEFAULT_BAUD)
     attempts = 0

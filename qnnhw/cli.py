@@ -27,13 +27,14 @@ from .errors import QnnhwError
 from .families import DEFAULT_FAMILY, architecture, architecture_names, family_of, get_family, names
 from .optim import STEP_RULES
 from .protocol import DEFAULT_BAUD, ResponseFormat
-from .sweep import STOPS
 
 if TYPE_CHECKING:
     import numpy as np
 
 __all__ = ["main"]
 
+#: Where a sweep's points stop (``sweep --stop``).
+STOPS = ("train", "estimate", "build")
 #: Training defaults of ``build`` where they differ from ``train``'s: the paper's Fig. 3 data.
 BUILD_DATA = "ionosphere"
 
@@ -279,9 +280,10 @@ def cmd_verilog(args: argparse.Namespace, start: float, flags: Mapping[str, str]
 
 
 def cmd_simulate(args: argparse.Namespace, start: float, flags: Mapping[str, str]) -> int:
+    from sim.runner import decode_words, random_vectors, simulate_datapath
+
     from . import flow
     from .files import check_writable
-    from .sim.runner import decode_words, random_vectors, simulate_datapath
 
     if args.dump:
         check_writable(args.dump, "the vector dump", "--dump")
@@ -353,7 +355,8 @@ def format_build_summary(report: dict[str, Any], out_dir: Path) -> str:
 
 
 def cmd_build(args: argparse.Namespace, start: float, flags: Mapping[str, str]) -> int:
-    from .boards import get_board
+    from boards import get_board
+
     from .build import run_build
     from .files import check_writable
     from .model import load_model
@@ -386,7 +389,7 @@ def cmd_build(args: argparse.Namespace, start: float, flags: Mapping[str, str]) 
 
 
 def cmd_boards(args: argparse.Namespace, start: float, flags: Mapping[str, str]) -> int:
-    from .boards import ALIASES, BOARDS
+    from boards import ALIASES, BOARDS
 
     aliases = {target: name for name, target in ALIASES.items()}
     rows = [("board", "device", "LCs", "DSPs", "RAM", "clock", "serial port")]

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .boards import Device
+    from boards import Device
+
     from .families import Spec
 
 __all__ = ["LOGIC_MARGIN", "SHARED_FACTOR", "Estimate", "choose_parallel", "largest_m",

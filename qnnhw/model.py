@@ -29,6 +29,7 @@ import numpy as np
 
 from .dataset import InputEncoder
 from .errors import QnnhwError
+from .families import get_family
 from .files import atomic_write
 
 __all__ = ["FORMAT", "VERSION", "Lifting", "Network", "Standardizer", "classes_of",
@@ -319,8 +320,6 @@ def _check_training(training: dict[str, Any]) -> None:
 
 def model_from_dict(data: Any) -> Network:
     """A model of whichever family the file's ``family`` field names."""
-    from .families import get_family
-
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise QnnhwError(f"not a qnnhw model (the 'format' field is not {FORMAT!r})")
     if data.get("version") != VERSION:

@@ -41,15 +41,30 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .errors import QnnhwError
-from .files import atomic_write
+from boards import get_board
 
-__all__ = ["STOPS", "Point", "load_points", "mark_pareto", "point_parser", "run_point",
+from . import __version__, flow
+from .build import fit_design, hardware_accuracy, requested_pll, run_build
+from .cli import (
+    STOPS,
+    build_parser,
+    data_source,
+    load_data,
+    parameter_flags,
+    training_config,
+    training_inputs,
+)
+from .errors import QnnhwError
+from .families import get_family
+from .families.base import silent
+from .files import atomic_write
+from .model import load_model
+from .training import evaluate
+
+__all__ = ["Point", "load_points", "mark_pareto", "point_parser", "run_point",
            "run_sweep"]
 
 #: How far a point goes.
-STOPS = ("train", "estimate", "build")
 #: ``build`` options that are not sweep options: what the sweep itself decides.
 NOT_SWEPT = {"model": "a sweep trains every point", "output": "the sweep names each "
              "point's folder", "json": "the sweep writes its own table"}
@@ -72,8 +87,6 @@ Progress = Callable[[str], None]
 @functools.cache
 def point_parser() -> tuple[argparse.ArgumentParser, dict[str, list[argparse.Action]]]:
     """The ``build`` command's parser, and its options by destination."""
-    from .cli import build_parser
-
     parser = build_parser()
     subparsers = next(action for action in parser._actions
                       if isinstance(action, argparse._SubParsersAction))
@@ -187,8 +200,6 @@ def load_points(spec: Mapping[str, Any], fixed: Mapping[str, Any], grid: Sequenc
     """The points of a SPEC (parsed TOML), with the command line's options (``fixed``,
     destination → value) for every point and its ``--grid NAME=V1,V2`` axes for every grid.
     """
-    from .boards import get_board
-
     _, actions = point_parser()
     unknown = set(spec) - {"stop", "options", "grid", "random"}
     if unknown:
@@ -285,8 +296,6 @@ def read_spec(path: Path) -> dict[str, Any]:
 # --- checking and running points ---------------------------------------------------------
 
 def _parse(point: Point) -> tuple[argparse.Namespace, dict[str, str]]:
-    from .cli import parameter_flags
-
     parser, actions = point_parser()
     args = parser.parse_args(["build", *point.argv(actions)])
     return args, parameter_flags(parser, "build")
@@ -296,10 +305,6 @@ def check_points(points: Sequence[Point], progress: Progress) -> None:
     """Refuse the sweep, before anything runs, if one point would be refused on its
     options: the build command's parser, each family's option checks with the data set
     loaded (each data set once), the board and its clock."""
-    from .boards import get_board
-    from .build import requested_pll
-    from .cli import data_source, load_data, training_config
-
     loaded: dict[tuple[Any, ...], Any] = {}
     progress(f"checking {len(points)} points")
     for point in points:
@@ -326,8 +331,6 @@ def _rendered(error: QnnhwError, flags: Mapping[str, str]) -> str:
 def run_point(point: Point, folder: str) -> dict[str, Any]:
     """Run one point (on a Dask worker) and return its row. A refusal (a design that does
     not fit, a timing failure) is a row with status "refused" and the one-line reason."""
-    from .families.base import silent
-
     start = time.perf_counter()
     row: dict[str, Any] = {"status": "ok", "reason": ""}
     flags: dict[str, str] = {}
@@ -342,13 +345,6 @@ def run_point(point: Point, folder: str) -> dict[str, Any]:
 
 def _run(stop: str, args: argparse.Namespace, flags: Mapping[str, str], folder: Path,
          progress: Progress) -> dict[str, Any]:
-    from . import flow
-    from .boards import get_board
-    from .build import fit_design, hardware_accuracy, requested_pll, run_build
-    from .cli import training_inputs
-    from .families import get_family
-    from .training import evaluate
-
     data, config = training_inputs(args, flags)
     if stop == "build":
         report = run_build(get_board(args.board), folder, dataset=data, config=config,
@@ -392,9 +388,6 @@ def _run(stop: str, args: argparse.Namespace, flags: Mapping[str, str], folder: 
 
 def _test_loss(model_file: Path, data: Any) -> dict[str, Any]:
     """A built regression network's relative test loss (the build reports accuracy only)."""
-    from .model import load_model
-    from .training import evaluate
-
     model = load_model(model_file)
     if model.task == "classification":
         return {}

@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .boards import Board
-from .boards.registry import Architecture
+from boards import Board
+from boards.registry import Architecture
+
 from .errors import QnnhwError
 
 __all__ = ["DoesNotFit", "Implementation", "elaborate", "implement", "parse_nextpnr_log",

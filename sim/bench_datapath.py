@@ -1,4 +1,4 @@
-"""cocotb test bench of the bilinear datapath (run by :mod:`qnnhw.sim.runner`).
+"""cocotb test bench of the bilinear datapath (run by :mod:`sim.runner`).
 
 The host writes the stimulus and the reference output words (y, or for C outputs the class
 and the scores packed as the datapath's output layout) to the JSON file named by
@@ -18,8 +18,9 @@ from typing import Any
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
-from qnnhw.sim.benchfiles import load_bench, record
-from qnnhw.sim.stream import StreamDriver, StreamMonitor, pack_array
+
+from sim.benchfiles import load_bench, record
+from sim.stream import StreamDriver, StreamMonitor, pack_array
 
 PERIOD = 10  # ns per clock cycle
 

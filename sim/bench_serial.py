@@ -13,10 +13,10 @@ from typing import Any
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, SimTimeoutError, with_timeout
-from qnnhw.sim.benchfiles import load_bench, record
-from qnnhw.sim.uart import UARTSink, UARTSource
 
 from qnnhw import protocol
+from sim.benchfiles import load_bench, record
+from sim.uart import UARTSink, UARTSource
 
 PERIOD = 10  # ns
 

@@ -47,9 +47,9 @@ from amaranth.hdl import (
     Value,
     unsigned,
 )
-from qnnhw.hdl.folding import FoldedDatapath
-from qnnhw.hdl.framing import FrameReceiver
 
+from hdl.folding import FoldedDatapath
+from hdl.framing import FrameReceiver
 from qnnhw.errors import QnnhwError
 from qnnhw.protocol import LENGTH_BYTES, REQUEST_SYNC
 from qnnhw.toolchain import tool_environment
@@ -71,7 +71,7 @@ def prove(harness: _Harness, work_dir: Path, name: str, max_steps: int = 40,
     by temporal induction of up to ``max_steps`` steps; or, ``bounded``, check them on every
     input sequence of ``max_steps`` cycles from the initial state (the induction's base
     case alone: a bounded model check, not a proof for all time)."""
-    from qnnhw.boards.registry import ICE40
+    from boards.registry import ICE40
 
     work_dir.mkdir(parents=True, exist_ok=True)
     (work_dir / f"{name}.il").write_text(rtlil.convert(harness, ports=harness.inputs,

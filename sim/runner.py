@@ -67,7 +67,7 @@ def output_words(spec: Spec, outputs: np.ndarray, scores: bool = True) -> list[i
     """Reference outputs as the datapath's output words (the bits of its ``o.payload``): y,
     or for C outputs the class (the first of the largest) and (with ``scores``) the scores,
     packed."""
-    from qnnhw.hdl.folding import output_shape
+    from hdl.folding import output_shape
 
     if spec.outputs == 1:
         return [int(y) for y in outputs]
@@ -80,7 +80,8 @@ def output_words(spec: Spec, outputs: np.ndarray, scores: bool = True) -> list[i
 def decode_words(spec: Spec, words: list[int]) -> list[Any]:
     """Output words as numbers: y, or for C outputs (class, scores)."""
     from amaranth.lib import data
-    from qnnhw.hdl.folding import output_shape
+
+    from hdl.folding import output_shape
 
     if spec.outputs == 1:
         return list(words)
@@ -185,7 +186,7 @@ def simulate_datapath(model: Network, spec: Spec, parallel: int,
              "initiation_interval": dut.initiation_interval,
              "idle_probability": idle_probability, "stall_probability": stall_probability,
              "stall_vectors": stall_count, "seed": seed}
-    results, build_seconds = run_cocotb(text, TOPLEVEL, "qnnhw.sim.bench_datapath", bench,
+    results, build_seconds = run_cocotb(text, TOPLEVEL, "sim.bench_datapath", bench,
                                         work_dir, progress)
     full = results.get("full_rate")
     if full is None:
@@ -219,7 +220,7 @@ def simulate_serial(model: Network, spec: Spec, parallel: int,
     drawn with ``seed``), resending as the client does: no answer may be wrong, every request
     must be answered. Returns the test results.
     """
-    from qnnhw.hdl.serial import SerialInference
+    from hdl.serial import SerialInference
 
     outputs = flow.reference(model, spec).outputs(inputs)
     expected: list[dict[str, Any]]
@@ -233,6 +234,6 @@ def simulate_serial(model: Network, spec: Spec, parallel: int,
     bench = {"inputs": inputs.tolist(), "expected": expected, "input_bits": spec.input_bits,
              "output_bits": spec.output_width, "outputs": spec.outputs, "scores": scores,
              "divisor": divisor, "faults": faults, "seed": seed}
-    results, _ = run_cocotb(text, "qnnhw_serial", "qnnhw.sim.bench_serial", bench, work_dir,
+    results, _ = run_cocotb(text, "qnnhw_serial", "sim.bench_serial", bench, work_dir,
                             progress)
     return results

@@ -4,7 +4,7 @@ integer reference.
 
 cocotb drives a few hundred vectors a second; the harness drives hundreds of thousands, so
 ``bench/verify.py`` runs millions of vectors through it. The oracle is the same:
-:func:`qnnhw.sim.runner.output_words` of the family's reference.
+:func:`sim.runner.output_words` of the family's reference.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import numpy as np
 from amaranth.back import verilog as amaranth_verilog
 from amaranth.hdl import Shape
 from amaranth.lib import data
-from qnnhw.hdl.folding import output_shape
 
+from hdl.folding import output_shape
 from qnnhw import flow
 from qnnhw.errors import QnnhwError
 from qnnhw.families import Spec

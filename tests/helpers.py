@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from qnnhw.sim.networks import random_model, random_threshold_model
+from sim.networks import random_model, random_threshold_model
 
 __all__ = ["EmulatedBoard", "assert_one_line_error", "random_model", "random_threshold_model",
            "run_cli"]

@@ -4,12 +4,12 @@ import json
 
 import numpy as np
 import pytest
-from qnnhw.sim.runner import random_vectors, simulate_datapath
 
 from qnnhw.families.bilinear.baselines import backprop_ptq
 from qnnhw.families.bilinear.fixedpoint import BilinearSpec
 from qnnhw.families.bilinear.model import BilinearModel
 from qnnhw.optim import SGDConfig
+from sim.runner import random_vectors, simulate_datapath
 
 from .helpers import run_cli
 

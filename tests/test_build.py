@@ -3,8 +3,8 @@
 import json
 
 import pytest
-from qnnhw.boards import BOARDS, get_board
 
+from boards import BOARDS, get_board
 from qnnhw import build as build_flow
 from qnnhw import estimate as fitting
 from qnnhw.errors import QnnhwError
@@ -121,8 +121,7 @@ Info: 	        ICESTORM_DSP:       2/      8    25%
 Info: Max frequency for clock 'cd_sync.clk': 30.00 MHz (PASS at 12.00 MHz)
 Info: Max frequency for clock 'cd_sync.clk': 37.70 MHz (PASS at 12.00 MHz)
 """
-    from qnnhw.boards.registry import ICE40
-
+    from boards.registry import ICE40
     from qnnhw.toolchain import parse_nextpnr_log
 
     implementation = parse_nextpnr_log(text, ICE40)

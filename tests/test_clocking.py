@@ -2,10 +2,10 @@
 every board, elaborated through the board's platform."""
 
 import pytest
-from qnnhw.boards import BOARDS
-from qnnhw.boards.clocking import ECP5PLL, ICE40PLL, PLLClock, ecp5_pll, ice40_pll
-from qnnhw.boards.top import BoardTop
 
+from boards import BOARDS
+from boards.clocking import ECP5PLL, ICE40PLL, PLLClock, ecp5_pll, ice40_pll
+from boards.top import BoardTop
 from qnnhw.protocol import DEFAULT_BAUD
 
 from .helpers import assert_one_line_error, random_model, run_cli
@@ -51,8 +51,7 @@ def test_pll_settings_respect_the_limits_and_never_exceed_the_request(search, f_
 
 @pytest.mark.parametrize("name", sorted(BOARDS))
 def test_every_board_elaborates_with_its_pll(tmp_path, name):
-    from qnnhw.hdl.serial import SerialInference
-
+    from hdl.serial import SerialInference
     from qnnhw import flow
     from qnnhw.toolchain import elaborate
 

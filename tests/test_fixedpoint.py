@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from qnnhw.hdl.arith import csd_digits
 
+from hdl.arith import csd_digits
 from qnnhw import dataset
 from qnnhw.families.bilinear.config import BilinearConfig
 from qnnhw.families.bilinear.fixedpoint import BilinearSpec

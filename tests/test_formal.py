@@ -5,10 +5,10 @@ looked at the design."""
 
 import pytest
 from amaranth.hdl import Assert
-from qnnhw.sim import formal
 
 from qnnhw import flow
 from qnnhw.families import get_family, names
+from sim import formal
 
 from .helpers import random_threshold_model
 

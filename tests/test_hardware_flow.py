@@ -5,13 +5,13 @@ import json
 import re
 
 import pytest
-from qnnhw.sim.runner import random_vectors, simulate_serial
 
 from qnnhw import flow
 from qnnhw.build import CLOCK_MARGIN
 from qnnhw.families import get_family, names
 from qnnhw.families.bilinear.model import BilinearModel
 from qnnhw.families.threshold.model import ThresholdModel
+from sim.runner import random_vectors, simulate_serial
 
 from .helpers import random_model, random_threshold_model, run_cli
 

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from amaranth.hdl import ClockDomain, Module, Signal, signed
 from amaranth.sim import Simulator
-from qnnhw.hdl.arith import constant_multiply, pipelined_sum
-from qnnhw.hdl.bilinear import BilinearDatapath
-from qnnhw.hdl.threshold import ThresholdDatapath
 
+from hdl.arith import constant_multiply, pipelined_sum
+from hdl.bilinear import BilinearDatapath
+from hdl.threshold import ThresholdDatapath
 from qnnhw.families.bilinear.fixedpoint import BilinearSpec
 from qnnhw.families.bilinear.reference import BilinearReference
 from qnnhw.families.threshold.fixedpoint import ThresholdSpec
@@ -236,7 +236,7 @@ def test_multiclass_threshold_datapath_is_bit_exact(classes, neurons, parallel):
 
 
 def test_argmax_ties_go_to_the_lowest_index():
-    from qnnhw.hdl.arith import pipelined_argmax
+    from hdl.arith import pipelined_argmax
 
     m = Module()
     values = [Signal(signed(4), name=f"v{k}") for k in range(5)]
@@ -281,7 +281,7 @@ def test_quadratic_forms_equal_the_neuron_sums():
 ])
 def test_quadratic_datapath_equals_the_neuron_datapath(features, m, parallel, bias, replicas,
                                                        input_bits):
-    from qnnhw.hdl.quadratic import QuadraticDatapath
+    from hdl.quadratic import QuadraticDatapath
 
     model = random_model(features, m, bias=bias, replicas=replicas, seed=m + parallel)
     spec = BilinearSpec.for_model(model, input_bits=input_bits)
@@ -298,7 +298,7 @@ def test_quadratic_datapath_equals_the_neuron_datapath(features, m, parallel, bi
 
 @pytest.mark.parametrize("classes, m, parallel", [(3, 9, 2), (4, 8, 5)])
 def test_multiclass_quadratic_datapath_is_bit_exact(classes, m, parallel):
-    from qnnhw.hdl.quadratic import QuadraticDatapath
+    from hdl.quadratic import QuadraticDatapath
 
     model = random_model(4, m, classes=classes, seed=m + classes)
     spec = BilinearSpec.for_model(model, input_bits=5)
@@ -312,7 +312,7 @@ def test_multiclass_quadratic_datapath_is_bit_exact(classes, m, parallel):
 
 
 def test_quadratic_datapath_refusals():
-    from qnnhw.hdl.quadratic import QuadraticDatapath
+    from hdl.quadratic import QuadraticDatapath
 
     model = random_model(3, 5)
     spec = BilinearSpec.for_model(model)

@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
-from qnnhw.hdl.arith import compressor_plan, weighted_bit_sum
-from qnnhw.hdl.lut import FoldedLutDatapath, LutDatapath
-from qnnhw.sim.networks import random_lut_model
 
+from hdl.arith import compressor_plan, weighted_bit_sum
+from hdl.lut import FoldedLutDatapath, LutDatapath
 from qnnhw.dataset import load
 from qnnhw.families.lut.config import DEFAULT_REFIT_DECAY, LutConfig
 from qnnhw.families.lut.dictionary import (
@@ -24,6 +23,7 @@ from qnnhw.families.lut.model import LutModel
 from qnnhw.families.lut.reference import LutReference
 from qnnhw.families.lut.train import LutTrainer
 from qnnhw.model import load_model
+from sim.networks import random_lut_model
 
 from .helpers import assert_one_line_error, run_cli
 from .test_hdl import output_words, reference_words, run_datapath
@@ -264,7 +264,8 @@ def test_the_squared_refit_is_the_relaxed_lasso(tmp_path):
 def test_comparisons_with_constants_are_exact(width):
     """at_least over every input and every constant, edges included (Amaranth's simulator)."""
     from amaranth.hdl import signed
-    from qnnhw.hdl.arith import at_least
+
+    from hdl.arith import at_least
 
     low, high = -(1 << (width - 1)), 1 << (width - 1)
     constants = sorted({low - 1, low, low + 1, -1, 0, 1, high - 1, high,

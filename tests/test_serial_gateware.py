@@ -4,9 +4,9 @@ protocol code (qnnhw.protocol)."""
 import pytest
 from amaranth.hdl import Module, signed
 from amaranth.sim import Simulator
-from qnnhw.hdl.framing import FrameReceiver, FrameTransmitter
-from qnnhw.hdl.uart import UARTReceiver, UARTTransmitter
 
+from hdl.framing import FrameReceiver, FrameTransmitter
+from hdl.uart import UARTReceiver, UARTTransmitter
 from qnnhw import protocol
 
 DIVISOR = 5   # clock cycles per bit: odd, so "the middle of a bit" is not a tie
@@ -266,7 +266,7 @@ def test_frame_transmitter_matches_the_protocol(output_bits):
 
 @pytest.mark.parametrize("scores", [True, False])
 def test_frame_transmitter_sends_the_class_and_the_scores(scores):
-    from qnnhw.hdl.folding import output_shape
+    from hdl.folding import output_shape
 
     class Spec:   # what output_shape reads of a fixed-point spec
         outputs, output_width = 5, 11

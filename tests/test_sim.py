@@ -5,12 +5,12 @@ import json
 
 import numpy as np
 import pytest
-from qnnhw.sim import runner
-from qnnhw.sim.runner import random_vectors, simulate_datapath
 
 from qnnhw.families import get_family
 from qnnhw.families.bilinear.fixedpoint import BilinearSpec
 from qnnhw.families.threshold.fixedpoint import ThresholdSpec
+from sim import runner
+from sim.runner import random_vectors, simulate_datapath
 
 from .helpers import assert_one_line_error, random_model, random_threshold_model, run_cli
 
@@ -173,7 +173,7 @@ def test_cli_simulate_json_and_dump(tmp_path):
 def test_cli_verilog_is_lint_clean(tmp_path):
     import subprocess
 
-    from qnnhw.sim.toolchain import verilator_environment
+    from sim.toolchain import verilator_environment
 
     model = random_model(5, 7, seed=1)
     model.save(tmp_path / "model.json")
@@ -223,7 +223,7 @@ def test_random_vectors_start_with_full_scale_corners():
 def test_the_verilator_harness_checks_every_output(verilator_dir, monkeypatch):
     """bench/verify.py's engine: thousands of vectors under random gaps and stalls, all equal
     to the reference; a reference off by one in one output is caught."""
-    from qnnhw.sim import verify
+    from sim import verify
 
     model = random_threshold_model(4, 6, classes=3, seed=9)
     spec = ThresholdSpec.for_model(model, input_bits=5)

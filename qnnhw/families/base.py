@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from qnnhw.hdl.numbers import DatapathNumbers
+from hdl.numbers import DatapathNumbers
 
 if TYPE_CHECKING:
-    from qnnhw.boards import Board, Device
+    from boards import Board, Device
+    from hdl.folding import FoldedDatapath
     from qnnhw.dataset import Dataset
     from qnnhw.estimate import Estimate
     from qnnhw.fixedpoint import InputFormat
-    from qnnhw.hdl.folding import FoldedDatapath
     from qnnhw.model import Network
     from qnnhw.reference import Reference
     from qnnhw.training import TrainingOptions
@@ -44,7 +44,7 @@ class OptionGroup(Protocol):
 
 class Spec(DatapathNumbers, Protocol):
     """A family's fixed-point spec (see :class:`qnnhw.fixedpoint.InputFormat`): what its
-    datapath needs (:class:`~qnnhw.hdl.numbers.DatapathNumbers`), and the input format and
+    datapath needs (:class:`~hdl.numbers.DatapathNumbers`), and the input format and
     file round trip the host needs."""
 
     @property

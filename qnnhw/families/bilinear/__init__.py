@@ -3,7 +3,7 @@
 f(x) = α Σⱼ (uⱼᵀx̃)(vⱼᵀx̃) with uⱼ, vⱼ ∈ {−1, +1}ᵈ. Training solves the convex SDP (22)
 whose value lower-bounds every ±1 network (``sdp``), samples the weights by Algorithm 1
 (``train``), or trains a baseline (``baselines``). The hardware is a folded datapath of
-adder trees and m multipliers (:mod:`qnnhw.hdl.bilinear`).
+adder trees and m multipliers (:mod:`hdl.bilinear`).
 
 Modules: ``config`` (training options), ``sdp`` and ``baselines`` (the algorithms),
 ``train`` (the trainer), ``model`` (the network and its file), ``fixedpoint`` (its numbers),
@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from qnnhw.boards import Board, Device
+from boards import Board, Device
 from qnnhw.dataset import Dataset
 from qnnhw.errors import QnnhwError
 from qnnhw.estimate import Estimate, largest_m
@@ -86,8 +86,8 @@ class BilinearFamily:
 
     def datapath(self, model: Network, spec: Any, parallel: int, scores: bool, arch: str
                  ) -> Any:
-        from qnnhw.hdl.bilinear import BilinearDatapath
-        from qnnhw.hdl.quadratic import QuadraticDatapath
+        from hdl.bilinear import BilinearDatapath
+        from hdl.quadratic import QuadraticDatapath
 
         assert isinstance(model, BilinearModel)
         if arch == "quadratic":
@@ -107,7 +107,7 @@ class BilinearFamily:
         quadratic form's cost does not depend on m: every network fits its RAM."""
         if arch == "quadratic":
             return model
-        from qnnhw.hdl.bilinear import BilinearDatapath
+        from hdl.bilinear import BilinearDatapath
 
         device = board.device
         spec = self.fixed_point(model, input_bits)
@@ -141,7 +141,7 @@ class BilinearFamily:
 
     def example(self, features: int, neurons: int, *, seed: int = 0, classes: int = 2
                 ) -> BilinearModel:
-        from qnnhw.sim.networks import random_model
+        from sim.networks import random_model
 
         model: BilinearModel = random_model(features, neurons, seed=seed, classes=classes)
         return model

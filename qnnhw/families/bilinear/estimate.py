@@ -16,7 +16,7 @@ from qnnhw.estimate import (
 from .fixedpoint import BilinearSpec
 
 if TYPE_CHECKING:
-    from qnnhw.boards import Device
+    from boards import Device
 
 __all__ = ["estimate", "quadratic_estimate"]
 
@@ -30,9 +30,9 @@ def estimate(device: Device, spec: BilinearSpec, parallel: int, scores: bool = T
              ) -> Estimate:
     """Logic cells, DSPs and RAM blocks for P = ``parallel`` neuron units; with C outputs,
     output words with the C scores unless ``scores`` is false."""
-    from qnnhw.hdl.arith import csd_digits
-    from qnnhw.hdl.bilinear import BilinearDatapath
-    from qnnhw.hdl.folding import fifo_depth, output_word_width
+    from hdl.arith import csd_digits
+    from hdl.bilinear import BilinearDatapath
+    from hdl.folding import fifo_depth, output_word_width
 
     d, bits = spec.d, spec.input_bits
     hidden = 2 * (tree_cells(d, bits) + d * bits) + 2 * spec.neuron_width
@@ -61,10 +61,10 @@ def estimate(device: Device, spec: BilinearSpec, parallel: int, scores: bool = T
 def quadratic_estimate(device: Device, spec: BilinearSpec, parallel: int, scores: bool = True
                        ) -> Estimate:
     """Logic cells, DSPs and RAM blocks of the quadratic architecture with P = ``parallel``
-    row units (:mod:`qnnhw.hdl.quadratic`); nothing here depends on m."""
-    from qnnhw.hdl.arith import csd_digits
-    from qnnhw.hdl.folding import fifo_depth, output_word_width
-    from qnnhw.hdl.quadratic import QuadraticDatapath
+    row units (:mod:`hdl.quadratic`); nothing here depends on m."""
+    from hdl.arith import csd_digits
+    from hdl.folding import fifo_depth, output_word_width
+    from hdl.quadratic import QuadraticDatapath
 
     bits, coefficient = spec.lifted_width, spec.coefficient_width
     # On a device with DSPs every row unit takes one: a row unit with its multiplier in logic

@@ -4,7 +4,7 @@ f(x) = c + Σₖ wₖ·1[Σᵢ sₖᵢ·bᵢ ≥ θₖ] over k ≤ 6 thermometer
 weights s. Training samples a dictionary of such neurons (locally on images) and solves the
 Lasso over their activation patterns (:mod:`qnnhw.lasso`, shared with the threshold family),
 certified by its duality gap; the output weights become small integers. The hardware is
-fully unrolled (:mod:`qnnhw.hdl.lut`): comparators, one truth table per neuron, compressor
+fully unrolled (:mod:`hdl.lut`): comparators, one truth table per neuron, compressor
 trees, an argmax: one vector per clock; or, where those trees do not fit, with the output
 sums folded onto P units.
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from qnnhw.boards import Board, Device
+from boards import Board, Device
 from qnnhw.dataset import Dataset
 from qnnhw.estimate import Estimate
 from qnnhw.families.base import Architecture, OptionGroup, Progress, Trainer
@@ -92,7 +92,7 @@ class LutFamily:
     def datapath(self, model: Network, spec: Any, parallel: int, scores: bool, arch: str
                  ) -> Any:
         # Imported here so that commands that build no hardware start without Amaranth.
-        from qnnhw.hdl.lut import FoldedLutDatapath, LutDatapath
+        from hdl.lut import FoldedLutDatapath, LutDatapath
 
         if arch == "unrolled":
             return LutDatapath(spec, scores=scores)
@@ -113,7 +113,7 @@ class LutFamily:
 
     def example(self, features: int, neurons: int, *, seed: int = 0, classes: int = 2
                 ) -> LutModel:
-        from qnnhw.sim.networks import random_lut_model
+        from sim.networks import random_lut_model
 
         model: LutModel = random_lut_model(features, neurons, seed=seed, classes=classes)
         return model

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from hdl.folding import argmax_depth, fifo_depth, output_word_width
+from hdl.lut import FoldedLutDatapath, LutDatapath, output_plans
 from qnnhw.estimate import (
     SHARED_FACTOR,
     Estimate,
@@ -12,19 +14,17 @@ from qnnhw.estimate import (
     serial_cells,
     tree_cells,
 )
-from qnnhw.hdl.folding import argmax_depth, fifo_depth, output_word_width
-from qnnhw.hdl.lut import FoldedLutDatapath, LutDatapath, output_plans
 
 from .fixedpoint import LutSpec
 
 if TYPE_CHECKING:
-    from qnnhw.boards import Device
+    from boards import Device
 
 __all__ = ["estimate", "folded_estimate"]
 
 
 def compare_cells(input_bits: int) -> int:
-    """LUT4s of one comparison with a constant (:func:`qnnhw.hdl.arith.at_least`)."""
+    """LUT4s of one comparison with a constant (:func:`hdl.arith.at_least`)."""
     return 1 + -(-max(0, input_bits - 4) // 3)
 
 

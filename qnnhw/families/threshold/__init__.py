@@ -4,7 +4,7 @@ f(x) = c + Σₖ wₖ·1[hₖᵀx̃ ≥ 0]. Training samples hyperplanes, keeps 
 arrangement patterns and solves the Lasso over them, certified by its duality gap
 (``hyperplanes``, and the shared :mod:`qnnhw.lasso`), or trains a baseline with a surrogate
 gradient. The hardware has no multiplier: adder trees, sign bits and a sum of the active
-neurons' weights (:mod:`qnnhw.hdl.threshold`).
+neurons' weights (:mod:`hdl.threshold`).
 
 Modules: ``config``, ``hyperplanes`` (the algorithm), ``train``, ``model``,
 ``fixedpoint``, ``reference``, ``estimate``, ``cli``, ``estimator``, as in the bilinear
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from qnnhw.boards import Board, Device
+from boards import Board, Device
 from qnnhw.dataset import Dataset
 from qnnhw.errors import QnnhwError
 from qnnhw.estimate import Estimate, rom_blocks
@@ -86,7 +86,7 @@ class ThresholdFamily:
 
     def datapath(self, model: Network, spec: Any, parallel: int, scores: bool, arch: str
                  ) -> Any:
-        from qnnhw.hdl.threshold import ThresholdDatapath
+        from hdl.threshold import ThresholdDatapath
 
         assert isinstance(model, ThresholdModel)
         return ThresholdDatapath(spec, model.H, parallel, model.layers, scores=scores)
@@ -98,7 +98,7 @@ class ThresholdFamily:
     def fit(self, board: Board, model: Network, trainer: Trainer | None, input_bits: int,
             arch: str, progress: Progress) -> Network:
         """A threshold network's neurons are what its Lasso chose: it fits or is refused."""
-        from qnnhw.hdl.threshold import ThresholdDatapath
+        from hdl.threshold import ThresholdDatapath
 
         device = board.device
         spec = self.fixed_point(model, input_bits)
@@ -118,7 +118,7 @@ class ThresholdFamily:
 
     def example(self, features: int, neurons: int, *, seed: int = 0, classes: int = 2
                 ) -> ThresholdModel:
-        from qnnhw.sim.networks import random_threshold_model
+        from sim.networks import random_threshold_model
 
         model: ThresholdModel = random_threshold_model(features, neurons, seed=seed,
                                                        classes=classes)

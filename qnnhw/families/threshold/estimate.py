@@ -16,7 +16,7 @@ from qnnhw.estimate import (
 from .fixedpoint import ThresholdSpec
 
 if TYPE_CHECKING:
-    from qnnhw.boards import Device
+    from boards import Device
 
 __all__ = ["estimate"]
 
@@ -31,8 +31,8 @@ def estimate(device: Device, spec: ThresholdSpec, parallel: int, scores: bool = 
     """Logic cells, (no) DSPs and RAM blocks for P = ``parallel`` neuron units: no
     multiplier, one adder tree per unit and weight bit-plane; with C outputs, output words
     with the C scores unless ``scores`` is false."""
-    from qnnhw.hdl.folding import argmax_depth, fifo_depth, output_word_width
-    from qnnhw.hdl.threshold import ThresholdDatapath
+    from hdl.folding import argmax_depth, fifo_depth, output_word_width
+    from hdl.threshold import ThresholdDatapath
 
     # A deep network's earlier layers: one constant-weight tree per neuron over about half
     # its inputs (the first layer's are B-bit, later ones 0/1), its Σ tree and z register.
