@@ -10,8 +10,9 @@ close to the certificate as ±1 neurons allow. It is solved by column generation
 method's answer to a problem with more columns than can be written down:
 
 1. the *restricted problem* over a working set of neurons (first: neurons drawn from
-   Algorithm 1's Q*) is solved exactly — a linear program for the hinge (HiGHS), a Lasso for
-   the squared loss (coordinate descent);
+   Algorithm 1's Q*) is solved — exactly, a linear program, for the hinge (HiGHS); for the
+   squared loss a Lasso by FISTA on the working set's Gram matrix, warm-started from the
+   previous round's weights;
 2. its optimality conditions give the loss's (sub)gradient g at the restricted optimum
    (the hinge's from the LP's duals), and a neuron outside the set lowers the objective
    exactly when its *price* |sᵀg| = |uᵀ Xᵀdiag(g)X v| exceeds βd;
@@ -32,21 +33,18 @@ has not improved for :data:`PATIENCE` rounds, and the best working set is return
 
 from __future__ import annotations
 
+import math
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.sparse
-from scipy.optimize import linprog
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import Lasso
 
 from qnnhw.errors import QnnhwError
 from qnnhw.families.base import Progress, silent
 
 from .config import REFIT_ROUNDS
+from .refit import soft_threshold
 from .sdp import sample_neurons
 
 __all__ = ["Columns", "generate_columns"]
@@ -57,8 +55,13 @@ START_COLUMNS = 200
 POOL = 4096
 #: The best-priced pool neurons improved by alternating maximisation each round.
 IMPROVED = 50
-#: Coordinate-descent sweeps of the squared loss's restricted problem at most.
-LASSO_SWEEPS = 1000
+#: FISTA steps of the squared loss's restricted problem at most (each one product with the
+#: working set's Gram matrix); every LASSO_CHECK_EVERY steps they stop when the objective
+#: fell by less than LASSO_PROGRESS of itself plus LASSO_FLOOR of the zero network's ½‖y‖²
+#: (once the working set nearly interpolates, gains below that are lost in the rounding).
+LASSO_STEPS, LASSO_CHECK_EVERY, LASSO_PROGRESS, LASSO_FLOOR = 2000, 50, 1e-3, 1e-5
+#: Power-iteration steps at most for the Lasso's step size.
+POWER_STEPS = 100
 #: A neuron prices out when its price exceeds the penalty by this relative margin; below it
 #: the LP solver's own tolerance decides.
 PRICE_MARGIN = 1e-6
@@ -129,7 +132,7 @@ def generate_columns(X: np.ndarray, y: np.ndarray, loss: str, penalty: float, Q:
     pool_U, pool_V = (part.astype(float) for part in sample_neurons(Q, POOL, rng))
     U, V = _unique(pool_U[:START_COLUMNS], pool_V[:START_COLUMNS])
     restricted = _Restricted(X, y, loss, penalty)
-    weights, gradient, value = restricted.solve(U, V)
+    weights, gradient, value = restricted.solve(U, V, np.zeros(len(U)))
     started = time.perf_counter()
     converged = False
     best: tuple[float, Columns] | None = None
@@ -139,18 +142,20 @@ def generate_columns(X: np.ndarray, y: np.ndarray, loss: str, penalty: float, Q:
         if done:
             # The price of neuron (u, v) is uᵀMv: what a unit of its weight lowers the loss by.
             M = X.T @ (X * -gradient[:, None])
-            prices = np.abs(np.einsum("jk,kl,jl->j", pool_U, M, pool_V))
-            entering = [_improve(pool_U[j], pool_V[j], M)
-                        for j in np.argsort(-prices)[:IMPROVED]]
-            entering = [(u, v) for u, v in entering
-                        if abs(u @ M @ v) > penalty * (1 + PRICE_MARGIN)]
-            if not entering:
+            prices = np.abs(np.sum((pool_U @ M) * pool_V, axis=1))
+            best_priced = np.argsort(-prices)[:IMPROVED]
+            new_U, new_V = _improve(pool_U[best_priced], pool_V[best_priced], M)
+            entering = np.abs(np.sum((new_U @ M) * new_V, axis=1)) > penalty * (1 + PRICE_MARGIN)
+            if not entering.any():
                 converged = True
                 break
             keep = weights != 0.0
-            U, V = _unique(np.vstack([U[keep], [u for u, _ in entering]]),
-                           np.vstack([V[keep], [v for _, v in entering]]))
-            weights, gradient, value = restricted.solve(U, V)
+            U, V = _unique(np.vstack([U[keep], new_U[entering]]),
+                           np.vstack([V[keep], new_V[entering]]))
+            # _unique keeps first copies in order: the kept neurons lead, with their weights.
+            start = np.zeros(len(U))
+            start[:np.count_nonzero(keep)] = weights[keep]
+            weights, gradient, value = restricted.solve(U, V, start)
             if done % 10 == 0:
                 progress(f"column generation round {done}: {len(U)} neurons in the working "
                          f"set, objective {value:.6g} ({time.perf_counter() - started:.1f} s)")
@@ -186,20 +191,26 @@ def _nonzero(U: np.ndarray, V: np.ndarray, weights: np.ndarray, value: float, ro
 
 
 class _Restricted:
-    """The refit over a fixed set of neurons, solved exactly, with the loss's gradient there."""
+    """The refit over a fixed set of neurons, with the loss's gradient at its weights."""
 
     def __init__(self, X: np.ndarray, y: np.ndarray, loss: str, penalty: float):
         self.X, self.y, self.loss, self.penalty = X, y, loss, penalty
-        self._lasso: Lasso | None = None
+        self.half_y_norm = 0.5 * float(y @ y)
 
-    def solve(self, U: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-        """The optimal weights, the loss's (sub)gradient g at them and the objective."""
+    def solve(self, U: np.ndarray, V: np.ndarray, start: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, float]:
+        """The weights (from ``start``, for the squared loss), the loss's (sub)gradient g at
+        them and the objective."""
         S = (self.X @ U.T) * (self.X @ V.T)
         if self.loss == "hinge":
             return self._hinge(S)
-        return self._squared(S)
+        return self._squared(S, start)
 
     def _hinge(self, S: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        # SciPy's LP solver takes a fifth of a second to import: the squared loss never does.
+        import scipy.sparse
+        from scipy.optimize import linprog
+
         # min penalty·1ᵀ(w⁺ + w⁻) + 1ᵀξ  s.t.  ξᵢ ≥ 1 − yᵢ(S(w⁺ − w⁻))ᵢ,  w⁺, w⁻, ξ ≥ 0.
         n, k = S.shape
         YS = self.y[:, None] * S
@@ -215,35 +226,70 @@ class _Restricted:
         multipliers = -result.ineqlin.marginals
         return weights, -multipliers * self.y, float(result.fun)
 
-    def _squared(self, S: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-        # ½‖Sw − y‖² + penalty·‖w‖₁ is scikit-learn's Lasso scaled by n. With the small β of
-        # the squared loss the columns are nearly collinear and coordinate descent converges
-        # slowly; the pricing needs only the gradient at the weights it returns (exact at
-        # any w), so a budget of sweeps serves and the warning is not a user's concern.
-        n = len(self.y)
-        lasso = Lasso(alpha=self.penalty / n, fit_intercept=False, tol=1e-6,
-                      max_iter=LASSO_SWEEPS)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            lasso.fit(S, self.y)
-        weights = np.asarray(lasso.coef_, dtype=float)
+    def _squared(self, S: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        # ½‖Sw − y‖² + penalty·‖w‖₁ by FISTA with adaptive restart on the k × k Gram matrix
+        # (a step costs k², whatever n). With the squared loss's small β the columns are nearly collinear and no
+        # first-order method converges in a few steps, but the pricing needs only the
+        # gradient at the weights returned (exact at any w), and the warm start carries the
+        # progress from round to round.
+        gram, correlation = S.T @ S, S.T @ self.y
+        step = 1.0 / max(_largest_eigenvalue(gram), 1e-300)
+        weights, momentum, t = start, start, 1.0
+
+        def objective(w: np.ndarray) -> float:   # ½‖Sw − y‖² + penalty·‖w‖₁, from the Gram
+            return (0.5 * float(w @ (gram @ w)) - float(correlation @ w) + self.half_y_norm
+                    + self.penalty * float(np.abs(w).sum()))
+
+        previous = objective(weights)
+        for done in range(1, LASSO_STEPS + 1):
+            new = soft_threshold(momentum - step * (gram @ momentum - correlation),
+                                 step * self.penalty)
+            if (momentum - new) @ (new - weights) > 0:   # adaptive restart (O'Donoghue–Candès)
+                t = 1.0
+            t_next = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
+            momentum = new + ((t - 1.0) / t_next) * (new - weights)
+            weights, t = new, t_next
+            if done % LASSO_CHECK_EVERY == 0:
+                current = objective(weights)
+                if previous - current <= LASSO_PROGRESS * current + LASSO_FLOOR * self.half_y_norm:
+                    break
+                previous = current
         residual = S @ weights - self.y
         value = 0.5 * float(residual @ residual) + self.penalty * float(np.abs(weights).sum())
         return weights, residual, value
 
 
-def _improve(u: np.ndarray, v: np.ndarray, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Alternating maximisation of |uᵀMv| over ±1 vectors from (u, v): each half-step is
-    exact, so the price never falls; stops at a fixed point."""
-    if u @ M @ v < 0:
-        u = -u
-    for _ in range(len(u)):
-        v_next = np.where(M.T @ u >= 0, 1.0, -1.0)
-        u_next = np.where(M @ v_next >= 0, 1.0, -1.0)
-        if np.array_equal(u_next, u) and np.array_equal(v_next, v):
+def _largest_eigenvalue(gram: np.ndarray) -> float:
+    """λ_max of a Gram matrix by power iteration, with a margin for FISTA's step: a tenth of
+    the cost of a full eigendecomposition, and the columns' common direction (all-ones)
+    starts it next to the answer."""
+    vector = np.ones(len(gram)) / math.sqrt(len(gram))
+    estimate = 0.0
+    for _ in range(POWER_STEPS):
+        image = gram @ vector
+        previous, estimate = estimate, float(vector @ image)
+        norm = float(np.linalg.norm(image))
+        if norm == 0.0:
+            return 0.0
+        vector = image / norm
+        if estimate - previous <= 1e-6 * estimate:
             break
-        u, v = u_next, v_next
-    return u, v
+    # The Rayleigh quotient is below λ_max; FISTA's steps stay stable up to twice 1/λ_max.
+    return 1.1 * estimate
+
+
+def _improve(U: np.ndarray, V: np.ndarray, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Alternating maximisation of |uᵀMv| over ±1 vectors from each row pair (u, v): each
+    half-step is exact, so no price falls; a pair at its fixed point stays there, so all
+    pairs step together until none moves."""
+    U = U * np.where(np.sum((U @ M) * V, axis=1) < 0, -1.0, 1.0)[:, None]
+    for _ in range(M.shape[0]):
+        V_next = np.where(U @ M >= 0, 1.0, -1.0)
+        U_next = np.where(V_next @ M.T >= 0, 1.0, -1.0)
+        if np.array_equal(U_next, U) and np.array_equal(V_next, V):
+            break
+        U, V = U_next, V_next
+    return U, V
 
 
 def _unique(U: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -251,7 +297,10 @@ def _unique(U: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     or v negates s (a weight's sign absorbs it) and swapping u and v leaves it."""
     U = U * np.where(U[:, :1] < 0, -1.0, 1.0)
     V = V * np.where(V[:, :1] < 0, -1.0, 1.0)
-    swap = np.array([tuple(u) > tuple(v) for u, v in zip(U, V)], dtype=bool)
+    differ = U != V
+    first = np.argmax(differ, axis=1)      # where u and v first differ (0 if they never do)
+    rows = np.arange(len(U))
+    swap = differ[rows, first] & (U[rows, first] > V[rows, first])   # tuple(u) > tuple(v)
     first = np.where(swap[:, None], V, U)
     second = np.where(swap[:, None], U, V)
     _, index = np.unique(np.hstack([first, second]), axis=0, return_index=True)

@@ -29,6 +29,11 @@ REFIT_CANDIDATES = 4
 SMOOTHING = 0.02
 
 
+def soft_threshold(values: np.ndarray, threshold: float) -> np.ndarray:
+    """The proximal step of threshold·‖·‖₁: each value moved toward 0 by ``threshold``."""
+    return np.sign(values) * np.maximum(np.abs(values) - threshold, 0.0)
+
+
 def lasso_weights(S: np.ndarray, y: np.ndarray, loss: str, penalty: float,
                   start: np.ndarray, iterations: int = 3000) -> np.ndarray:
     """argmin over α of ℓ(Sα, y) + penalty·‖α‖₁ by FISTA with adaptive restart, from
@@ -49,7 +54,7 @@ def lasso_weights(S: np.ndarray, y: np.ndarray, loss: str, penalty: float,
     for iteration in range(1, iterations + 1):
         gradient = S.T @ smooth.gradient(S @ momentum)
         step = momentum - gradient / lipschitz
-        new = np.sign(step) * np.maximum(np.abs(step) - penalty / lipschitz, 0.0)
+        new = soft_threshold(step, penalty / lipschitz)
         if (momentum - new) @ (new - alpha) > 0:   # adaptive restart (O'Donoghue–Candès)
             t = 1.0
         t_next = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
