@@ -49,6 +49,36 @@ def test_planted_generator_matches_the_paper():
     assert not data.standardize_default and not data.bias_default
 
 
+@pytest.mark.parametrize("text, target", [
+    ("a,b,t\n1, 2.5 ,0\n2,3e2,1\n\n3,-1,0\n4,0,1\n", None),      # spaces, exponent, blank line
+    ("t,a,b\n1,2,0.5\n0,3,1.5\n1,1,2.5\n0,0,3\n", "t"),           # target first
+    ("a,b,t\n1,2,x\n2,3,y\n3,1,x\n4,0,y\n", None),                # text target
+    ("a,b,t\n1,2,0.5\n2,3,1.5\n3,1,2.5\n4,0,3\n", None),          # regression
+])
+def test_numpy_reader_and_careful_reader_agree(text, target):
+    """A quote anywhere sends a file to the careful reader (it strips the quotes): the same
+    file either way must give the same data set."""
+    fast = dataset.load_csv("fast.csv", target, test_fraction=0.25, text=text)
+    quoted = '"' + text.replace(",", '",', 1)
+    careful = dataset.load_csv("careful.csv", target, test_fraction=0.25, text=quoted)
+    assert dataset._numeric_features(text, target) is not None
+    assert dataset._numeric_features(quoted, target) is None
+    for field in ("X_train", "y_train", "X_test", "y_test"):
+        np.testing.assert_array_equal(getattr(fast, field), getattr(careful, field))
+    assert fast.encoder == careful.encoder and fast.label_names == careful.label_names
+    assert fast.task == careful.task
+
+
+def test_bundled_sets_read_alike_by_both_readers():
+    for name in dataset.BUNDLED:
+        text = dataset.bundled_text(name)
+        fast = dataset.load_csv(name, text=text, test_fraction=0.0)
+        careful = dataset.load_csv(name, text='"' + text.replace(",", '",', 1),
+                                   test_fraction=0.0)
+        np.testing.assert_array_equal(fast.X_train, careful.X_train)
+        np.testing.assert_array_equal(fast.y_train, careful.y_train)
+
+
 def test_regression_target(tmp_path):
     path = write(tmp_path, "a,b,t\n1,2,0.5\n2,3,1.5\n3,1,2.5\n4,0,3\n")
     data = dataset.load_csv(path, test_fraction=0.0)
