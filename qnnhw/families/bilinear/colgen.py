@@ -228,10 +228,10 @@ class _Restricted:
 
     def _squared(self, S: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         # ½‖Sw − y‖² + penalty·‖w‖₁ by FISTA with adaptive restart on the k × k Gram matrix
-        # (a step costs k², whatever n). With the squared loss's small β the columns are nearly collinear and no
-        # first-order method converges in a few steps, but the pricing needs only the
-        # gradient at the weights returned (exact at any w), and the warm start carries the
-        # progress from round to round.
+        # (a step costs k², whatever n). With the squared loss's small β the columns are
+        # nearly collinear and no first-order method converges in a few steps, but the
+        # pricing needs only the gradient at the weights returned (exact at any w), and the
+        # warm start carries the progress from round to round.
         gram, correlation = S.T @ S, S.T @ self.y
         step = 1.0 / max(_largest_eigenvalue(gram), 1e-300)
         weights, momentum, t = start, start, 1.0
