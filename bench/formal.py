@@ -38,7 +38,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="qnnhw-formal-"))
     checks = []
     if "framing" in args.checks:
-        checks.append(("frame receiver: only well-formed frames become vectors",
+        checks.append(("frame receiver: only well-formed frames are answered",
                        formal.framing_harness(2, 8, 3)))
     for name, model, parallel, arch in () if "credits" not in args.checks else (
             ("threshold datapath, K=5, P=2", random_threshold_model(2, 5, seed=1), 2,

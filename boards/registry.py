@@ -14,9 +14,35 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qnnhw.errors import QnnhwError
+from qnnhw.protocol import DEFAULT_BAUD
 
-__all__ = ["ALIASES", "BOARDS", "ECP5", "ICE40", "Architecture", "Board", "Device",
-           "get_board"]
+__all__ = ["ALIASES", "BOARDS", "ECP5", "FT231X", "FT2232H", "MAX_BAUD_ERROR",
+           "MIN_BAUD_DIVISOR", "Architecture", "Board", "Device", "SerialBridge", "get_board"]
+
+#: The largest relative difference between the baud rate a UART divisor makes from the design's
+#: clock and the bridge's: over a byte's ten bits it moves the last sample by a fifth of a bit.
+MAX_BAUD_ERROR = 0.02
+#: Fewest clock cycles per bit the link is built with: the receiver samples each bit within a
+#: cycle of its middle, which leaves at least three eighths of a bit of margin.
+MIN_BAUD_DIVISOR = 8
+
+
+@dataclass(frozen=True)
+class SerialBridge:
+    """A board's USB-serial bridge: the baud rates it makes exactly, ``base_hz`` / n."""
+
+    name: str
+    base_hz: float
+
+    def rates(self) -> list[int]:
+        """Its rates from the fastest down to 115,200 baud."""
+        return [round(self.base_hz / n) for n in range(1, int(self.base_hz // DEFAULT_BAUD) + 1)]
+
+
+#: FTDI's high-speed bridges: 12 MHz ÷ n (12, 6, 4, 3 Mbaud …).
+FT2232H = SerialBridge("FTDI FT2232H", 12e6)
+#: FTDI's full-speed bridge: 3 MHz ÷ n.
+FT231X = SerialBridge("FTDI FT231X", 3e6)
 
 
 @dataclass(frozen=True)
@@ -147,6 +173,8 @@ class Board:
     clock: str = "clk12"
     #: (rx, tx, connector or None) for boards whose USB port is no UART: header pins.
     header_uart: tuple[str, str, tuple[str, int] | None] | None = field(default=None)
+    #: The USB-serial bridge on the board (None: an external adapter of unknown speed).
+    bridge: SerialBridge | None = None
 
     @property
     def clock_mhz(self) -> float:
@@ -158,6 +186,34 @@ class Board:
 
         search = ecp5_pll if self.pll == "ecp5" else ice40_pll
         return search(self.clock_hz, f_max)
+
+    def link(self, clock_hz: float, baud: int | None = None) -> tuple[int, int]:
+        """The serial link's (baud, divisor) for a design clocked at ``clock_hz``: ``baud``,
+        or the fastest rate the bridge makes whose divisor (clock cycles per bit, at least
+        :data:`MIN_BAUD_DIVISOR`) is within :data:`MAX_BAUD_ERROR` of it; 115,200 baud
+        with an external adapter."""
+        def divisor(rate: float) -> int | None:
+            cycles = round(clock_hz / rate)
+            if cycles < MIN_BAUD_DIVISOR or abs(clock_hz / cycles / rate - 1) >= MAX_BAUD_ERROR:
+                return None
+            return cycles
+
+        if baud is not None:
+            cycles = divisor(baud)
+            if cycles is None:
+                usable = [rate for rate in (self.bridge or FT2232H).rates()
+                          if divisor(rate) is not None][:3]
+                raise QnnhwError(
+                    f"@baud {baud} cannot be made from the {clock_hz / 1e6:g} MHz clock within "
+                    f"{MAX_BAUD_ERROR:.0%} with at least {MIN_BAUD_DIVISOR} cycles per bit; "
+                    f"try {', '.join(map(str, usable)) or 'a lower rate'}", "baud")
+            return baud, cycles
+        for rate in (self.bridge.rates() if self.bridge else [DEFAULT_BAUD]):
+            cycles = divisor(rate)
+            if cycles is not None:
+                return rate, cycles
+        raise QnnhwError(f"no baud rate of {self.name}'s serial link can be made from a "
+                         f"{clock_hz / 1e6:g} MHz clock; ask for a faster @clock", "clock")
 
     def platform(self) -> Any:
         platform = self.make_platform()
@@ -173,16 +229,16 @@ class Board:
 
 BOARDS: dict[str, Board] = {board.name: board for board in (
     Board("icebreaker", "1BitSquared iCEBreaker", _icebreaker, DEVICES["iCE40UP5K"], 12e6,
-          "USB (FTDI channel B)", pll="pad"),
+          "USB (FTDI channel B)", pll="pad", bridge=FT2232H),
     Board("upduino3", "tinyVision UPduino v3", _upduino3, DEVICES["iCE40UP5K"], 12e6,
           "3.3 V USB-serial adapter: FPGA rx on pin 2, tx on pin 46 (header J6)",
           pll="hfosc", header_uart=("2", "46", None)),
     Board("ice40-hx8k", "Lattice iCE40-HX8K-B-EVN", _hx8k, DEVICES["iCE40HX8K"], 12e6,
-          "USB (FTDI channel B)"),
+          "USB (FTDI channel B)", bridge=FT2232H),
     Board("icestick", "Lattice iCEstick (HX1K)", _icestick, DEVICES["iCE40HX1K"], 12e6,
-          "USB (FTDI channel B)"),
+          "USB (FTDI channel B)", bridge=FT2232H),
     Board("ulx3s", "Radiona ULX3S (85F)", _ulx3s, DEVICES["LFE5U-85F"], 25e6, "USB (FTDI)",
-          pll="ecp5", clock="clk25"),
+          pll="ecp5", clock="clk25", bridge=FT231X),
     Board("orangecrab", "OrangeCrab r0.2 (25F)", _orangecrab, DEVICES["LFE5U-25F"], 48e6,
           "3.3 V USB-serial adapter on the Feather pins: rx on 0, tx on 1",
           pll="ecp5", clock="clk", header_uart=("0", "1", ("io", 0))),

@@ -24,7 +24,7 @@ from .numbers import DatapathNumbers
 from .pipeline import Stages, Tracker
 
 __all__ = ["FoldedDatapath", "FoldedOutputNumbers", "IssueStage", "argmax_depth",
-           "fifo_depth", "output_shape", "output_word_width"]
+           "fifo_depth", "output_shape", "output_word_width", "output_words"]
 
 
 class FoldedOutputNumbers(DatapathNumbers, Protocol):
@@ -55,6 +55,25 @@ def output_shape(spec: DatapathNumbers, scores: bool = True) -> ShapeLike:
     if scores:
         fields["scores"] = data.ArrayLayout(score, spec.outputs)
     return data.StructLayout(fields)
+
+
+def output_words(spec: DatapathNumbers, outputs: np.ndarray, scores: bool = True) -> list[int]:
+    """Integer outputs (a reference's: y, or C scores per row) as the datapath's output words,
+    its ``o.payload``: y, or the class (the first of the largest scores) and, with
+    ``scores``, the scores, packed as :func:`output_shape` lays them out (an unsigned
+    integer)."""
+    if spec.outputs == 1:
+        return [int(y) for y in outputs]
+    label_bits = max(1, (spec.outputs - 1).bit_length())
+    mask = (1 << spec.output_width) - 1
+    words = []
+    for row in np.asarray(outputs):
+        word = int(np.argmax(row))
+        if scores:
+            for index, score in enumerate(row.tolist()):
+                word |= (score & mask) << (label_bits + index * spec.output_width)
+        words.append(word)
+    return words
 
 
 def output_word_width(spec: DatapathNumbers, scores: bool = True) -> int:

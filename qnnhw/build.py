@@ -31,6 +31,7 @@ from boards import Board
 from boards.clocking import PLLClock, PLLSettings
 from boards.top import BoardTop
 from hdl.serial import SerialInference
+from sim.runner import random_vectors, simulate_serial
 
 from . import flow
 from .dataset import Dataset, class_indices
@@ -39,7 +40,7 @@ from .estimate import choose_parallel
 from .families import Progress, Spec, Trainer, architecture, family_of, get_family
 from .files import atomic_write
 from .model import Network
-from .protocol import DEFAULT_BAUD, LENGTH_BYTES, ResponseFormat, request_frame_bytes
+from .protocol import DEFAULT_WINDOW, MAX_VECTORS, PROTOCOL_VERSION, design_id
 from .toolchain import DoesNotFit, Implementation, elaborate, implement
 from .training import TrainingOptions
 
@@ -47,6 +48,8 @@ __all__ = ["Steps", "fit_design", "hardware_accuracy", "requested_pll", "run_bui
 
 NAME = "qnnhw"
 #: Products of a finished build, moved from the staging folder into the build folder.
+#: Vectors the build sends through the simulated serial link, and its self-test's count.
+LINK_VECTORS, SELFTEST_VECTORS = 64, 4096
 PRODUCTS = ("model.json", "fit.json", "fixedpoint.json", "qnnhw.v", "report.json")
 LOGS = ("toolchain.log", f"{NAME}.rpt", f"{NAME}.tim")
 #: With the PLL, the design runs at no more than this share of nextpnr's Fmax …
@@ -153,20 +156,23 @@ def fit_design(board: Board, model: Network, trainer: Trainer | None, input_bits
 
 
 def _implement(board: Board, model: Network, spec: Spec, parallel: int, scores: bool,
-               arch: str, pll: PLLSettings | None, staging: Path, steps: Steps,
-               retries: int = 3, time_limit: float | None = None
+               arch: str, pll: PLLSettings | None, baud: int | None, staging: Path,
+               steps: Steps, retries: int = 3, time_limit: float | None = None
                ) -> tuple[Any, Implementation, int]:
     """Elaborate, synthesise, place and route, clocked by the oscillator or by the PLL set
-    to ``pll``; retry with fewer units (up to ``retries`` times) if it does not fit. With
-    ``time_limit``, a tool that runs longer than that many seconds fails the attempt."""
+    to ``pll``, the serial link at ``baud`` (None: the board's fastest for the clock); retry
+    with fewer units (up to ``retries`` times) if it does not fit. With ``time_limit``, a
+    tool that runs longer than that many seconds fails the attempt."""
     clock_hz = board.clock_hz if pll is None else pll.f_out
-    divisor = round(clock_hz / DEFAULT_BAUD)
+    _, divisor = board.link(clock_hz, baud)
+    identity = design_id(spec.to_json())
     attempts = 0
     while True:
         datapath = flow.datapath(model, spec, parallel, scores, arch)
         clock = None if pll is None else PLLClock(pll, board.pll, board.clock)
         with steps.step("elaborate", "qnnhw.v"):
-            commands = elaborate(board, BoardTop(SerialInference(datapath, divisor), clock),
+            engine = SerialInference(datapath, divisor, round(clock_hz), identity)
+            commands = elaborate(board, BoardTop(engine, clock),
                                  staging, NAME, architecture(family_of(model), arch)
                                  .plain_flip_flops)
         steps.progress(f"synthesis, place and route for {board.name} ({board.device.name}), "
@@ -184,7 +190,7 @@ def _implement(board: Board, model: Network, spec: Spec, parallel: int, scores: 
 
 
 def _faster_clock(board: Board, model: Network, spec: Spec, parallel: int, scores: bool,
-                  arch: str, fmax_mhz: float, staging: Path, steps: Steps
+                  arch: str, baud: int | None, fmax_mhz: float, staging: Path, steps: Steps
                   ) -> tuple[PLLSettings, Any, Implementation] | None:
     """Build again from the PLL at the fastest clock within :data:`CLOCK_MARGIN` of the last
     Fmax, up to :data:`PLL_ATTEMPTS` times: a routing that misses its clock is tried again
@@ -208,8 +214,8 @@ def _faster_clock(board: Board, model: Network, spec: Spec, parallel: int, score
         folder.mkdir()
         try:
             datapath, implementation, _ = _implement(board, model, spec, parallel, scores,
-                                                     arch, settings, folder, steps, retries=0,
-                                                     time_limit=time_limit)
+                                                     arch, settings, baud, folder, steps,
+                                                     retries=0, time_limit=time_limit)
         except QnnhwError as error:
             steps.progress(f"the PLL design failed ({error})")
             break
@@ -232,6 +238,7 @@ def run_build(board: Board, out_dir: Path, *, model: Network | None = None,
               dataset: Dataset | None = None, config: TrainingOptions | None = None,
               parallel: int | None = None, input_bits: int | None = None,
               scores: bool = True, clock: str | float = "auto", arch: str = "auto",
+              baud: int | None = None, link_vectors: int = LINK_VECTORS,
               progress: Progress) -> dict[str, Any]:
     """The whole flow for one board: train (unless ``model`` is given), fit, build, report.
 
@@ -246,6 +253,11 @@ def run_build(board: Board, out_dir: Path, *, model: Network | None = None,
 
     ``arch``: the hardware architecture (the family's ``architectures``), or "auto" for
     the one with the fewest cycles per vector that fits the board.
+
+    ``baud``: the serial link's rate (None: the fastest the board's bridge and the clock
+    make, :meth:`boards.Board.link`). The built design's whole serial path is then run in
+    Verilator at its clock with ``link_vectors`` vectors sent as the client sends them, and
+    its self-test: the report's link figures are measured there (0: not run).
     """
     start = time.perf_counter()
     steps = Steps(progress)
@@ -253,6 +265,7 @@ def run_build(board: Board, out_dir: Path, *, model: Network | None = None,
     failed = out_dir / "failed"
     created = not out_dir.exists()
     pll = requested_pll(board, clock)   # before any work: a clock no PLL makes is refused
+    board.link(board.clock_hz if pll is None else pll.f_out, baud)   # and a baud it cannot
     if staging.exists():
         progress(f"removing {staging}, the unfinished work of an earlier build")
     shutil.rmtree(staging, ignore_errors=True)
@@ -280,7 +293,7 @@ def run_build(board: Board, out_dir: Path, *, model: Network | None = None,
             atomic_write(staging / "fixedpoint.json", spec.to_json())
         in_toolchain = True
         datapath, implementation, parallel = _implement(board, model, spec, parallel, scores,
-                                                        arch, pll, staging, steps)
+                                                        arch, pll, baud, staging, steps)
         clock_hz = board.clock_hz if pll is None else pll.f_out
         if implementation.fmax_mhz * 1e6 < clock_hz:
             which, lower = ("board", "") if pll is None else ("PLL", "a lower @clock, ")
@@ -289,13 +302,18 @@ def run_build(board: Board, out_dir: Path, *, model: Network | None = None,
                              f"{which} clock; try {lower}fewer @input_bits or another board",
                              ("clock", "input_bits"))
         if clock == "auto":
-            faster = _faster_clock(board, model, spec, parallel, scores, arch,
+            faster = _faster_clock(board, model, spec, parallel, scores, arch, baud,
                                    implementation.fmax_mhz, staging, steps)
             if faster is not None:
                 pll, datapath, implementation = faster
         with steps.step("report", "report.json"):
             report = _report(board, model, spec, datapath, implementation, parallel, arch,
-                             pll, dataset)
+                             pll, baud, dataset)
+        if link_vectors:
+            with steps.step("link", "report.json"):
+                clock_hz = board.clock_hz if pll is None else pll.f_out
+                report.update(_measure_link(model, spec, parallel, arch, clock_hz, report,
+                                            link_vectors, steps.progress))
         report["steps"] = list(steps.records)
         report["seconds"] = round(time.perf_counter() - start, 1)
         atomic_write(staging / "report.json", json.dumps(report, indent=1) + "\n")
@@ -353,15 +371,13 @@ def requested_pll(board: Board, clock: str | float) -> PLLSettings | None:
 
 def _report(board: Board, model: Network, spec: Spec, datapath: Any,
             implementation: Implementation, parallel: int, arch: str,
-            pll: PLLSettings | None, dataset: Dataset | None) -> dict[str, Any]:
+            pll: PLLSettings | None, baud: int | None, dataset: Dataset | None
+            ) -> dict[str, Any]:
     family, device = family_of(model), board.device
     groups = datapath.initiation_interval
     clock = board.clock_hz if pll is None else pll.f_out
-    divisor = round(clock / DEFAULT_BAUD)
+    baud, divisor = board.link(clock, baud)
     work = family.work(spec, arch)
-    request_bytes = request_frame_bytes(spec.features, spec.input_bits)
-    response_bytes = ResponseFormat.for_spec(spec, datapath.scores).payload_bytes + 2 \
-        + LENGTH_BYTES
     training = model.training
     report: dict[str, Any] = {
         "board": board.name, "board_title": board.title, "device": device.name,
@@ -382,9 +398,10 @@ def _report(board: Board, model: Network, spec: Spec, datapath: Any,
         "bound_ratio": (clock / groups) / (parallel * clock / work),
         "input_bits": spec.input_bits, "output_bits": spec.output_width,
         "outputs": spec.outputs, "response_scores": datapath.scores,
-        "uart_baud": DEFAULT_BAUD,
-        "uart_baud_error": round(clock / divisor / DEFAULT_BAUD - 1, 5),
-        "uart_inferences_per_second": DEFAULT_BAUD / 10 / (request_bytes + response_bytes),
+        "protocol_version": PROTOCOL_VERSION, "design_id": design_id(spec.to_json()),
+        "uart_baud": baud, "uart_divisor": divisor,
+        "uart_bridge": board.bridge.name if board.bridge else "external adapter",
+        "uart_baud_error": round(clock / divisor / baud - 1, 5),
         "estimated_lcs": family.estimate(device, spec, parallel, datapath.scores, arch).lcs,
         "model": {"family": model.FAMILY,
                   **{key: training.get(key) for key in ("method", "loss", "beta", "objective",
@@ -395,6 +412,30 @@ def _report(board: Board, model: Network, spec: Spec, datapath: Any,
     if dataset is not None:
         report.update(hardware_accuracy(model, spec, dataset))
     return report
+
+
+def _measure_link(model: Network, spec: Spec, parallel: int, arch: str, clock_hz: float,
+                  report: dict[str, Any], vectors: int, progress: Progress
+                  ) -> dict[str, Any]:
+    """The built design's serial path in Verilator at its clock and baud: the inferences per
+    second of ``vectors`` sent as the client sends them, and the self-test's cycles."""
+    inputs = random_vectors(spec, vectors, seed=0)
+    progress(f"simulating the serial link: {vectors} vectors at {report['uart_baud']:,} baud, "
+             f"{report['clock_mhz']:g} MHz, and the self-test")
+    results = simulate_serial(
+        model, spec, parallel, inputs, flow.cache_dir() / "sim", clock_hz=clock_hz,
+        divisor=report["uart_divisor"], scores=report["response_scores"], arch=arch,
+        window=DEFAULT_WINDOW, selftest_count=SELFTEST_VECTORS, progress=progress,
+        tests=["answers_every_request", "describes_itself_and_runs_the_self_test"])
+    measured, selftest = results.get("answers_every_request"), results.get("selftest")
+    if results["_failures"] or measured is None or selftest is None:
+        raise QnnhwError("the board design failed its serial-link simulation ("
+                         + "; ".join(results["_failures"] or ["no result"]) + ")")
+    return {"uart_inferences_per_second": round(measured["inferences_per_second"], 1),
+            "uart_link": {"vectors": vectors, "window": DEFAULT_WINDOW,
+                          "vectors_per_frame": MAX_VECTORS,
+                          "mismatches": measured["mismatches"]},
+            "selftest_cycles_per_vector": round(selftest["cycles"] / SELFTEST_VECTORS, 4)}
 
 
 def hardware_accuracy(model: Network, spec: Spec, dataset: Dataset) -> dict[str, float]:

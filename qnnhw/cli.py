@@ -21,18 +21,20 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from .cli_types import clock_choice, number, positive_int, random_seed
+from .cli_types import clock_choice, count, number, positive_int, positive_number, random_seed
 from .dataset import TASKS
 from .errors import QnnhwError
 from .families import DEFAULT_FAMILY, architecture, architecture_names, family_of, get_family, names
 from .optim import STEP_RULES
-from .protocol import DEFAULT_BAUD, ResponseFormat
+from .protocol import DEFAULT_WINDOW, PROTOCOL_VERSION
 
 if TYPE_CHECKING:
     import numpy as np
 
 __all__ = ["main"]
 
+#: The count of ``run --selftest``'s vectors when none is given.
+SELFTEST_VECTORS = 65536
 #: Where a sweep's points stop (``sweep --stop``).
 STOPS = ("train", "estimate", "build")
 #: Training defaults of ``build`` where they differ from ``train``'s: the paper's Fig. 3 data.
@@ -285,6 +287,8 @@ def cmd_simulate(args: argparse.Namespace, start: float, flags: Mapping[str, str
     from . import flow
     from .files import check_writable
 
+    if args.serial:
+        return _simulate_serial(args)
     if args.dump:
         check_writable(args.dump, "the vector dump", "--dump")
     model, spec, parallel = load_hardware_inputs(args)
@@ -309,6 +313,62 @@ def cmd_simulate(args: argparse.Namespace, start: float, flags: Mapping[str, str
         if args.dump:
             print(f"wrote {args.dump}")
     return 0 if result.mismatches == 0 else 1
+
+
+def link_summary(report: dict[str, Any]) -> str:
+    """The report's serial link: its rate and what the simulation measured through it."""
+    text = (f"{report['uart_baud']:,} baud ({report['uart_bridge']}, {report['uart_divisor']} "
+            f"cycles per bit, {100 * report['uart_baud_error']:+.2f}%)")
+    if "uart_inferences_per_second" not in report:
+        return text + ", not simulated"
+    link = report["uart_link"]
+    return (text + f": {report['uart_inferences_per_second']:,.0f} inferences/s end to end "
+            f"in simulation ({link['window']} frames of {link['vectors_per_frame']} vectors in "
+            f"flight); self-test {report['selftest_cycles_per_vector']:g} cycles per vector")
+
+
+def _simulate_serial(args: argparse.Namespace) -> int:
+    """``simulate --serial``: the board's whole serial path in Verilator at its clock."""
+    from boards import get_board
+    from sim.runner import random_vectors, simulate_serial
+
+    from . import flow
+
+    board = get_board(args.board)
+    clock_hz = (args.clock or board.clock_mhz) * 1e6
+    baud, divisor = board.link(clock_hz, args.baud)
+    model, spec, parallel = load_hardware_inputs(args)
+    inputs = random_vectors(spec, args.vectors, args.seed)
+    progress(f"{board.name} at {clock_hz / 1e6:g} MHz, {baud:,} baud ({divisor} cycles per "
+             f"bit), {args.window} frames in flight")
+    results = simulate_serial(model, spec, parallel, inputs,
+                              args.work_dir or flow.cache_dir() / "sim", clock_hz=clock_hz,
+                              divisor=divisor, arch=args.arch, window=args.window,
+                              seed=args.seed, progress=progress,
+                              tests=["answers_every_request",
+                                     "describes_itself_and_runs_the_self_test"])
+    measured, selftest = results.get("answers_every_request"), results.get("selftest")
+    if measured is None or selftest is None:
+        raise QnnhwError("the serial simulation did not run: " + "; ".join(
+            results["_failures"] or ["no result"]))
+    summary = {"board": board.name, "clock_hz": clock_hz, "baud": baud, "divisor": divisor,
+               "window": args.window, "vectors": measured["vectors"],
+               "mismatches": measured["mismatches"],
+               "inferences_per_second": measured["inferences_per_second"],
+               "resent": measured["resent"], "selftest_vectors": selftest["vectors"],
+               "selftest_cycles": selftest["cycles"],
+               "selftest_cycles_per_vector": selftest["cycles"] / selftest["vectors"],
+               "failures": results["_failures"]}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        verdict = ("every answer equal to the reference" if not summary["mismatches"] else
+                   f"{summary['mismatches']} answers DIFFER from the reference")
+        print(f"simulated {summary['vectors']} vectors through {board.name}'s serial link: "
+              f"{summary['inferences_per_second']:,.0f} inferences/s, {verdict}")
+        print(f"  self-test: {summary['selftest_cycles_per_vector']:.4g} cycles per vector; "
+              + ("; ".join(results["_failures"]) or "signature equal to the reference's"))
+    return 0 if not results["_failures"] and not summary["mismatches"] else 1
 
 
 def format_build_summary(report: dict[str, Any], out_dir: Path) -> str:
@@ -346,8 +406,7 @@ def format_build_summary(report: dict[str, Any], out_dir: Path) -> str:
         f"per vector: {report['inferences_per_second']:,.0f} inferences/s "
         f"({100 * report['bound_ratio']:.0f}% of the P-unit bound), latency "
         f"{report['latency_cycles']} cycles",
-        f"  serial link    {report['uart_baud']} baud: {report['uart_inferences_per_second']:,.0f} "
-        f"inferences/s over the UART",
+        f"  serial link    {link_summary(report)}",
         f"  steps          {steps}",
         f"  report         {out_dir / 'report.json'}",
     ]
@@ -378,8 +437,9 @@ def cmd_build(args: argparse.Namespace, start: float, flags: Mapping[str, str]) 
         data, config = training_inputs(args, flags)
     report = run_build(board, out_dir, model=model, dataset=data, config=config,
                        parallel=args.parallel, input_bits=args.input_bits,
-                       scores=args.scores, clock=args.clock, arch=args.arch,
-                       progress=progress)
+                       scores=args.scores, clock=args.clock, arch=args.arch, baud=args.baud,
+                       progress=progress, **({} if args.link_vectors is None else
+                                             {"link_vectors": args.link_vectors}))
     report["total_seconds"] = time.perf_counter() - start
     if args.json:
         print(json.dumps(report))
@@ -405,18 +465,13 @@ def cmd_boards(args: argparse.Namespace, start: float, flags: Mapping[str, str])
     return 0
 
 
-def cmd_run(args: argparse.Namespace, start: float, flags: Mapping[str, str]) -> int:
-    import csv as csv_module
-
-    import numpy as np
-
-    from . import flow
-    from .client import BoardClient
+def _built_design(folder: Path) -> tuple[Any, Any, dict[str, Any]]:
+    """The model, fixed-point spec and report of a build folder, checked."""
     from .families import spec_from_dict
     from .model import load_model
 
-    model = load_model(args.build / "model.json")
-    spec_path = args.build / "fixedpoint.json"
+    model = load_model(folder / "model.json")
+    spec_path = folder / "fixedpoint.json"
     try:
         spec = spec_from_dict(json.loads(spec_path.read_text()))
     except FileNotFoundError:
@@ -424,22 +479,67 @@ def cmd_run(args: argparse.Namespace, start: float, flags: Mapping[str, str]) ->
                          f"--build") from None
     except json.JSONDecodeError:
         raise QnnhwError(f"{spec_path}: corrupt JSON; rebuild") from None
-    report_path = args.build / "report.json"
+    report_path = folder / "report.json"
     try:
-        scores = bool(json.loads(report_path.read_text()).get("response_scores", True))
-    except (FileNotFoundError, json.JSONDecodeError, AttributeError):
+        report = json.loads(report_path.read_text())
+        if not isinstance(report, dict):
+            raise TypeError
+        report["response_scores"] = bool(report.get("response_scores", True))
+    except (FileNotFoundError, json.JSONDecodeError, TypeError):
         raise QnnhwError(f"{report_path}: missing or corrupt; give the folder written by "
                          f"'build' with --build") from None
+    version = report.get("protocol_version", 1)
+    if version != PROTOCOL_VERSION:
+        raise QnnhwError(f"{folder} was built for serial protocol version {version}; this qnnhw "
+                         f"speaks version {PROTOCOL_VERSION}: rebuild with 'python -m qnnhw "
+                         f"build' and load the new bitstream")
+    return model, spec, report
+
+
+def _check_board(hello: Any, spec: Any, report: dict[str, Any], folder: Path, port: str
+                 ) -> None:
+    """Refuse a board whose bitstream is not the build folder's."""
+    from .protocol import design_id
+
+    if hello.design_id != design_id(spec.to_json()) or hello.scores != report[
+            "response_scores"]:
+        raise QnnhwError(f"the board on {port} runs another design than {folder} (its "
+                         f"{hello.features} inputs of {hello.input_bits} bits, {hello.outputs} "
+                         f"output(s), design {hello.design_id:08x}); load "
+                         f"{folder / str(report.get('bitstream', 'qnnhw.bin'))} or give --build "
+                         f"the folder its bitstream came from")
+
+
+def cmd_run(args: argparse.Namespace, start: float, flags: Mapping[str, str]) -> int:
+    import csv as csv_module
+
+    import numpy as np
+
+    from . import flow
+    from .client import BoardClient
+
+    model, spec, report = _built_design(args.build)
+    scores = report["response_scores"]
     if args.scores and spec.outputs > 1 and not scores:
         raise QnnhwError("the board was built with --no-scores: it answers with the class "
                          "only; rebuild without --no-scores to read the scores", "scores")
+    baud = args.baud or int(report.get("uart_baud", 0)) or None
+    if baud is None:
+        raise QnnhwError(f"{args.build / 'report.json'} names no baud rate; give --baud")
+    client = BoardClient.open(args.port, baud)
+    hello = client.hello()
+    _check_board(hello, spec, report, args.build, args.port)
+    if args.selftest:
+        return _selftest(client, hello, model, spec, report, args.selftest)
     reference = flow.reference(model, spec)
     X, targets = _rows_to_send(args.data or model.training.get("data"), model)
     inputs = reference.quantize(X)
     expected = reference.outputs(inputs)
-    response_format = ResponseFormat.for_spec(spec, scores)
-    client = BoardClient.open(args.port, args.baud, spec.input_bits, response_format)
-    progress(f"sending {len(inputs)} vectors to {args.port} at {args.baud} baud")
+    progress(f"sending {len(inputs)} vectors to {args.port} at {baud} baud, {args.window} "
+             f"frames of up to {hello.max_vectors} vectors in flight")
+    began = time.perf_counter()
+    answers = client.infer(inputs.tolist(), hello, window=args.window)
+    seconds = time.perf_counter() - began
     writer = csv_module.writer(sys.stdout)
     several = spec.outputs > 1
     columns = ["class_board", "class_reference"] if several else ["y_board", "y_reference"]
@@ -447,11 +547,8 @@ def cmd_run(args: argparse.Namespace, start: float, flags: Mapping[str, str]) ->
         columns += ["scores_board"]
     writer.writerow(["row", "prediction", *columns] + (["target"] if targets else []))
     mismatches = correct = 0
-    began = time.perf_counter()
-    for index, vector in enumerate(inputs.tolist()):
-        answer = client.infer(vector)
+    for index, answer in enumerate(answers):
         y = answer.value
-        assert y is not None
         if several:
             truth = int(np.argmax(expected[index]))
             mismatches += y != truth or (answer.scores is not None and list(answer.scores)
@@ -471,13 +568,38 @@ def cmd_run(args: argparse.Namespace, start: float, flags: Mapping[str, str]) ->
             correct += prediction == targets[index]
             row.append(targets[index])
         writer.writerow(row)
-    seconds = time.perf_counter() - began
     summary = (f"{len(inputs)} vectors in {seconds:.2f} s ({len(inputs) / seconds:.0f}/s), "
-               f"{mismatches} differ from the reference, {client.resent} resent")
+               f"{mismatches} differ from the reference, {client.resent} frames resent")
     if targets and model.task == "classification":
         summary += f", accuracy {correct / len(inputs):.4f}"
     progress(summary)
     return 0 if mismatches == 0 else 1
+
+
+def _selftest(client: Any, hello: Any, model: Any, spec: Any, report: dict[str, Any],
+              count: int) -> int:
+    """``run --selftest``: the board's own run of its generator, against the reference."""
+    from hdl.folding import output_word_width, output_words
+
+    from . import flow, protocol
+
+    cycles_per_vector = float(report.get("cycles_per_vector", 1))
+    progress(f"self-test: {count} generated vectors through the datapath on the board")
+    result = client.selftest(count, hello, cycles_per_vector)
+    scores = report["response_scores"]
+    reference = flow.reference(model, spec)
+    outputs = reference.outputs(protocol.selftest_vectors(count, spec.features,
+                                                          spec.input_bits))
+    expected = protocol.signature(output_words(spec, outputs, scores),
+                                  output_word_width(spec, scores))
+    measured = count * hello.clock_hz / max(result.cycles, 1)
+    verdict = ("matches the reference's" if result.signature == expected else
+               f"DIFFERS from the reference's {expected:08x}")
+    print(f"self-test: {count} vectors in {result.cycles} cycles ({result.cycles / count:.4g} "
+          f"cycles per vector; the datapath's {cycles_per_vector:g}), {measured:,.0f} "
+          f"inferences/s at {hello.clock_hz / 1e6:g} MHz; signature {result.signature:08x} "
+          f"{verdict}")
+    return 0 if result.signature == expected else 1
 
 
 def _rows_to_send(source: str | None, model: Any) -> tuple[np.ndarray, list[str] | None]:
@@ -514,6 +636,9 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
                              "at the fastest clock within 10%% of nextpnr's Fmax, kept if it "
                              "meets timing; board: the oscillator only; MHZ: the PLL at the "
                              "fastest clock not above it")
+    parser.add_argument("--baud", type=positive_int,
+                        help="the serial link's baud rate (default: the fastest the board's "
+                             "USB bridge and the clock make within 2%%)")
     add_hardware_arguments(parser, build=True)
     add_training_arguments(parser, data_default=BUILD_DATA, family_defaults={
         name: get_family(name).build_defaults for name in names()})
@@ -595,6 +720,20 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--work-dir", type=Path,
                           help="build folder (default: ~/.cache/qnnhw/sim, reused between runs)")
     simulate.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    link = simulate.add_argument_group(
+        "serial link", "--serial runs the board's whole design (UART, frames, self-test, "
+                       "datapath) at its clock and baud, sending the vectors as 'run' does, "
+                       "and measures the inferences/s through the link")
+    link.add_argument("--serial", action="store_true", help="simulate the serial link")
+    link.add_argument("--board", default="ice40",
+                      help="the board whose USB bridge sets the baud rate (default: ice40)")
+    link.add_argument("--clock", type=positive_number, metavar="MHZ",
+                      help="the design's clock (default: the board's oscillator; a build's "
+                           "report.json says its clock_mhz)")
+    link.add_argument("--baud", type=positive_int,
+                      help="baud rate (default: the fastest the bridge and the clock make)")
+    link.add_argument("--window", type=positive_int, default=DEFAULT_WINDOW, metavar="W",
+                      help=f"request frames in flight (default: {DEFAULT_WINDOW})")
     add_hardware_arguments(simulate)
     simulate.set_defaults(handler=cmd_simulate)
 
@@ -607,6 +746,10 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("-o", "--output", type=Path, metavar="DIR",
                        help="output folder (default: build/BOARD)")
     build.add_argument("--json", action="store_true", help="print the report as JSON")
+    build.add_argument("--link-vectors", type=count, metavar="N",
+                       help="vectors sent through the built design's serial link in "
+                            "simulation for the report's link figures (default: enough to "
+                            "measure it; 0: no link simulation)")
     add_build_arguments(build)
     build.set_defaults(handler=cmd_build)
 
@@ -621,8 +764,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="folder written by 'build' (default: build/icebreaker)")
     run.add_argument("--data", metavar="CSV",
                      help="rows to send (default: the model's bundled training data)")
-    run.add_argument("--baud", type=positive_int, default=DEFAULT_BAUD,
-                     help=f"baud rate (default: {DEFAULT_BAUD}, as built)")
+    run.add_argument("--baud", type=positive_int,
+                     help="baud rate (default: the build report's, as the bitstream was built)")
+    run.add_argument("--window", type=positive_int, default=DEFAULT_WINDOW, metavar="W",
+                     help=f"request frames in flight (default: {DEFAULT_WINDOW})")
+    run.add_argument("--selftest", type=positive_int, nargs="?", const=SELFTEST_VECTORS,
+                     metavar="N", help=f"run the board's self-test of N generated vectors "
+                                       f"(default N: {SELFTEST_VECTORS}) instead of sending "
+                                       f"data: compare its signature with the reference's and "
+                                       f"print the inferences/s the board measured")
     run.add_argument("--scores", action="store_true",
                      help="for a network of three classes or more, print the board's C scores "
                           "beside its class")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["clock_choice", "number", "positive_int", "random_seed"]
+__all__ = ["clock_choice", "count", "number", "positive_int", "positive_number", "random_seed"]
 
 
 def positive_int(text: str) -> int:
@@ -14,6 +14,18 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, not {value}")
+    return value
+
+
+def count(text: str) -> int:
+    """A count: 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 0 or a positive integer, not {text!r}"
+                                         ) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or a positive integer, not {value}")
     return value
 
 
@@ -35,6 +47,13 @@ def number(text: str) -> float:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+
+
+def positive_number(text: str) -> float:
+    value = number(text)
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, not {text}")
+    return value
 
 
 def clock_choice(text: str) -> str | float:

@@ -7,10 +7,11 @@ estimates are calibrated against nextpnr on iCE40 (``bench/boards.py`` prints bo
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from .protocol import MAX_VECTORS, vector_bytes
 
 if TYPE_CHECKING:
     from boards import Device
@@ -54,10 +55,17 @@ def tree_cells(leaves: int, width: int) -> int:
     return cells
 
 
+#: Logic cells of the serial engine whatever the network: the UART, the frame codec (CRC-16,
+#: header fields, the record queue's control), the self-test's generator, counters and
+#: signature.
+SERIAL_LOGIC_CELLS = 600
+
+
 def serial_cells(spec: Spec) -> int:
-    """The x register, the UART and the frame receiver in front of the datapath."""
-    bits = spec.input_bits
-    return spec.features * bits + spec.features * 8 * math.ceil(bits / 8) + 250
+    """The serial engine in front of the datapath: the vector being assembled from packed
+    bytes, the vector waiting for the datapath, and :data:`SERIAL_LOGIC_CELLS`."""
+    bits = spec.features * spec.input_bits
+    return bits + 8 * vector_bytes(spec.features, spec.input_bits) + SERIAL_LOGIC_CELLS
 
 
 #: Deepest FIFO storage (words besides the FIFO's output register) that synthesis keeps in
@@ -74,11 +82,15 @@ def rom_blocks(device: Device, word_widths: Sequence[int], groups: int) -> int:
 def output_path(device: Device, width: int, fifo_depth: int) -> tuple[int, int]:
     """Logic cells and block RAMs from a datapath's output words (``width`` bits) to the
     UART: the output register, the FIFO (its storage in block RAM when it is deep) and its
-    output register, and the response frame's shift register."""
-    storage = fifo_depth - 1
-    if storage <= FIFO_WORDS_IN_LOGIC:
-        return (3 + storage) * width, 0
-    return 3 * width, device.rom_blocks(width, storage)
+    output register, the answers' FIFO that holds a frame's outputs until its check is read
+    (likewise), and the response frame's shift register."""
+    cells, blocks = 3 * width, 0
+    for storage in (fifo_depth - 1, MAX_VECTORS):
+        if storage <= FIFO_WORDS_IN_LOGIC:
+            cells += storage * width
+        else:
+            cells, blocks = cells + width, blocks + device.rom_blocks(width, storage)
+    return cells, blocks
 
 
 def choose_parallel(device: Device, units: int, estimate: Callable[[int], Estimate]

@@ -350,7 +350,7 @@ def _run(stop: str, args: argparse.Namespace, flags: Mapping[str, str], folder: 
         report = run_build(get_board(args.board), folder, dataset=data, config=config,
                            parallel=args.parallel, input_bits=args.input_bits,
                            scores=args.scores, clock=args.clock, arch=args.arch,
-                           progress=progress)
+                           baud=args.baud, link_vectors=0, progress=progress)
         return {"test_accuracy": report.get("test_accuracy_hardware"),
                 "test_accuracy_float": report.get("test_accuracy_float"),
                 "network_neurons": report["m"], "architecture": report["arch"],

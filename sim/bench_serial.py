@@ -1,8 +1,9 @@
 """cocotb bench of the board design: requests in on ``rx``, responses out on ``tx``.
 
-It speaks the frame format through :mod:`qnnhw.protocol`, the code the host client uses, and
-checks every prediction against the integer reference. Stimulus and reference come from the
-JSON file named by ``QNNHW_BENCH``.
+It speaks the frame format through :mod:`qnnhw.protocol` — the pipelined client's own code,
+:class:`~qnnhw.protocol.Pipeline` — at the board's clock and baud rate, and checks every
+answer against the integer reference. Stimulus and reference come from the JSON file named
+by ``QNNHW_BENCH``.
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ from typing import Any
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, SimTimeoutError, with_timeout
+from cocotb.triggers import ClockCycles, with_timeout
+from cocotb.utils import get_sim_time
 
 from qnnhw import protocol
 from sim.benchfiles import load_bench, record
 from sim.uart import UARTSink, UARTSource
-
-PERIOD = 10  # ns
 
 
 class Host:
@@ -26,74 +26,156 @@ class Host:
 
     def __init__(self, dut: Any, bench: dict):
         self.bench = bench
+        self.dut = dut
         self.source = UARTSource(dut.rx, dut.clk, bench["divisor"])
         self.sink = UARTSink(dut.tx, dut.clk, bench["divisor"])
-        self.decoder = protocol.ResponseDecoder(protocol.ResponseFormat(
-            bench["output_bits"], bench["outputs"], bench["scores"]))
-        self.frame_cycles = 10 * bench["divisor"] * 16
+        self.format = protocol.ResponseFormat(bench["output_bits"], bench["outputs"],
+                                              bench["scores"])
+        self.decoder = protocol.ReplyDecoder(self.format)
+        self.byte_cycles = 10 * bench["divisor"]
         cocotb.start_soon(self.sink.run())
 
-    def request(self, vector: list[int]) -> bytes:
-        return protocol.encode_request(vector, self.bench["input_bits"])
+    def now(self) -> float:
+        """Simulated seconds."""
+        return get_sim_time("ps") * 1e-12
 
-    async def response(self) -> protocol.Response:
+    def drain(self) -> bytes:
+        drained = bytearray()
+        while not self.sink.queue.empty():
+            drained.append(self.sink.queue.get_nowait())
+        return bytes(drained)
+
+    async def reply(self, frames: int = 16) -> protocol.Reply:
+        """The next response frame (within the time of ``frames`` frames of 64 bytes)."""
         while True:
             byte = await with_timeout(self.sink.queue.get(),
-                                      self.frame_cycles * 4 * PERIOD, "ns")
-            responses = self.decoder.feed(bytes([byte]))
-            if responses:
-                return responses[0]
+                                      frames * 64 * self.byte_cycles * self.bench["period_ps"],
+                                      "ps")
+            replies = self.decoder.feed(bytes([byte]))
+            if replies:
+                return replies[0]
 
-    async def no_response(self) -> None:
-        await ClockCycles(self.source.clock, self.frame_cycles)
+    async def no_reply(self) -> None:
+        await ClockCycles(self.source.clock, 64 * self.byte_cycles)
         assert self.sink.queue.empty(), "the board answered a frame it should have dropped"
+
+    async def pipelined(self, vectors: list[list[int]], *, faults: int = 0,
+                        rng: random.Random | None = None) -> tuple[protocol.Pipeline, float]:
+        """Send ``vectors`` as the client does (the window and frames of the bench file);
+        the first ``faults`` new frames get one injected fault each (their resends go out
+        clean). Returns the pipeline and the simulated seconds from the first byte to the
+        last answer."""
+        bench = self.bench
+        frame_bytes = (protocol.OVERHEAD_BYTES + bench["per_frame"] * protocol.vector_bytes(
+            bench["features"], bench["input_bits"]))
+        frame_seconds = frame_bytes * self.byte_cycles * bench["period_ps"] * 1e-12
+        pipeline = protocol.Pipeline(vectors, bench["input_bits"], self.format,
+                                     per_frame=bench["per_frame"], window=bench["window"],
+                                     timeout=(bench["window"] + 4) * frame_seconds,
+                                     retries=8)
+        started, faulted = self.now(), 0
+        while not pipeline.done:
+            frames = pipeline.to_send(self.now())
+            for index, frame in enumerate(frames):
+                if index >= pipeline.resending and faulted < faults:
+                    assert rng is not None
+                    frame = inject(frame, FAULTS[faulted % len(FAULTS)], rng)
+                    faulted += 1
+                await self.source.write(frame)
+                pipeline.feed(self.drain(), self.now())
+            if not frames:
+                await ClockCycles(self.source.clock, self.byte_cycles)
+                pipeline.feed(self.drain(), self.now())
+        return pipeline, self.now() - started
 
 
 async def start(dut: Any) -> Host:
-    Clock(dut.clk, PERIOD, unit="ns").start()
+    bench = load_bench()
+    Clock(dut.clk, bench["period_ps"], unit="ps").start()
     dut.rx.value = 1
     dut.rst.value = 1
     await ClockCycles(dut.clk, 4)
     dut.rst.value = 0
     await ClockCycles(dut.clk, 4)
-    return Host(dut, load_bench())
+    return Host(dut, bench)
+
+
+def _matches(answer: protocol.Response | None, expected: dict) -> bool:
+    if answer is None:
+        return False
+    scores = None if answer.scores is None else list(answer.scores)
+    return (answer.value, scores) == (expected["value"], expected["scores"])
 
 
 @cocotb.test()
 async def answers_every_request(dut: Any) -> None:
-    """Each request frame gets the reference output (or class and scores), bit for bit."""
+    """Every vector, sent as the pipelined client sends them, gets the reference output
+    (or class and scores), bit for bit; the link's measured rate is recorded."""
     host = await start(dut)
-    for vector, expected in zip(host.bench["inputs"], host.bench["expected"]):
-        await host.source.write(host.request(vector))
-        response = await host.response()
-        scores = None if response.scores is None else list(response.scores)
-        assert (response.value, scores) == (expected["value"], expected["scores"]), (
-            vector, response, expected)
+    bench = host.bench
+    pipeline, seconds = await host.pipelined(bench["inputs"])
+    mismatches = sum(not _matches(answer, expected)
+                     for answer, expected in zip(pipeline.answers, bench["expected"]))
+    record("answers_every_request", {
+        "vectors": len(bench["inputs"]), "mismatches": mismatches, "seconds": seconds,
+        "inferences_per_second": len(bench["inputs"]) / seconds, "resent": pipeline.resent})
+    assert mismatches == 0 and pipeline.resent == 0
+
+
+@cocotb.test()
+async def describes_itself_and_runs_the_self_test(dut: Any) -> None:
+    """HELLO is answered with the design's description; SELFTEST N with the signature of
+    the reference's outputs for the generator's N vectors, and the cycles it took."""
+    host = await start(dut)
+    bench = host.bench
+    await host.source.write(protocol.request(protocol.Command.HELLO, 3))
+    reply = await host.reply()
+    assert (reply.status, reply.seq) == (protocol.Status.HELLO, 3)
+    assert reply.hello == protocol.Hello.decode(bytes.fromhex(bench["hello"])), reply
+    count = bench["selftest_count"]
+    await host.source.write(protocol.request(protocol.Command.SELFTEST, 4,
+                                             count.to_bytes(protocol.COUNT_BYTES, "little")))
+    reply = await host.reply(frames=16 + count * bench["initiation_interval"]
+                             // (64 * host.byte_cycles))
+    assert reply.status is protocol.Status.SELFTEST and reply.selftest is not None, reply
+    record("selftest", {"vectors": count, "signature": reply.selftest.signature,
+                        "cycles": reply.selftest.cycles})
+    assert reply.selftest.signature == bench["selftest_signature"], reply
 
 
 @cocotb.test()
 async def recovers_from_line_errors(dut: Any) -> None:
     """A corrupted byte gets a NAK, a lost byte costs one frame, noise before a frame
-    (a false sync byte included) is skipped; every good frame after them is answered."""
+    (a false sync byte included) is skipped, another protocol version's HELLO is answered
+    VERSION; every good frame after them is answered."""
     host = await start(dut)
-    vector, expected = host.bench["inputs"][0], host.bench["expected"][0]["value"]
-    good = host.request(vector)
+    bench = host.bench
+    vector, expected = bench["inputs"][0], bench["expected"][0]
+    payload = protocol.pack_vectors([vector], bench["input_bits"])
+    good = protocol.request(protocol.Command.INFER, 9, payload)
 
     corrupted = bytearray(good)
-    corrupted[1 + protocol.LENGTH_BYTES] ^= 0x10            # the first payload byte
+    corrupted[protocol.HEADER_BYTES] ^= 0x10            # the first payload byte
     await host.source.write(bytes(corrupted))
-    assert (await host.response()).value is None           # NAK
+    assert (await host.reply()) == protocol.Reply(protocol.Status.NAK, 9)
 
-    payload = 1 + protocol.LENGTH_BYTES
-    await host.source.write(good[:payload] + good[payload + 1:])   # one payload byte lost
+    await host.source.write(good[:protocol.HEADER_BYTES] + good[protocol.HEADER_BYTES + 1:])
     await host.source.idle(protocol.FRAME_TIMEOUT_BYTES + 1)
-    await host.no_response()
+    await host.no_reply()
 
     await host.source.write(bytes([0x00, protocol.REQUEST_SYNC, 0x7F, 0x13]) + good)
-    assert (await host.response()).value == expected
+    reply = await host.reply()
+    assert reply.seq == 9 and _matches(reply.answers[0], expected), reply
+
+    await host.source.write(protocol.request(protocol.Command.HELLO, 10, version=3))
+    assert (await host.reply()) == protocol.Reply(protocol.Status.VERSION, 10)
 
     await host.source.write(good)
-    assert (await host.response()).value == expected
+    reply = await host.reply()
+    assert reply.seq == 9 and _matches(reply.answers[0], expected), reply
+
+
+FAULTS = ("flip", "drop", "duplicate", "garbage")
 
 
 def inject(frame: bytes, fault: str, rng: random.Random) -> bytes:
@@ -116,49 +198,32 @@ def inject(frame: bytes, fault: str, rng: random.Random) -> bytes:
 
 @cocotb.test()
 async def survives_injected_faults(dut: Any) -> None:
-    """``faults`` requests (from the bench file) each go out with one injected fault, then
-    as the host's client does: on a NAK or silence, wait out the board's frame timeout and
-    send the request again. No answer may differ from the reference, and every request
-    must be answered."""
+    """The first ``faults`` frames the pipelined client writes (from the bench file) each go
+    out with one injected fault; the client resends what the board refused or lost. No
+    answer may differ from the reference, and every vector must be answered."""
     host = await start(dut)
     bench = host.bench
+    faults = bench.get("faults", 0)
+    if not faults:
+        return
     rng = random.Random(bench.get("seed", 0))
-    kinds = ("flip", "drop", "duplicate", "garbage")
-    counts = {kind: 0 for kind in kinds}
-    answered = wrong = 0
-    for number in range(bench.get("faults", 0)):
-        index = number % len(bench["inputs"])
-        vector, expected = bench["inputs"][index], bench["expected"][index]
-        fault = kinds[number % len(kinds)]
-        counts[fault] += 1
-        frame = host.request(vector)
-        await host.source.write(inject(frame, fault, rng))
-        for _ in range(3):
-            try:
-                response = await host.response()
-            except SimTimeoutError:
-                response = None
-            if response is not None and response.value is not None:
-                scores = None if response.scores is None else list(response.scores)
-                wrong += (response.value, scores) != (expected["value"], expected["scores"])
-                answered += 1
-                break
-            # A NAK or silence: let the board drop what it holds, then resend cleanly.
-            await host.source.idle(protocol.FRAME_TIMEOUT_BYTES + 1)
-            _drain(host)
-            await host.source.write(frame)
-        # Let any late bytes of this exchange pass before the next request.
-        await host.source.idle(protocol.FRAME_TIMEOUT_BYTES + 1)
-        responses = host.decoder.feed(bytes(_drain(host)))
-        wrong += sum(1 for late in responses if late.value is not None)
-    result = {"faults": counts, "answered": answered, "wrong": wrong}
+    # Enough frames that every fault lands on a frame of its own.
+    vectors = [bench["inputs"][k % len(bench["inputs"])]
+               for k in range(faults * bench["per_frame"])]
+    expected = [bench["expected"][k % len(bench["expected"])] for k in range(len(vectors))]
+    answers: list[protocol.Response | None] = [None] * len(vectors)
+    resent, failed = 0, False
+    try:
+        pipeline, _ = await host.pipelined(vectors, faults=faults, rng=rng)
+        answers, resent = pipeline.answers, pipeline.resent
+    except protocol.LinkFailure:
+        failed = True
+    answered = sum(answer is not None for answer in answers)
+    wrong = sum(answer is not None and not _matches(answer, reference)
+                for answer, reference in zip(answers, expected))
+    result = {"faults": {kind: (faults + len(FAULTS) - 1 - k) // len(FAULTS)
+                         for k, kind in enumerate(FAULTS)},
+              "vectors": len(vectors), "answered": answered, "wrong": wrong,
+              "failed": failed, "resent": resent}
     record("survives_injected_faults", result)
-    assert wrong == 0, result
-    assert answered == bench.get("faults", 0), result
-
-
-def _drain(host: Host) -> list[int]:
-    drained = []
-    while not host.sink.queue.empty():
-        drained.append(host.sink.queue.get_nowait())
-    return drained
+    assert wrong == 0 and not failed and answered == len(vectors), result

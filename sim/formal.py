@@ -36,7 +36,6 @@ from typing import Any
 
 from amaranth.back import rtlil
 from amaranth.hdl import (
-    Array,
     Assert,
     Assume,
     Cat,
@@ -45,13 +44,20 @@ from amaranth.hdl import (
     Module,
     Signal,
     Value,
-    unsigned,
 )
 
 from hdl.folding import FoldedDatapath
 from hdl.framing import FrameReceiver
 from qnnhw.errors import QnnhwError
-from qnnhw.protocol import LENGTH_BYTES, REQUEST_SYNC
+from qnnhw.protocol import (
+    CRC_BYTES,
+    HEADER_BYTES,
+    LENGTH_BYTES,
+    PROTOCOL_VERSION,
+    REQUEST_SYNC,
+    Status,
+    crc16,
+)
 from qnnhw.toolchain import tool_environment
 
 __all__ = ["ProofResult", "credit_harness", "framing_harness", "prove"]
@@ -153,65 +159,74 @@ def credit_harness(datapath: FoldedDatapath) -> _Harness:
     return _Harness(build, free)
 
 
-def _crc_byte(byte: int) -> int:
-    """CRC-8 (polynomial 0x07) of one byte from a zero register: the table entry."""
-    value = byte
-    for _ in range(8):
-        value = ((value << 1) ^ 0x07) & 0xFF if value & 0x80 else (value << 1) & 0xFF
-    return value
+def _linear_crc(parts: list[Value]) -> Value:
+    """CRC-16/XMODEM of the bytes ``parts`` as XORs of their bits: with no initial value and
+    no final XOR the check is linear over GF(2), so each of its bits is the XOR of the
+    message bits whose lone-bit messages set it (cheaper for the solver than a table)."""
+    length = len(parts)
+    bits: list[Value] = [Const(0, 1)] * 16
+    for index in range(length):
+        for bit in range(8):
+            message = bytearray(length)
+            message[index] = 1 << bit
+            column = crc16(bytes(message))
+            for k in range(16):
+                if column >> k & 1:
+                    bits[k] = bits[k] ^ parts[index][bit]
+    return Cat(*bits)
 
 
 def framing_harness(features: int, input_bits: int, timeout: int) -> _Harness:
-    """A :class:`FrameReceiver` fed any bytes, gaps and line errors (never a byte and an
-    error together: the UART receiver reports one or the other), and where a vector it offers
-    must come from."""
-    receiver = FrameReceiver(features, input_bits, timeout)
-    frame_bytes = 1 + LENGTH_BYTES + receiver.length + 1
-    length = receiver.length.to_bytes(LENGTH_BYTES, "little")
+    """A :class:`FrameReceiver` (one vector per frame) fed any bytes, gaps and line errors
+    (never a byte and an error together: the UART receiver reports one or the other), and
+    what an OK record — an answer the transmitter will send — must come from: the bytes just
+    received form a well-formed INFER frame, in time and clean, and the vector the receiver
+    forwarded is that frame's."""
+    # A short record queue: what it holds does not matter here, and each entry is state the
+    # solver must carry.
+    receiver = FrameReceiver(features, input_bits, timeout, max_vectors=1, record_depth=1)
+    size = receiver.vector_bytes
+    frame_bytes = HEADER_BYTES + size + CRC_BYTES
+    length = size.to_bytes(LENGTH_BYTES, "little")
     byte, valid = Signal(8, name="free_byte"), Signal(name="free_valid")
     error, ready = Signal(name="free_error"), Signal(name="free_ready")
 
     def build(m: Module) -> None:
         m.submodules.dut = dut = receiver
         m.d.comb += [dut.i.payload.eq(byte), dut.i.valid.eq(valid), dut.line_error.eq(error),
-                     dut.o.ready.eq(ready), Assume(~(valid & error))]
-        # The last bytes (history[0] the newest), each with whether it came within the
-        # timeout of the one before and with no line error since.
-        history = [Signal(8, name=f"byte{k}") for k in range(frame_bytes)]
-        clean = [Signal(name=f"clean{k}") for k in range(frame_bytes)]
+                     dut.vectors.ready.eq(ready), dut.records.ready.eq(1),
+                     Assume(~(valid & error))]
+        # The bytes before this cycle's (history[0] the newest), each with whether it came
+        # within the timeout of the one before and with no line error since.
+        history = [Signal(8, name=f"byte{k}") for k in range(frame_bytes - 1)]
+        clean = [Signal(name=f"clean{k}") for k in range(frame_bytes - 1)]
         idle = Signal(range(timeout + 2))
         with m.If(valid):
             m.d.sync += [idle.eq(0), history[0].eq(byte), clean[0].eq(idle <= timeout)]
-            m.d.sync += [history[k].eq(history[k - 1]) for k in range(1, frame_bytes)]
-            m.d.sync += [clean[k].eq(clean[k - 1]) for k in range(1, frame_bytes)]
+            m.d.sync += [history[k].eq(history[k - 1]) for k in range(1, frame_bytes - 1)]
+            m.d.sync += [clean[k].eq(clean[k - 1]) for k in range(1, frame_bytes - 1)]
         with m.Elif(idle != timeout + 1):
             m.d.sync += idle.eq(idle + 1)
         with m.If(error):
             m.d.sync += [flag.eq(0) for flag in clean]
 
-        # The frame the history would be: sync, length, payload, CRC (table-driven here).
-        table = Array(Const(_crc_byte(entry), unsigned(8)) for entry in range(256))
-        crc: Value = Const(0, 8)
-        for k in range(frame_bytes - 2, 0, -1):   # the length and payload bytes, in order
-            crc = table[(crc ^ history[k])[:8]]
-        well_formed = history[frame_bytes - 1] == REQUEST_SYNC
+        # The frame these bytes and this cycle's would be (oldest first): sync, kind, seq,
+        # length, payload, the check (as XORs here).
+        frame = [*reversed(history), byte]
+        crc = _linear_crc(frame[1:HEADER_BYTES + size])
+        well_formed = ((frame[0] == REQUEST_SYNC) & (frame[1] == (PROTOCOL_VERSION << 4))
+                       & (Cat(frame[-2], frame[-1]) == crc) & valid & (idle <= timeout))
         for index, value in enumerate(length):
-            well_formed &= history[frame_bytes - 2 - index] == value
-        well_formed &= history[0] == crc
-        for k in range(frame_bytes - 1):   # every byte after the sync: in time, clean
+            well_formed &= frame[3 + index] == value
+        for k in range(frame_bytes - 2):   # every byte after the sync: in time, clean
             well_formed &= clean[k]
-        payload = Cat(*(history[frame_bytes - 2 - LENGTH_BYTES - j]
-                        for j in range(receiver.length)))
+        payload = Cat(*frame[HEADER_BYTES:HEADER_BYTES + size])
         matches: Value = Const(1)
         for index in range(features):
-            start = 8 * receiver.width * index
-            matches &= dut.o.payload[index] == payload[start:start + input_bits].as_signed()
-
-        # A vector is offered anew when o.valid rises (it stays until taken).
-        was_offered = Signal()
-        m.d.sync += was_offered.eq(dut.o.valid & ~dut.o.ready)
-        offered = dut.o.valid & ~was_offered
-        m.d.comb += Assert(~offered | (well_formed & matches),
-                           "a vector without a well-formed frame just before it")
+            start = index * input_bits
+            matches &= dut.vectors.payload[index] == payload[start:start + input_bits].as_signed()
+        answered = dut.push & (dut.pushed.status == Status.OK)
+        m.d.comb += Assert(~answered | (well_formed & matches & (dut.pushed.count == 1)),
+                           "an answer without a well-formed frame just before it")
 
     return _Harness(build, [byte, valid, error, ready])

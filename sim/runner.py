@@ -10,7 +10,7 @@ import hashlib
 import json
 import time
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 from amaranth.back import verilog as amaranth_verilog
 
-from qnnhw import flow
+from hdl.folding import output_words
+from qnnhw import flow, protocol
 from qnnhw.errors import QnnhwError
 from qnnhw.families import Spec
 from qnnhw.model import Network
@@ -63,20 +64,6 @@ class SimulationResult:
                 "vectors_per_second": self.vectors_per_second}
 
 
-def output_words(spec: Spec, outputs: np.ndarray, scores: bool = True) -> list[int]:
-    """Reference outputs as the datapath's output words (the bits of its ``o.payload``): y,
-    or for C outputs the class (the first of the largest) and (with ``scores``) the scores,
-    packed."""
-    from hdl.folding import output_shape
-
-    if spec.outputs == 1:
-        return [int(y) for y in outputs]
-    shape = output_shape(spec, scores)
-    return [shape.const({"label": int(np.argmax(row)), "scores": [int(v) for v in row]}
-                        if scores else {"label": int(np.argmax(row))}).as_value().value
-            for row in outputs]
-
-
 def decode_words(spec: Spec, words: list[int]) -> list[Any]:
     """Output words as numbers: y, or for C outputs (class, scores)."""
     from amaranth.lib import data
@@ -106,8 +93,10 @@ def random_vectors(spec: Spec, count: int, seed: int = 0) -> np.ndarray:
 
 
 def run_cocotb(verilog: str, toplevel: str, test_module: str, bench: dict[str, Any],
-               work_dir: Path, progress: Callable[[str], None]) -> tuple[dict[str, Any], float]:
-    """Build ``verilog`` with Verilator (cached) and run the cocotb ``test_module`` on it.
+               work_dir: Path, progress: Callable[[str], None],
+               testcase: Sequence[str] | None = None) -> tuple[dict[str, Any], float]:
+    """Build ``verilog`` with Verilator (cached) and run the cocotb ``test_module`` on it
+    (its tests named in ``testcase``, by default all).
 
     Returns the results the tests recorded and the seconds spent building.
     """
@@ -141,6 +130,7 @@ def run_cocotb(verilog: str, toplevel: str, test_module: str, bench: dict[str, A
     try:
         runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir,
                     test_dir=build_dir, log_file=test_log, results_xml=str(xml),
+                    testcase=testcase,
                     extra_env={"QNNHW_BENCH": str(bench_file),
                                "QNNHW_RESULTS": str(results_file)})
     except SystemExit:
@@ -207,33 +197,52 @@ def simulate_datapath(model: Network, spec: Spec, parallel: int,
         tests=results)
 
 
-def simulate_serial(model: Network, spec: Spec, parallel: int,
-                    inputs: np.ndarray, work_dir: Path, *, divisor: int = 8,
-                    scores: bool = True, faults: int = 0, seed: int = 0,
+def simulate_serial(model: Network, spec: Spec, parallel: int, inputs: np.ndarray,
+                    work_dir: Path, *, clock_hz: float, divisor: int, scores: bool = True,
+                    arch: str | None = None, window: int = 4,
+                    per_frame: int = protocol.MAX_VECTORS, faults: int = 0, seed: int = 0,
+                    selftest_count: int = 256, tests: Sequence[str] | None = None,
                     progress: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
-    """Run the board design (UART, framing, datapath) end to end in Verilator.
+    """Run the board design (UART, framing, self-test, datapath) end to end in Verilator at
+    ``clock_hz`` with ``divisor`` cycles per bit.
 
-    The cocotb bench sends request frames bit by bit on ``rx``, decodes ``tx`` with the host's
-    protocol code and checks every prediction against the reference; it also corrupts, drops
-    and pads bytes and expects the link to recover, and sends ``faults`` requests with one
-    injected fault each (bit flips, dropped and duplicated bytes, garbage between frames,
-    drawn with ``seed``), resending as the client does: no answer may be wrong, every request
-    must be answered. Returns the test results.
+    The cocotb bench (:mod:`sim.bench_serial`) sends ``inputs`` with the pipelined client's
+    own protocol code (``window`` frames of ``per_frame`` vectors in flight), checks every
+    answer against the reference and records the measured inferences per second; it asks
+    the board to describe itself and to run its self-test of ``selftest_count`` vectors
+    (checked against the reference's signature); it corrupts, drops and pads bytes and
+    expects the link to recover; and it sends ``faults`` frames with one injected fault each
+    (bit flips, dropped and duplicated bytes, garbage between frames, drawn with ``seed``):
+    no answer may be wrong, every vector must be answered. ``tests`` picks some of these
+    (default: all). Returns the results the tests recorded.
     """
+    from hdl.folding import output_word_width
     from hdl.serial import SerialInference
 
-    outputs = flow.reference(model, spec).outputs(inputs)
+    reference = flow.reference(model, spec)
+    outputs = reference.outputs(inputs)
     expected: list[dict[str, Any]]
     if spec.outputs == 1:
         expected = [{"value": int(y), "scores": None} for y in outputs]
     else:
         expected = [{"value": int(np.argmax(row)),
                      "scores": [int(v) for v in row] if scores else None} for row in outputs]
-    top = SerialInference(flow.datapath(model, spec, parallel, scores), divisor)
+    datapath = flow.datapath(model, spec, parallel, scores, arch)
+    top = SerialInference(datapath, divisor, round(clock_hz),
+                          protocol.design_id(spec.to_json()))
     text = amaranth_verilog.convert(top, name="qnnhw_serial", emit_src=False)
-    bench = {"inputs": inputs.tolist(), "expected": expected, "input_bits": spec.input_bits,
-             "output_bits": spec.output_width, "outputs": spec.outputs, "scores": scores,
-             "divisor": divisor, "faults": faults, "seed": seed}
+    generated = protocol.selftest_vectors(selftest_count, spec.features, spec.input_bits)
+    bench = {"inputs": inputs.tolist(), "expected": expected, "features": spec.features,
+             "input_bits": spec.input_bits, "output_bits": spec.output_width,
+             "outputs": spec.outputs, "scores": scores, "divisor": divisor,
+             "period_ps": 2 * round(0.5e12 / clock_hz), "window": window,
+             "per_frame": per_frame,
+             "faults": faults, "seed": seed, "hello": top.hello.encode().hex(),
+             "initiation_interval": datapath.initiation_interval,
+             "selftest_count": selftest_count,
+             "selftest_signature": protocol.signature(
+                 output_words(spec, reference.outputs(generated), scores),
+                 output_word_width(spec, scores))}
     results, _ = run_cocotb(text, "qnnhw_serial", "sim.bench_serial", bench, work_dir,
-                            progress)
+                            progress, testcase=tests)
     return results

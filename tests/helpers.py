@@ -27,28 +27,66 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: st
 
 
 class EmulatedBoard:
-    """A board stand-in on a pseudo-terminal: answers request frames with the reference
-    model's outputs, through qnnhw.protocol. ``faults`` lists what to do with the first
-    requests: "nak" answers with a NAK, "drop" does not answer. ``scores``: as built with
-    (or without) --no-scores."""
+    """A board stand-in on a pseudo-terminal that speaks qnnhw.protocol (version 2): answers
+    HELLO with the design's description, INFER frames with the reference model's outputs,
+    SELFTEST with the reference's signature. ``faults`` lists what to do with the first INFER
+    frames: "nak" answers with a NAK, "drop" does not answer. ``scores``: as built with (or
+    without) --no-scores. ``silent``: a board of protocol version 1, which answers nothing
+    a version-2 host sends; ``design_id``: the design it claims (default: the spec's)."""
 
-    def __init__(self, model, spec, faults=(), scores=True):
+    def __init__(self, model, spec, faults=(), scores=True, silent=False, design_id=None):
         import os
         import pty
         import threading
 
-        from qnnhw import flow
+        from qnnhw import flow, protocol
 
         self.reference = flow.reference(model, spec)
         self.spec = spec
         self.scores = scores
+        self.silent = silent
         self.faults = list(faults)
+        self.format = protocol.ResponseFormat.for_spec(spec, scores)
+        self.hello = protocol.Hello(
+            protocol.PROTOCOL_VERSION, spec.features, spec.input_bits, spec.outputs,
+            spec.output_width, scores, protocol.MAX_VECTORS, 12_000_000,
+            protocol.design_id(spec.to_json()) if design_id is None else design_id)
         self.master, slave = pty.openpty()
         self.port = os.ttyname(slave)
         self.requests = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
+
+    def _answer(self, frame):
+        from hdl.folding import output_word_width, output_words
+        from qnnhw import protocol
+
+        if frame.code == protocol.Command.HELLO:
+            return protocol.response(protocol.Status.HELLO, frame.seq, self.hello.encode())
+        if frame.code == protocol.Command.SELFTEST:
+            count = int.from_bytes(frame.payload, "little")
+            outputs = self.reference.outputs(protocol.selftest_vectors(
+                count, self.spec.features, self.spec.input_bits))
+            result = protocol.SelfTestResult(protocol.signature(
+                output_words(self.spec, outputs, self.scores),
+                output_word_width(self.spec, self.scores)), 2 * count + 10)
+            return protocol.response(protocol.Status.SELFTEST, frame.seq, result.encode())
+        self.requests += 1
+        fault = self.faults.pop(0) if self.faults else None
+        if fault == "drop":
+            return b""
+        if fault == "nak":
+            return protocol.response(protocol.Status.NAK, frame.seq)
+        vectors = protocol.unpack_vectors(frame.payload, self.spec.features,
+                                          self.spec.input_bits)
+        answers = b""
+        for y in self.reference.outputs(vectors):
+            if self.spec.outputs == 1:
+                answers += self.format.encode(int(y))
+            else:
+                answers += self.format.encode(int(y.argmax()), y.tolist() if self.scores else ())
+        return protocol.response(protocol.Status.OK, frame.seq, answers)
 
     def _serve(self):
         import os
@@ -58,34 +96,22 @@ class EmulatedBoard:
         from qnnhw import protocol
 
         tty.setraw(self.master)
-        size = protocol.request_frame_bytes(self.spec.features, self.spec.input_bits)
-        response = protocol.ResponseFormat.for_spec(self.spec, self.scores)
-        buffer = bytearray()
+        size = protocol.vector_bytes(self.spec.features, self.spec.input_bits)
+        decoder = protocol.FrameDecoder(protocol.REQUEST_SYNC, {
+            protocol.Command.INFER: frozenset(k * size
+                                              for k in range(1, protocol.MAX_VECTORS + 1)),
+            protocol.Command.HELLO: frozenset({0}),
+            protocol.Command.SELFTEST: frozenset({protocol.COUNT_BYTES})})
         while not self._stop.is_set():
             if not select.select([self.master], [], [], 0.05)[0]:
                 continue
-            buffer += os.read(self.master, 4096)
-            while True:
-                start = buffer.find(protocol.REQUEST_SYNC)
-                if start < 0 or len(buffer) - start < size:
-                    break
-                frame, buffer = bytes(buffer[start:start + size]), buffer[start + size:]
-                vector = protocol.decode_request(frame, self.spec.features,
-                                                 self.spec.input_bits)
-                self.requests += 1
-                fault = self.faults.pop(0) if self.faults else None
-                if fault == "drop":
-                    continue
-                if vector is None or fault == "nak":
-                    os.write(self.master, protocol.encode_response(None, response))
-                    continue
-                y = self.reference.outputs([vector])[0]
-                if self.spec.outputs == 1:
-                    frame = protocol.encode_response(int(y), response)
-                else:
-                    frame = protocol.encode_response(int(y.argmax()), response,
-                                                     y.tolist() if self.scores else ())
-                os.write(self.master, frame)
+            data = os.read(self.master, 4096)
+            if self.silent:
+                continue
+            for frame in decoder.feed(data):
+                answer = self._answer(frame)
+                if answer:
+                    os.write(self.master, answer)
 
     def close(self):
         self._stop.set()

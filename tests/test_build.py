@@ -133,8 +133,19 @@ def fake_toolchain(monkeypatch, fmax, fail_above=None, calls=None, pll_hangs=Fal
     """Elaboration as the real flow does it, then a toolchain that reports ``fmax`` (one
     after the other, if a list) or cannot place more than ``fail_above`` units. ``calls``
     collects each elaboration's (P, clock in MHz or None for the oscillator); with
-    ``pll_hangs`` every PLL routing runs out of time."""
+    ``pll_hangs`` every PLL routing runs out of time. The serial link's simulation answers
+    from the clock and divisor it is given (the real one is test_hardware_flow's)."""
     elaborated = []
+
+    def simulate_serial(model, spec, parallel, inputs, work_dir, *, clock_hz, divisor,
+                        selftest_count, **options):
+        link_rate = clock_hz / divisor / 10 / 8      # as if 8 bytes per vector
+        return {"answers_every_request": {"inferences_per_second": link_rate,
+                                          "mismatches": 0, "vectors": len(inputs)},
+                "selftest": {"vectors": selftest_count, "cycles": 3 * selftest_count},
+                "_failures": []}
+
+    monkeypatch.setattr(build_flow, "simulate_serial", simulate_serial)
     frequencies = list(fmax) if isinstance(fmax, list) else None
     clocks = []
 
@@ -206,7 +217,12 @@ def test_auto_clock_keeps_the_fastest_pll_clock_that_meets_timing(tmp_path, monk
     assert report["clock_source"] == "PLL" and report["clock_mhz"] == 36.0
     assert report["fmax_mhz"] == 44.0 and report["pll"] == {"divr": 0, "divf": 47, "divq": 4}
     assert report["inferences_per_second"] == 36e6 / 4
-    assert abs(report["uart_baud_error"]) < 0.005
+    # The link at 36 MHz: FT2232H's 4 Mbaud is 9 cycles per bit exactly; the figures are
+    # the link simulation's.
+    assert (report["uart_baud"], report["uart_divisor"], report["uart_baud_error"]) == (
+        4_000_000, 9, 0.0)
+    assert report["uart_inferences_per_second"] == 50_000.0
+    assert report["selftest_cycles_per_vector"] == 3.0
     assert not list((tmp_path / "out").glob("pll*"))
     assert not (tmp_path / "out" / ".staging").exists()
 
@@ -256,7 +272,7 @@ def test_threshold_estimate_prefers_constant_weights_when_they_fit():
     spec = ThresholdSpec.for_model(random_threshold_model(33, 7, seed=2))
     chosen = choose_parallel(BOARDS["icebreaker"].device, spec)
     assert chosen is not None and chosen.parallel == 7 and chosen.dsps == 0
-    assert chosen.ram_blocks == 1   # the output FIFO only: no weight ROM
+    assert chosen.ram_blocks == 2   # the output FIFO and the answers' FIFO: no weight ROM
 
 
 def test_an_integer_threshold_network_too_big_names_hidden_bits(tmp_path):

@@ -3,10 +3,9 @@ every board, elaborated through the board's platform."""
 
 import pytest
 
-from boards import BOARDS
+from boards import BOARDS, MAX_BAUD_ERROR
 from boards.clocking import ECP5PLL, ICE40PLL, PLLClock, ecp5_pll, ice40_pll
 from boards.top import BoardTop
-from qnnhw.protocol import DEFAULT_BAUD
 
 from .helpers import assert_one_line_error, random_model, run_cli
 
@@ -43,10 +42,32 @@ def test_pll_settings_respect_the_limits_and_never_exceed_the_request(search, f_
         assert pll.PFD[0] <= f_pfd <= pll.PFD[1] and pll.VCO[0] <= f_vco <= pll.VCO[1]
         # Near the request (the dividers' granularity allows no closer at 25 MHz ÷ 8).
         assert pll.f_out >= 0.9 * min(f_max, pll.OUT[1])
-        # The UART divisor stays within 0.5 % of the baud rate at any of these clocks.
-        divisor = round(pll.f_out / DEFAULT_BAUD)
-        assert abs(pll.f_out / divisor / DEFAULT_BAUD - 1) < 0.005
+        # The serial link finds a rate within 2 % at any of these clocks.
+        baud, divisor = BOARDS["icebreaker"].link(pll.f_out)
+        assert abs(pll.f_out / divisor / baud - 1) < MAX_BAUD_ERROR
     assert ice40_pll(12e6, 15e6) is None   # below SB_PLL40's 16 MHz
+
+
+@pytest.mark.parametrize("name, clock_hz, baud, divisor", [
+    ("icebreaker", 12e6, 1_500_000, 8),       # FT2232H: 12 MHz ÷ 8
+    ("icebreaker", 44.25e6, 4_000_000, 11),   # 44.25 / 11 = 4.02 Mbaud: +0.57 %
+    ("icebreaker", 48e6, 6_000_000, 8),
+    ("ulx3s", 25e6, 1_500_000, 17),           # FT231X: 3 MHz ÷ 2, 25 / 17 = 1.47 Mbaud
+    ("ulx3s", 100e6, 3_000_000, 33),          # its fastest
+    ("upduino3", 48e6, 115_200, 417),         # an external adapter: the safe default
+])
+def test_the_link_runs_at_the_fastest_rate_the_bridge_and_the_clock_make(
+        name, clock_hz, baud, divisor):
+    assert BOARDS[name].link(clock_hz) == (baud, divisor)
+
+
+def test_a_baud_rate_the_clock_cannot_make_is_refused_in_one_line(tmp_path):
+    assert BOARDS["icebreaker"].link(12e6, 1_000_000) == (1_000_000, 12)
+    result = run_cli("build", "--board", "icebreaker", "--clock", "board", "--baud", "1400000",
+                     "-o", str(tmp_path / "out"))
+    assert_one_line_error(result, "--baud 1400000 cannot be made from the 12 MHz clock",
+                          "try 1500000")
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("name", sorted(BOARDS))
@@ -61,7 +82,7 @@ def test_every_board_elaborates_with_its_pll(tmp_path, name):
     settings = board.pll_settings(2.5 * board.clock_hz)
     assert settings is not None and settings.f_out > board.clock_hz
     top = BoardTop(SerialInference(flow.datapath(model, spec, 2),
-                                   round(settings.f_out / DEFAULT_BAUD)),
+                                   board.link(settings.f_out)[1]),
                    PLLClock(settings, board.pll, board.clock))
     elaborate(board, top, tmp_path)
     rtlil = (tmp_path / "qnnhw.il").read_text()

@@ -188,25 +188,32 @@ RESPONSE = protocol.ResponseFormat.for_spec(
 
 @FUZZ
 @given(chunks=st.lists(st.binary(max_size=24), max_size=8))
-def test_the_response_parser_takes_any_bytes(chunks):
-    decoder = protocol.ResponseDecoder(RESPONSE)
+def test_the_reply_parser_takes_any_bytes(chunks):
+    decoder = protocol.ReplyDecoder(RESPONSE)
     for chunk in chunks:
-        for response in decoder.feed(chunk):
-            assert response.value is None or isinstance(response.value, int)
+        for reply in decoder.feed(chunk):
+            assert reply.status is not None and 0 <= reply.seq < 256
+            assert all(isinstance(answer.value, int) for answer in reply.answers)
+
+
+REQUESTS = {protocol.Command.INFER: frozenset(k * 3 for k in range(1, protocol.MAX_VECTORS + 1))}
 
 
 @FUZZ
 @given(vectors=st.lists(st.lists(st.integers(-128, 127), min_size=3, max_size=3),
                         min_size=1, max_size=4),
        noise=st.binary(max_size=6), cut=st.integers(0, 40))
-@example(vectors=[[-14, 40, 0]], noise=b"\x7f`", cut=19)   # noise that is a valid frame
 def test_request_frames_survive_noise_and_are_decoded_exactly(vectors, noise, cut):
-    """What the board does with a byte stream (decode_request, frame by frame): every intact
-    frame gives its vector back; any other bytes give None or a vector of the right shape,
-    never an exception. (A CRC-8 passes one random frame in 256: a cut frame followed by
-    noise may be a valid frame of another vector, which is what the board then answers.)"""
-    frames = [protocol.encode_request(vector, 8) for vector in vectors]
-    for vector, frame in zip(vectors, frames):
-        assert protocol.decode_request(frame, 3, 8) == vector
-    decoded = protocol.decode_request(frames[0][:cut % len(frames[0])] + noise, 3, 8)
-    assert decoded is None or (len(decoded) == 3 and all(-128 <= v <= 127 for v in decoded))
+    """What the board does with a byte stream, frame by frame: every intact frame gives its
+    vectors and seq back; a cut frame and noise give nothing or frames of the right shape,
+    never an exception. (A CRC-16 passes one random frame in 65,536.)"""
+    frames = [protocol.request(protocol.Command.INFER, seq, protocol.pack_vectors([vector], 8))
+              for seq, vector in enumerate(vectors)]
+    decoder = protocol.FrameDecoder(protocol.REQUEST_SYNC, REQUESTS)
+    decoded = decoder.feed(b"".join(frames))
+    assert [(frame.seq, protocol.unpack_vectors(frame.payload, 3, 8)) for frame in decoded] == [
+        (seq, [vector]) for seq, vector in enumerate(vectors)]
+    for frame in protocol.FrameDecoder(protocol.REQUEST_SYNC, REQUESTS).feed(
+            frames[0][:cut % len(frames[0])] + noise):
+        assert len(frame.payload) % 3 == 0
+        assert all(len(vector) == 3 for vector in protocol.unpack_vectors(frame.payload, 3, 8))

@@ -27,13 +27,16 @@ def test_serial_link_end_to_end(tmp_path, family, classes, scores):
     spec = flow.fixed_point(model)
     parallel = min(4, get_family(family).units(spec, get_family(family).architectures[0].name))
     results = simulate_serial(model, spec, parallel, random_vectors(spec, 12), tmp_path,
-                              scores=scores, faults=24, seed=classes)
+                              clock_hz=12e6, divisor=8, scores=scores, faults=24,
+                              seed=classes, selftest_count=100)
     assert results["_failures"] == []
     xml = next(tmp_path.glob("build-*/results.xml")).read_text()
-    assert xml.count("<testcase") == 3
+    assert xml.count("<testcase") == 4
     assert "answers_every_request" in xml and "recovers_from_line_errors" in xml
+    assert results["answers_every_request"]["mismatches"] == 0
+    assert results["selftest"]["cycles"] >= 100
     faults = results["survives_injected_faults"]
-    assert faults["answered"] == 24 and faults["wrong"] == 0
+    assert faults["answered"] == faults["vectors"] == 24 * 4 and faults["wrong"] == 0
     assert set(faults["faults"].values()) == {6}   # each kind of fault six times
 
 
@@ -61,7 +64,8 @@ def test_build_for_ice40_from_the_command_line(tmp_path):
     assert any(abs(clock - report["clock_mhz"]) < 0.01 for _, clock in tries)
     assert report["inferences_per_second"] == pytest.approx(
         report["clock_mhz"] * 1e6 / report["cycles_per_vector"])
-    assert abs(report["uart_baud_error"]) < 0.01
+    assert abs(report["uart_baud_error"]) < 0.02 and report["protocol_version"] == 2
+    assert report["uart_inferences_per_second"] > 1000 and report["uart_link"]["mismatches"] == 0
     assert (out / "qnnhw.bin").stat().st_size > 100_000
     assert json.loads((out / "report.json").read_text()) == {
         key: value for key, value in report.items() if key != "total_seconds"}
