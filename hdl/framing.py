@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from amaranth.hdl import Cat, Const, Module, ShapeLike, Signal, Value, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, ShapeLike, Signal, Value, signed, unsigned
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -40,16 +40,15 @@ __all__ = ["DROP", "RECORD_DEPTH", "FrameReceiver", "FrameTransmitter", "SelfTes
 #: A record's status besides :class:`~qnnhw.protocol.Status`: discard the outputs of a frame
 #: cut short by silence, answer nothing.
 DROP = 15
-#: Records the receiver can queue ahead of the transmitter.
-RECORD_DEPTH = 8
+#: Records the receiver can queue ahead of the transmitter: a window of frames (a frame that
+#: finds the queue full is ignored, and sent again by the host).
+RECORD_DEPTH = 4
 
 
 def record_layout(max_vectors: int) -> data.StructLayout:
-    """One frame's record: what to answer, to which seq, for how many forwarded vectors, and
-    a self-test's count."""
+    """One frame's record: what to answer, to which seq, for how many forwarded vectors."""
     return data.StructLayout({"status": unsigned(4), "seq": unsigned(8),
-                              "count": unsigned(max(1, max_vectors.bit_length())),
-                              "selftest": unsigned(8 * COUNT_BYTES)})
+                              "count": unsigned(max(1, max_vectors.bit_length()))})
 
 
 #: A self-test's result: the outputs' signature and the cycles it took.
@@ -81,14 +80,16 @@ class FrameReceiver(wiring.Component):
         A framing error from the UART: the frame under way is refused.
     vectors : Out(stream.Signature(data.ArrayLayout(signed(input_bits), features)))
         Each vector as soon as its bytes are in (before the frame's check: a frame that fails
-        it has its outputs discarded by the transmitter). A vector that finds the previous one
-        still waiting is lost, and its frame refused.
+        it has its outputs discarded by the transmitter). A byte that finds the previous
+        vector still waiting is lost, and its frame refused.
     records : Out(stream.Signature(record_layout(max_vectors)))
         One record per frame that forwarded a vector or reached its check; a frame that
         starts while no record could be queued is ignored.
     hold : Out(1)
-        High from a SELFTEST record until ``selftest_done``: no vector is forwarded meanwhile
-        (the datapath belongs to the self-test).
+        High from a SELFTEST record until ``selftest_done``: no vector is forwarded and no
+        other SELFTEST taken meanwhile (the datapath belongs to the self-test).
+    selftest_count : Out(32)
+        The count N of the last SELFTEST frame.
     selftest_done : In(1)
         Pulsed when the self-test's answer has been sent.
     push, pushed : Signal, Signal(record_layout(max_vectors))
@@ -116,6 +117,7 @@ class FrameReceiver(wiring.Component):
             "records": Out(stream.Signature(record_layout(max_vectors))),
             "hold": Out(1),
             "selftest_done": In(1),
+            "selftest_count": Out(8 * COUNT_BYTES),
         })
 
     def elaborate(self, platform: Any) -> Module:
@@ -133,17 +135,17 @@ class FrameReceiver(wiring.Component):
         length = Signal(8 * LENGTH_BYTES)
         remaining = Signal(8 * LENGTH_BYTES)
         length_byte = Signal(range(LENGTH_BYTES))
-        assembling = Signal(width)
         vector_byte = Signal(range(self.vector_bytes))
         count = Signal(range(self.max_vectors + 1))
-        selftest_count = Signal(8 * COUNT_BYTES)
         crc_low = Signal(8)          # the check's first byte, as received
         bad = Signal()               # a line error, or a vector lost, in this frame
         silence = Signal(range(self.timeout + 1))
         version_ok = kind[4:] == PROTOCOL_VERSION
         command = kind[:4]
 
-        held = Signal(self.features * self.input_bits)
+        # One register assembles each vector from its bytes and offers it: the datapath must
+        # take it before the next vector's first byte (a byte time), or the frame is refused.
+        held = Signal(width)
         for index in range(self.features):
             start = index * self.input_bits
             m.d.comb += self.vectors.payload[index].eq(held[start:start + self.input_bits])
@@ -160,8 +162,7 @@ class FrameReceiver(wiring.Component):
 
         def push(status: int | Value, frame_count: Value | int) -> None:
             m.d.comb += [record.status.eq(status), record.seq.eq(seq),
-                         record.count.eq(frame_count), record.selftest.eq(selftest_count),
-                         queue.w_en.eq(1)]
+                         record.count.eq(frame_count), queue.w_en.eq(1)]
 
         m.d.comb += crc.data.eq(byte)
         with m.FSM() as fsm:
@@ -217,19 +218,21 @@ class FrameReceiver(wiring.Component):
             with m.State("payload"):
                 m.d.comb += crc.valid.eq(self.i.valid)
                 with m.If(self.i.valid):
-                    m.d.sync += [remaining.eq(remaining - 1),
-                                 selftest_count.eq(Cat(selftest_count[8:], byte))]
+                    m.d.sync += remaining.eq(remaining - 1)
+                    with m.If(version_ok & (command == Command.SELFTEST) & ~self.hold):
+                        m.d.sync += self.selftest_count.eq(Cat(self.selftest_count[8:], byte))
                     with m.If(version_ok & (command == Command.INFER)):
-                        complete = Cat(assembling[8:], byte)
-                        m.d.sync += [assembling.eq(complete), vector_byte.eq(vector_byte + 1)]
+                        m.d.sync += vector_byte.eq(vector_byte + 1)
+                        with m.If(self.vectors.valid & ~self.vectors.ready):
+                            m.d.sync += bad.eq(1)          # the last vector still waits
+                        with m.Else():
+                            m.d.sync += held.eq(Cat(held[8:], byte))
                         with m.If(vector_byte == self.vector_bytes - 1):
                             m.d.sync += vector_byte.eq(0)
-                            free = ~self.vectors.valid | self.vectors.ready
-                            with m.If(free & ~self.hold):
-                                m.d.sync += [held.eq(complete), self.vectors.valid.eq(1),
-                                             count.eq(count + 1)]
-                            with m.Else():
+                            with m.If(self.hold):
                                 m.d.sync += bad.eq(1)
+                            with m.Elif(~self.vectors.valid | self.vectors.ready):
+                                m.d.sync += [self.vectors.valid.eq(1), count.eq(count + 1)]
                     with m.If(remaining == 1):
                         m.next = "check"
                 with m.Elif(timed_out):
@@ -251,9 +254,11 @@ class FrameReceiver(wiring.Component):
                         push(Status.VERSION, count)
                     with m.Elif(good & (command == Command.HELLO)):
                         push(Status.HELLO, 0)
-                    with m.Elif(good & (command == Command.SELFTEST)):
+                    with m.Elif(good & (command == Command.SELFTEST) & ~self.hold):
                         push(Status.SELFTEST, 0)
                         m.d.sync += self.hold.eq(1)
+                    with m.Elif(good & (command == Command.SELFTEST)):
+                        push(Status.NAK, 0)
                     with m.Elif(good):
                         push(Status.OK, count)
                     with m.Else():
@@ -292,6 +297,8 @@ class FrameTransmitter(wiring.Component):
     records : In(stream.Signature(record_layout(max_vectors)))
     outputs : In(stream.Signature(shape))
         The datapath's outputs, in the order of the vectors forwarded.
+    selftest_count : In(32)
+        The count N of the SELFTEST frame being answered (the receiver holds it).
     selftest_start : Out(stream.Signature(unsigned(32)))
         A self-test's count N.
     selftest_result : In(stream.Signature(SelfTestLayout))
@@ -310,6 +317,7 @@ class FrameTransmitter(wiring.Component):
         super().__init__({
             "records": In(stream.Signature(record_layout(max_vectors))),
             "outputs": In(stream.Signature(shape)),
+            "selftest_count": In(8 * COUNT_BYTES),
             "selftest_start": Out(stream.Signature(unsigned(8 * COUNT_BYTES))),
             "selftest_result": In(stream.Signature(SelfTestLayout)),
             "selftest_done": Out(1),
@@ -338,8 +346,8 @@ class FrameTransmitter(wiring.Component):
         m = Module()
         m.submodules.crc = crc = frame_check().create()
         record = Signal.like(self.records.payload)
-        payload_bytes = max(self.word_bytes, len(self.hello), SIGNATURE_BYTES + CYCLE_BYTES, 1)
-        shift = Signal(8 * payload_bytes)
+        shift = Signal(8 * self.word_bytes)               # the answer being sent
+        offset = Signal(range(max(len(self.hello), SIGNATURE_BYTES + CYCLE_BYTES) + 1))
         length = Signal(8 * LENGTH_BYTES)
         left = Signal(8 * LENGTH_BYTES)             # payload bytes still to send
         word_left = Signal(range(self.word_bytes + 1))   # of the output word in ``shift``
@@ -367,17 +375,16 @@ class FrameTransmitter(wiring.Component):
                                      discard.eq(0)]
                         m.next = "header"
                     with m.Elif(incoming.status == Status.HELLO):
-                        m.d.sync += [length.eq(len(self.hello)), left.eq(len(self.hello)),
-                                     shift.eq(int.from_bytes(self.hello, "little"))]
+                        m.d.sync += [length.eq(len(self.hello)), left.eq(len(self.hello))]
                         m.next = "header"
                     with m.Elif(incoming.status == Status.SELFTEST):
                         m.next = "selftest"
                     with m.Elif(incoming.status == Status.VERSION):
-                        m.d.sync += [length.eq(1), left.eq(1), shift.eq(PROTOCOL_VERSION)]
+                        m.d.sync += [length.eq(1), left.eq(1)]
                         m.next = "discard"
                     with m.Else():                    # NAK and DROP
                         m.next = "discard"
-                    m.d.sync += header.eq(0)
+                    m.d.sync += [header.eq(0), offset.eq(0)]
             with m.State("discard"):
                 m.d.comb += self.outputs.ready.eq(discard != 0)
                 with m.If(discard == 0):
@@ -391,16 +398,14 @@ class FrameTransmitter(wiring.Component):
                     start_header()
             with m.State("selftest"):
                 m.d.comb += [self.selftest_start.valid.eq(1),
-                             self.selftest_start.payload.eq(record.selftest)]
+                             self.selftest_start.payload.eq(self.selftest_count)]
                 with m.If(self.selftest_start.ready):
                     m.next = "selftest wait"
             with m.State("selftest wait"):
-                m.d.comb += self.selftest_result.ready.eq(1)
+                # The result stays offered until its frame is sent: its bytes are read there.
                 with m.If(self.selftest_result.valid):
-                    result = self.selftest_result.payload
                     size = SIGNATURE_BYTES + CYCLE_BYTES
-                    m.d.sync += [shift.eq(Cat(result.signature, result.cycles)),
-                                 length.eq(size), left.eq(size)]
+                    m.d.sync += [length.eq(size), left.eq(size)]
                     start_header()
             with m.State("header"):
                 m.d.comb += self.o.valid.eq(1)
@@ -425,10 +430,20 @@ class FrameTransmitter(wiring.Component):
                     with m.If(self.outputs.valid):
                         m.d.sync += [shift.eq(answer), word_left.eq(self.word_bytes)]
                 with m.Else():
-                    m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(shift[:8]),
-                                 crc.valid.eq(sent)]
+                    m.d.comb += [self.o.valid.eq(1), crc.valid.eq(sent)]
+                    hello = Array(Const(value, 8) for value in self.hello)
+                    result = Value.cast(self.selftest_result.payload)
+                    with m.If(status == Status.OK):
+                        m.d.comb += self.o.payload.eq(shift[:8])
+                    with m.Elif(status == Status.HELLO):
+                        m.d.comb += self.o.payload.eq(hello[offset])
+                    with m.Elif(status == Status.SELFTEST):
+                        m.d.comb += self.o.payload.eq(result.word_select(offset, 8))
+                    with m.Else():                    # VERSION
+                        m.d.comb += self.o.payload.eq(PROTOCOL_VERSION)
                     with m.If(sent):
-                        m.d.sync += [shift.eq(shift >> 8), left.eq(left - 1)]
+                        m.d.sync += [shift.eq(shift >> 8), left.eq(left - 1),
+                                     offset.eq(offset + 1)]
                         with m.If(from_outputs):
                             m.d.sync += word_left.eq(word_left - 1)
                         with m.If(left == 1):
@@ -439,6 +454,7 @@ class FrameTransmitter(wiring.Component):
                 with m.If(sent):
                     m.d.sync += header.eq(header + 1)
                     with m.If(header == CRC_BYTES - 1):
-                        m.d.comb += self.selftest_done.eq(status == Status.SELFTEST)
+                        m.d.comb += [self.selftest_done.eq(status == Status.SELFTEST),
+                                     self.selftest_result.ready.eq(status == Status.SELFTEST)]
                         m.next = "idle"
         return m

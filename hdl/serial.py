@@ -8,7 +8,14 @@ from amaranth.hdl import Module
 from amaranth.lib import fifo, wiring
 from amaranth.lib.wiring import In, Out
 
-from qnnhw.protocol import FRAME_TIMEOUT_BYTES, MAX_VECTORS, PROTOCOL_VERSION, Hello, ResponseFormat
+from qnnhw.protocol import (
+    ANSWER_BUFFER,
+    FRAME_TIMEOUT_BYTES,
+    MAX_VECTORS,
+    PROTOCOL_VERSION,
+    Hello,
+    ResponseFormat,
+)
 
 from .folding import FoldedDatapath, output_shape, output_word_width
 from .framing import FrameReceiver, FrameTransmitter
@@ -53,7 +60,8 @@ class SerialInference(wiring.Component):
         self.response = ResponseFormat.for_spec(spec, datapath.scores)
         self.hello = Hello(PROTOCOL_VERSION, spec.features, spec.input_bits, spec.outputs,
                            spec.output_width, datapath.scores, MAX_VECTORS, int(clock_hz),
-                           design_id)
+                           design_id, datapath.initiation_interval,
+                           ANSWER_BUFFER + datapath.fifo_depth)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1)})
 
     def elaborate(self, platform: Any) -> Module:
@@ -70,13 +78,14 @@ class SerialInference(wiring.Component):
         m.submodules.selftest = selftest = SelfTest(spec.features, spec.input_bits, shape)
         m.submodules.datapath = datapath = self.datapath
         # A frame's outputs wait here until its check has been read and its record reaches
-        # the transmitter: room for a whole frame's.
+        # the transmitter, and while the answers of the frame before are sent.
         m.submodules.answers = answers = fifo.SyncFIFOBuffered(
-            width=output_word_width(spec, self.datapath.scores), depth=MAX_VECTORS + 1)
+            width=output_word_width(spec, self.datapath.scores), depth=ANSWER_BUFFER)
 
         m.d.comb += [uart_rx.rx.eq(self.rx), self.tx.eq(uart_tx.tx),
                      frames_in.line_error.eq(uart_rx.error),
-                     frames_in.selftest_done.eq(frames_out.selftest_done)]
+                     frames_in.selftest_done.eq(frames_out.selftest_done),
+                     frames_out.selftest_count.eq(frames_in.selftest_count)]
         wiring.connect(m, uart_rx.o, frames_in.i)
         wiring.connect(m, frames_in.records, frames_out.records)
         wiring.connect(m, frames_out.selftest_start, selftest.start)

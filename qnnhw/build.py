@@ -27,7 +27,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from boards import Board
+from boards import MIN_BAUD_DIVISOR, Board
 from boards.clocking import PLLClock, PLLSettings
 from boards.top import BoardTop
 from hdl.serial import SerialInference
@@ -40,7 +40,14 @@ from .estimate import choose_parallel
 from .families import Progress, Spec, Trainer, architecture, family_of, get_family
 from .files import atomic_write
 from .model import Network
-from .protocol import DEFAULT_WINDOW, MAX_VECTORS, PROTOCOL_VERSION, design_id
+from .protocol import (
+    DEFAULT_WINDOW,
+    MAX_VECTORS,
+    OVERHEAD_BYTES,
+    PROTOCOL_VERSION,
+    design_id,
+    vector_bytes,
+)
 from .toolchain import DoesNotFit, Implementation, elaborate, implement
 from .training import TrainingOptions
 
@@ -189,9 +196,38 @@ def _implement(board: Board, model: Network, spec: Spec, parallel: int, scores: 
             steps.progress(f"it did not fit ({error}); retrying with P={parallel}")
 
 
+def _served_per_second(board: Board, spec: Spec, clock_hz: float, baud: int | None,
+                       cycles_per_vector: int) -> float:
+    """Inferences per second a design at ``clock_hz`` can serve a host: the datapath's rate
+    or the link's (full frames of requests at the baud it makes), the lower."""
+    try:
+        rate, _ = board.link(clock_hz, baud)
+    except QnnhwError:
+        return 0.0
+    frame = OVERHEAD_BYTES + MAX_VECTORS * vector_bytes(spec.features, spec.input_bits)
+    return min(clock_hz / cycles_per_vector, rate / 10 / frame * MAX_VECTORS)
+
+
+def _pll_for_link(board: Board, spec: Spec, limit_hz: float, baud: int | None,
+                  cycles_per_vector: int) -> PLLSettings | None:
+    """The PLL settings at or below ``limit_hz`` that serve the most inferences per second
+    (:func:`_served_per_second`; the faster clock on a tie): the fastest clock, unless a
+    slower one makes a faster baud rate exactly — a serial link is usually what limits."""
+    targets = [limit_hz]
+    if baud is None and board.bridge is not None:
+        targets += [rate * cycles for rate in board.bridge.rates()
+                    for cycles in range(MIN_BAUD_DIVISOR, 2 * MIN_BAUD_DIVISOR)
+                    if limit_hz / 2 <= rate * cycles <= limit_hz]
+    candidates = [settings for settings in map(board.pll_settings, targets)
+                  if settings is not None]
+    return max(candidates, default=None, key=lambda settings: (
+        _served_per_second(board, spec, settings.f_out, baud, cycles_per_vector),
+        settings.f_out))
+
+
 def _faster_clock(board: Board, model: Network, spec: Spec, parallel: int, scores: bool,
-                  arch: str, baud: int | None, fmax_mhz: float, staging: Path, steps: Steps
-                  ) -> tuple[PLLSettings, Any, Implementation] | None:
+                  arch: str, baud: int | None, cycles_per_vector: int, fmax_mhz: float,
+                  staging: Path, steps: Steps) -> tuple[PLLSettings, Any, Implementation] | None:
     """Build again from the PLL at the fastest clock within :data:`CLOCK_MARGIN` of the last
     Fmax, up to :data:`PLL_ATTEMPTS` times: a routing that misses its clock is tried again
     below its own Fmax, one that meets it with room to spare again above. The fastest design
@@ -203,7 +239,8 @@ def _faster_clock(board: Board, model: Network, spec: Spec, parallel: int, score
     best: tuple[PLLSettings, Any, Implementation, Path] | None = None
     tried: set[float] = set()
     for attempt in range(PLL_ATTEMPTS):
-        settings = board.pll_settings(CLOCK_MARGIN * fmax_mhz * 1e6)
+        settings = _pll_for_link(board, spec, CLOCK_MARGIN * fmax_mhz * 1e6, baud,
+                                 cycles_per_vector)
         floor = board.clock_hz if best is None else best[0].f_out
         if settings is None or settings.f_out <= floor or settings.f_out in tried:
             break
@@ -303,7 +340,8 @@ def run_build(board: Board, out_dir: Path, *, model: Network | None = None,
                              ("clock", "input_bits"))
         if clock == "auto":
             faster = _faster_clock(board, model, spec, parallel, scores, arch, baud,
-                                   implementation.fmax_mhz, staging, steps)
+                                   datapath.initiation_interval, implementation.fmax_mhz,
+                                   staging, steps)
             if faster is not None:
                 pll, datapath, implementation = faster
         with steps.step("report", "report.json"):

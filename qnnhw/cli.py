@@ -535,10 +535,11 @@ def cmd_run(args: argparse.Namespace, start: float, flags: Mapping[str, str]) ->
     X, targets = _rows_to_send(args.data or model.training.get("data"), model)
     inputs = reference.quantize(X)
     expected = reference.outputs(inputs)
+    per_frame, _ = hello.pacing(baud)
     progress(f"sending {len(inputs)} vectors to {args.port} at {baud} baud, {args.window} "
-             f"frames of up to {hello.max_vectors} vectors in flight")
+             f"frames of {per_frame} vectors in flight")
     began = time.perf_counter()
-    answers = client.infer(inputs.tolist(), hello, window=args.window)
+    answers = client.infer(inputs.tolist(), hello, baud, window=args.window)
     seconds = time.perf_counter() - began
     writer = csv_module.writer(sys.stdout)
     several = spec.outputs > 1

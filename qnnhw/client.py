@@ -99,16 +99,18 @@ class BoardClient:
                              f"bitstream")
         return reply.hello
 
-    def infer(self, vectors: Sequence[Sequence[int]], hello: protocol.Hello, *,
-              window: int = 4, per_frame: int | None = None,
+    def infer(self, vectors: Sequence[Sequence[int]], hello: protocol.Hello, baud: int, *,
+              window: int = protocol.DEFAULT_WINDOW,
               progress: Callable[[int], None] = lambda done: None
               ) -> list[protocol.Response]:
-        """Send every integer input vector, ``window`` frames in flight; return the board's
-        answers in order (its integer output y, or its class and scores)."""
+        """Send every integer input vector, ``window`` frames in flight, paced for the
+        board's datapath at ``baud``; return the board's answers in order (its integer
+        output y, or its class and scores)."""
+        per_frame, pace = hello.pacing(baud)
         pipeline = protocol.Pipeline(
-            vectors, hello.input_bits, hello.response_format,
-            per_frame=min(per_frame or hello.max_vectors, hello.max_vectors),
-            window=window, timeout=self.timeout, retries=self.retries)
+            vectors, hello.input_bits, hello.response_format, per_frame=per_frame,
+            window=window, capacity=hello.buffered, pace=pace, timeout=self.timeout,
+            retries=self.retries)
         self.transport.reset_input_buffer()
         try:
             while not pipeline.done:

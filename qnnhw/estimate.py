@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .protocol import MAX_VECTORS, vector_bytes
+from .protocol import ANSWER_BUFFER, vector_bytes
 
 if TYPE_CHECKING:
     from boards import Device
@@ -57,8 +57,9 @@ def tree_cells(leaves: int, width: int) -> int:
 
 #: Logic cells of the serial engine whatever the network: the UART, the frame codec (CRC-16,
 #: header fields, the record queue's control), the self-test's generator, counters and
-#: signature.
-SERIAL_LOGIC_CELLS = 600
+#: signature, and the switch of the datapath's ports between frames and self-test
+#: (calibrated on the iCEBreaker's ionosphere build: 4,738 cells used).
+SERIAL_LOGIC_CELLS = 1100
 
 
 def serial_cells(spec: Spec) -> int:
@@ -85,7 +86,7 @@ def output_path(device: Device, width: int, fifo_depth: int) -> tuple[int, int]:
     output register, the answers' FIFO that holds a frame's outputs until its check is read
     (likewise), and the response frame's shift register."""
     cells, blocks = 3 * width, 0
-    for storage in (fifo_depth - 1, MAX_VECTORS):
+    for storage in (fifo_depth - 1, ANSWER_BUFFER - 1):
         if storage <= FIFO_WORDS_IN_LOGIC:
             cells += storage * width
         else:

@@ -52,12 +52,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DEFAULT_BAUD", "DEFAULT_WINDOW", "FRAME_TIMEOUT_BYTES", "HEADER_BYTES", "MAX_CLASSES",
-           "MAX_VECTORS", "PROTOCOL_VERSION", "REQUEST_SYNC", "RESPONSE_SYNC", "Command",
-           "FrameDecoder", "Hello", "Reply", "ReplyDecoder", "Response", "ResponseFormat",
-           "SelfTestResult", "Status", "crc16", "design_id", "frame_check", "pack_vectors",
-           "request", "response", "selftest_vectors", "signature", "unpack_vectors",
-           "vector_bytes"]
+__all__ = ["ANSWER_BUFFER", "COUNT_BYTES", "CRC_BYTES", "DEFAULT_BAUD", "DEFAULT_WINDOW",
+           "FRAME_TIMEOUT_BYTES", "HEADER_BYTES", "LENGTH_BYTES", "MAX_CLASSES", "MAX_VECTORS",
+           "OVERHEAD_BYTES", "PROTOCOL_VERSION", "REQUEST_SYNC", "RESPONSE_SYNC", "SELFTEST_SEED",
+           "Command", "Frame", "FrameDecoder", "Hello", "LinkFailure", "Pipeline", "Reply",
+           "ReplyDecoder", "Response", "ResponseFormat", "SelfTestResult", "Status", "crc16",
+           "design_id", "frame_check", "pack_vectors", "request", "response", "selftest_vectors",
+           "signature", "unpack_vectors", "vector_bytes", "xorshift32"]
 
 PROTOCOL_VERSION = 2
 #: The baud rate of a board whose serial bridge is not known (an external adapter).
@@ -73,6 +74,8 @@ HEADER_BYTES = 3 + LENGTH_BYTES            # sync, kind, seq, n
 OVERHEAD_BYTES = HEADER_BYTES + CRC_BYTES
 #: Vectors one INFER request may carry (the board's response buffer holds as many outputs).
 MAX_VECTORS = 4
+#: Outputs a board holds for its answers: two frames' (one being answered, one arriving).
+ANSWER_BUFFER = 2 * MAX_VECTORS
 #: Request frames a host keeps in flight unless told otherwise.
 DEFAULT_WINDOW = 4
 #: Classes a one-byte class index can name.
@@ -268,9 +271,12 @@ class Hello:
     max_vectors: int
     clock_hz: int
     design_id: int
+    cycles_per_vector: int
+    buffered: int
 
-    #: version, features, input bits, outputs, output bits, scores, max vectors, clock, id
-    FIELDS = (1, 2, 1, 2, 1, 1, 1, 4, 4)
+    #: version, features, input bits, outputs, output bits, scores, max vectors, clock, id,
+    #: the datapath's cycles per vector, the vectors whose answers the board can hold
+    FIELDS = (1, 2, 1, 2, 1, 1, 1, 4, 4, 4, 1)
 
     @classmethod
     def size(cls) -> int:
@@ -279,7 +285,7 @@ class Hello:
     def encode(self) -> bytes:
         values = (self.version, self.features, self.input_bits, self.outputs,
                   self.output_bits, int(self.scores), self.max_vectors, self.clock_hz,
-                  self.design_id)
+                  self.design_id, self.cycles_per_vector, self.buffered)
         return b"".join(int(value).to_bytes(size, "little")
                         for value, size in zip(values, self.FIELDS))
 
@@ -290,13 +296,23 @@ class Hello:
             values.append(int.from_bytes(payload[start:start + size], "little"))
             start += size
         (version, features, input_bits, outputs, output_bits, scores, max_vectors, clock_hz,
-         identity) = values
+         identity, cycles, buffered) = values
         return cls(version, features, input_bits, outputs, output_bits, bool(scores),
-                   max_vectors, clock_hz, identity)
+                   max_vectors, clock_hz, identity, cycles, buffered)
 
     @property
     def response_format(self) -> ResponseFormat:
         return ResponseFormat(self.output_bits, self.outputs, self.scores)
+
+    def pacing(self, baud: float) -> tuple[int, float]:
+        """Vectors per frame and seconds per vector for a host at ``baud``: the board
+        assembles each vector in one register, which the datapath must empty before the
+        next vector's first byte; when a vector's bytes take less time than the datapath
+        needs, frames carry one vector and are spaced by the datapath's time."""
+        datapath = self.cycles_per_vector / self.clock_hz
+        if vector_bytes(self.features, self.input_bits) * 10 / baud >= datapath:
+            return self.max_vectors, 0.0
+        return 1, datapath
 
 
 def design_id(spec_json: str) -> int:
@@ -488,7 +504,10 @@ class _InFlight:
 class Pipeline:
     """The host's side of a stream of INFER requests, with a window of frames in flight.
 
-    Vectors go out ``per_frame`` to a frame, up to ``window`` frames unanswered at a time.
+    Vectors go out ``per_frame`` to a frame, up to ``window`` frames and ``capacity``
+    vectors unanswered at a time (the board's :attr:`Hello.buffered`: more would find no room
+    when the answers are longer than the requests), and no faster than one per ``pace``
+    seconds (:meth:`Hello.pacing`).
     The board answers in the order it accepted requests, so an answer to a frame proves that
     every frame sent before it and still unanswered was lost: those are sent again at once,
     as are frames the board refused (NAK) and frames unanswered after ``timeout`` seconds;
@@ -501,8 +520,8 @@ class Pipeline:
 
     def __init__(self, vectors: Sequence[Sequence[int]], input_bits: int,
                  response: ResponseFormat, *, per_frame: int = MAX_VECTORS,
-                 window: int = DEFAULT_WINDOW,
-                 timeout: float = 0.5, retries: int = 5):
+                 window: int = DEFAULT_WINDOW, capacity: int | None = None,
+                 pace: float = 0.0, timeout: float = 0.5, retries: int = 5):
         if window < 1:
             raise ValueError(f"The window must hold at least one frame, not {window}")
         if not 1 <= per_frame <= MAX_VECTORS:
@@ -510,7 +529,9 @@ class Pipeline:
         self.vectors = [list(map(int, vector)) for vector in vectors]
         self.input_bits = input_bits
         self.per_frame, self.window = per_frame, window
-        self.timeout, self.retries = timeout, retries
+        self.capacity = max(capacity or len(self.vectors), per_frame)
+        self.timeout, self.retries, self.pace = timeout, retries, pace
+        self.next_free = 0.0
         self.decoder = ReplyDecoder(response, MAX_VECTORS)
         self.answers: list[Response | None] = [None] * len(self.vectors)
         self.in_flight: dict[int, _InFlight] = {}
@@ -535,6 +556,8 @@ class Pipeline:
         self.in_flight[seq] = _InFlight(seq, first, count, frame, now + self.timeout,
                                         attempts, self.sent_frames)
         self.sent_frames += 1
+        if self.pace:
+            self.next_free = max(now, self.next_free) + count * self.pace
         return frame
 
     def to_send(self, now: float) -> list[bytes]:
@@ -542,7 +565,7 @@ class Pipeline:
         ones while the window has room."""
         out: list[bytes] = []
         for item in sorted(self.in_flight.values(), key=lambda item: item.order):
-            if item.due <= now:
+            if item.due <= now and self.next_free <= now:
                 if item.attempts >= self.retries:
                     raise LinkFailure(f"a request stayed unanswered after {self.retries} "
                                       f"attempts")
@@ -550,8 +573,11 @@ class Pipeline:
                 self.resent += 1
                 out.append(self._send(item.first, item.count, item.attempts + 1, now))
         self.resending = len(out)
-        while len(self.in_flight) < self.window and self.next_vector < len(self.vectors):
+        while (len(self.in_flight) < self.window and self.next_vector < len(self.vectors)
+               and self.next_free <= now):
             count = min(self.per_frame, len(self.vectors) - self.next_vector)
+            if sum(item.count for item in self.in_flight.values()) + count > self.capacity:
+                break
             out.append(self._send(self.next_vector, count, 1, now))
             self.next_vector += count
         return out

@@ -69,10 +69,14 @@ class Host:
         frame_bytes = (protocol.OVERHEAD_BYTES + bench["per_frame"] * protocol.vector_bytes(
             bench["features"], bench["input_bits"]))
         frame_seconds = frame_bytes * self.byte_cycles * bench["period_ps"] * 1e-12
+        hello = protocol.Hello.decode(bytes.fromhex(bench["hello"]))
+        per_frame, pace = hello.pacing(1e12 / (bench["period_ps"] * bench["divisor"]))
+        per_frame = min(per_frame, bench["per_frame"])
         pipeline = protocol.Pipeline(vectors, bench["input_bits"], self.format,
-                                     per_frame=bench["per_frame"], window=bench["window"],
-                                     timeout=(bench["window"] + 4) * frame_seconds,
-                                     retries=8)
+                                     per_frame=per_frame, window=bench["window"],
+                                     capacity=hello.buffered, pace=pace,
+                                     timeout=(bench["window"] + 4) * frame_seconds
+                                     + per_frame * pace, retries=8)
         started, faulted = self.now(), 0
         while not pipeline.done:
             frames = pipeline.to_send(self.now())

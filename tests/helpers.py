@@ -50,7 +50,7 @@ class EmulatedBoard:
         self.hello = protocol.Hello(
             protocol.PROTOCOL_VERSION, spec.features, spec.input_bits, spec.outputs,
             spec.output_width, scores, protocol.MAX_VECTORS, 12_000_000,
-            protocol.design_id(spec.to_json()) if design_id is None else design_id)
+            protocol.design_id(spec.to_json()) if design_id is None else design_id, 2, 10)
         self.master, slave = pty.openpty()
         self.port = os.ttyname(slave)
         self.requests = 0

@@ -208,12 +208,14 @@ def test_a_place_failure_retries_with_fewer_units(tmp_path, monkeypatch):
 
 def test_auto_clock_keeps_the_fastest_pll_clock_that_meets_timing(tmp_path, monkeypatch):
     calls = []
-    # Oscillator: Fmax 50 → PLL at 45 (misses: 40) → at 36 (meets: 44) → at 39 (misses).
-    fake_toolchain(monkeypatch, fmax=[50.0, 40.0, 44.0, 38.5], calls=calls)
+    # Oscillator: Fmax 50 → PLL at 43.5 (misses: 40) → at 36 (meets: 44), where no faster
+    # clock up to 0.9 × 44 makes the link faster: the link-limited rate chooses the clock.
+    # (45 MHz makes 3 Mbaud at best, 43.5 MHz 4 Mbaud; 39 MHz makes 3 Mbaud, 36 MHz 4.)
+    fake_toolchain(monkeypatch, fmax=[50.0, 40.0, 44.0], calls=calls)
     report = build_flow.run_build(BOARDS["icebreaker"], tmp_path / "out",
                                   model=random_model(4, 8), parallel=2,
                                   progress=lambda message: None)
-    assert calls == [(2, None), (2, 45.0), (2, 36.0), (2, 39.0)]
+    assert calls == [(2, None), (2, 43.5), (2, 36.0)]
     assert report["clock_source"] == "PLL" and report["clock_mhz"] == 36.0
     assert report["fmax_mhz"] == 44.0 and report["pll"] == {"divr": 0, "divf": 47, "divq": 4}
     assert report["inferences_per_second"] == 36e6 / 4

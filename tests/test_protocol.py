@@ -65,7 +65,7 @@ def test_answers_of_several_vectors_and_classes_round_trip():
 
 
 def test_hello_and_selftest_answers_round_trip():
-    hello = protocol.Hello(2, 34, 8, 1, 17, True, 4, 44_250_000, 0xDEADBEEF)
+    hello = protocol.Hello(2, 34, 8, 1, 17, True, 4, 44_250_000, 0xDEADBEEF, 170, 10)
     reply = protocol.ReplyDecoder().feed(protocol.response(protocol.Status.HELLO, 3,
                                                            hello.encode()))[0]
     assert reply.hello == hello and reply.hello.response_format == protocol.ResponseFormat(17)
@@ -73,6 +73,17 @@ def test_hello_and_selftest_answers_round_trip():
     reply = protocol.ReplyDecoder().feed(protocol.response(protocol.Status.SELFTEST, 4,
                                                            result.encode()))[0]
     assert reply.selftest == result
+
+
+def test_a_slow_datapath_is_paced_one_vector_to_a_frame():
+    fast = protocol.Hello(2, 34, 8, 1, 17, True, 4, 44_250_000, 1, 170, 10)
+    assert fast.pacing(4_000_000) == (4, 0.0)           # 34 bytes take 85 µs; it needs 4 µs
+    slow = protocol.Hello(2, 2, 8, 1, 17, True, 4, 10_000_000, 1, 1000, 10)
+    assert slow.pacing(4_000_000) == (1, 1e-4)          # 2 bytes take 5 µs; it needs 100 µs
+    pipeline = protocol.Pipeline([[1, 2]] * 5, 8, protocol.ResponseFormat(16), per_frame=1,
+                                 window=4, pace=1e-4)
+    assert len(pipeline.to_send(0.0)) == 1 and pipeline.to_send(0.5e-4) == []
+    assert len(pipeline.to_send(1e-4)) == 1
 
 
 def test_the_self_test_generator_is_xorshift32_read_by_wiring():

@@ -188,7 +188,8 @@ def run_receiver(stream, *, line_error_at=(), ready=lambda cycle: True, done_at=
             if ctx.get(dut.records.valid):
                 record = ctx.get(dut.records.payload)
                 records.append((record.status, record.seq, record.count,
-                                record.selftest if record.status == SELFTEST else 0))
+                                ctx.get(dut.selftest_count) if record.status == SELFTEST
+                                else 0))
             await ctx.tick()
         hold.append(ctx.get(dut.hold))
 
@@ -255,7 +256,7 @@ def test_frame_receiver_answers_another_versions_hello_with_its_version():
     assert run_receiver(stream)[1] == [(VERSION, 9, 0, 0)]
 
 
-def transmit(dut, records, words, result=None):
+def transmit(dut, records, words, result=None, count=0):
     """Offer ``records`` and output ``words`` to a FrameTransmitter under backpressure (and
     a self-test's ``result`` when asked for one); return the bytes it sends."""
     sent = bytearray()
@@ -270,6 +271,7 @@ def transmit(dut, records, words, result=None):
             if words_left:
                 ctx.set(dut.outputs.payload, words_left[0])
             ctx.set(dut.selftest_start.ready, 1)
+            ctx.set(dut.selftest_count, count)
             ctx.set(dut.selftest_result.valid, result is not None)
             if result is not None:
                 ctx.set(dut.selftest_result.payload, result)
@@ -286,14 +288,14 @@ def transmit(dut, records, words, result=None):
     return bytes(sent)
 
 
-def record(status, seq, count=0, selftest=0):
-    return {"status": status, "seq": seq, "count": count, "selftest": selftest}
+def record(status, seq, count=0):
+    return {"status": status, "seq": seq, "count": count}
 
 
 @pytest.mark.parametrize("output_bits", [1, 8, 20])
 def test_frame_transmitter_answers_and_discards_as_its_records_say(output_bits):
     response = protocol.ResponseFormat(output_bits)
-    hello = protocol.Hello(2, 3, 12, 1, output_bits, True, MAX_VECTORS, 1000, 77).encode()
+    hello = protocol.Hello(2, 3, 12, 1, output_bits, True, MAX_VECTORS, 1000, 77, 9, 10).encode()
     dut = FrameTransmitter(response, signed(output_bits), hello, MAX_VECTORS)
     low, high = -(1 << (output_bits - 1)), (1 << (output_bits - 1)) - 1
     words = [low, high, 0, -1 if output_bits > 1 else 0, high, low]
@@ -312,8 +314,8 @@ def test_frame_transmitter_answers_and_discards_as_its_records_say(output_bits):
 def test_frame_transmitter_runs_the_self_test_and_sends_its_result():
     response = protocol.ResponseFormat(8)
     dut = FrameTransmitter(response, signed(8), b"\x00", MAX_VECTORS)
-    sent = transmit(dut, [record(SELFTEST, 9, 0, 12345)], [],
-                    {"signature": 0xCAFEF00D, "cycles": 3 << 40})
+    sent = transmit(dut, [record(SELFTEST, 9)], [],
+                    {"signature": 0xCAFEF00D, "cycles": 3 << 40}, count=12345)
     assert protocol.ReplyDecoder(response).feed(sent) == [protocol.Reply(
         SELFTEST, 9, selftest=protocol.SelfTestResult(0xCAFEF00D, 3 << 40))]
 
