@@ -164,6 +164,12 @@ class FrameReceiver(wiring.Component):
             m.d.comb += [record.status.eq(status), record.seq.eq(seq),
                          record.count.eq(frame_count), queue.w_en.eq(1)]
 
+        def give_up() -> None:
+            """Silence in mid-frame: drop it; the vectors it forwarded are discarded."""
+            with m.If(count != 0):
+                push(DROP, count)
+            m.next = "hunt"
+
         m.d.comb += crc.data.eq(byte)
         with m.FSM() as fsm:
             with m.State("hunt"):
@@ -186,14 +192,14 @@ class FrameReceiver(wiring.Component):
                     with m.Elif(~known):
                         m.next = "kind"      # a sync byte: the frame may start here
                 with m.Elif(timed_out):
-                    m.next = "hunt"
+                    give_up()
             with m.State("seq"):
                 m.d.comb += crc.valid.eq(self.i.valid)
                 with m.If(self.i.valid):
                     m.d.sync += seq.eq(byte)
                     m.next = "length"
                 with m.Elif(timed_out):
-                    m.next = "hunt"
+                    give_up()
             with m.State("length"):
                 m.d.comb += crc.valid.eq(self.i.valid)
                 value = Cat(length[8:], byte)     # little-endian: the last byte is the top
@@ -214,7 +220,7 @@ class FrameReceiver(wiring.Component):
                                 with m.If(value == vectors * self.vector_bytes):
                                     m.next = "payload"
                 with m.Elif(timed_out):
-                    m.next = "hunt"
+                    give_up()
             with m.State("payload"):
                 m.d.comb += crc.valid.eq(self.i.valid)
                 with m.If(self.i.valid):
@@ -236,17 +242,13 @@ class FrameReceiver(wiring.Component):
                     with m.If(remaining == 1):
                         m.next = "check"
                 with m.Elif(timed_out):
-                    with m.If(count != 0):
-                        push(DROP, count)
-                    m.next = "hunt"
+                    give_up()
             with m.State("check"):
                 with m.If(self.i.valid):
                     m.d.sync += crc_low.eq(byte)
                     m.next = "check high"
                 with m.Elif(timed_out):
-                    with m.If(count != 0):
-                        push(DROP, count)
-                    m.next = "hunt"
+                    give_up()
             with m.State("check high"):
                 with m.If(self.i.valid):
                     good = (Cat(crc_low, byte) == crc.crc) & ~bad
@@ -265,9 +267,7 @@ class FrameReceiver(wiring.Component):
                         push(Status.NAK, count)
                     m.next = "hunt"
                 with m.Elif(timed_out):
-                    with m.If(count != 0):
-                        push(DROP, count)
-                    m.next = "hunt"
+                    give_up()
         with m.If(self.line_error & ~fsm.ongoing("hunt")):
             m.d.sync += bad.eq(1)
         return m
