@@ -54,9 +54,9 @@ from .training import TrainingOptions
 __all__ = ["Steps", "fit_design", "hardware_accuracy", "requested_pll", "run_build"]
 
 NAME = "qnnhw"
-#: Products of a finished build, moved from the staging folder into the build folder.
 #: Vectors the build sends through the simulated serial link, and its self-test's count.
 LINK_VECTORS, SELFTEST_VECTORS = 64, 4096
+#: Products of a finished build, moved from the staging folder into the build folder.
 PRODUCTS = ("model.json", "fit.json", "fixedpoint.json", "qnnhw.v", "report.json")
 LOGS = ("toolchain.log", f"{NAME}.rpt", f"{NAME}.tim")
 #: With the PLL, the design runs at no more than this share of nextpnr's Fmax …
@@ -228,12 +228,13 @@ def _pll_for_link(board: Board, spec: Spec, limit_hz: float, baud: int | None,
 def _faster_clock(board: Board, model: Network, spec: Spec, parallel: int, scores: bool,
                   arch: str, baud: int | None, cycles_per_vector: int, fmax_mhz: float,
                   staging: Path, steps: Steps) -> tuple[PLLSettings, Any, Implementation] | None:
-    """Build again from the PLL at the fastest clock within :data:`CLOCK_MARGIN` of the last
-    Fmax, up to :data:`PLL_ATTEMPTS` times: a routing that misses its clock is tried again
-    below its own Fmax, one that meets it with room to spare again above. The fastest design
-    that meets its clock replaces the oscillator's in ``staging``; None if none does. A
-    routing that takes :data:`PLL_TIME_FACTOR` times the oscillator's (a router that does
-    not converge at the faster clock) is abandoned."""
+    """Build again from the PLL at the clock within :data:`CLOCK_MARGIN` of the last Fmax
+    that serves the most inferences/s (:func:`_pll_for_link`), up to :data:`PLL_ATTEMPTS`
+    times: a routing that misses its clock is tried again below its own Fmax, one that meets
+    it with room to spare again above. The fastest design that meets its clock replaces the
+    oscillator's in ``staging``; None if none does. A routing that takes
+    :data:`PLL_TIME_FACTOR` times the oscillator's (a router that does not converge at the
+    faster clock) is abandoned."""
     time_limit = max(60.0, PLL_TIME_FACTOR * max(steps.seconds("synthesis"),
                                                   steps.seconds("place and route")))
     best: tuple[PLLSettings, Any, Implementation, Path] | None = None

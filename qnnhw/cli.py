@@ -634,8 +634,9 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
                              "responses)")
     parser.add_argument("--clock", type=clock_choice, default="auto", metavar="auto|board|MHZ",
                         help="auto (default): build on the oscillator, then again from the PLL "
-                             "at the fastest clock within 10%% of nextpnr's Fmax, kept if it "
-                             "meets timing; board: the oscillator only; MHZ: the PLL at the "
+                             "at the clock within 10%% of nextpnr's Fmax that serves the most "
+                             "inferences/s through the serial link, kept if it meets timing; "
+                             "board: the oscillator only; MHZ: the PLL at the "
                              "fastest clock not above it")
     parser.add_argument("--baud", type=positive_int,
                         help="the serial link's baud rate (default: the fastest the board's "
