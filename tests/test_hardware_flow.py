@@ -102,7 +102,10 @@ def test_the_papers_m_fits_the_up5k_as_a_quadratic_form(tmp_path):
     report = json.loads(result.stdout)
     assert report["arch"] == "quadratic" and report["m"] == 2500
     assert report["fmax_mhz"] >= report["clock_mhz"]
-    assert report["inferences_per_second"] >= 10 * 15_625   # the neuron design's m = 1,536
+    # 9× fewer cycles per vector than the neuron design's m = 1,536 at one unit (the clock is
+    # the one the serial link is served best by, not the fastest).
+    assert 9 * report["cycles_per_vector"] <= 1536
+    assert report["uart_inferences_per_second"] >= 7_500
     assert json.loads((out / "fit.json").read_text())["arch"] == "quadratic"
 
 
