@@ -31,7 +31,7 @@ from boards import MIN_BAUD_DIVISOR, Board
 from boards.clocking import PLLClock, PLLSettings
 from boards.top import BoardTop
 from hdl.serial import SerialInference
-from sim.runner import random_vectors, simulate_serial
+from sim.runner import measure_link, random_vectors
 
 from . import flow
 from .dataset import Dataset, class_indices
@@ -461,15 +461,13 @@ def _measure_link(model: Network, spec: Spec, parallel: int, arch: str, clock_hz
     inputs = random_vectors(spec, vectors, seed=0)
     progress(f"simulating the serial link: {vectors} vectors at {report['uart_baud']:,} baud, "
              f"{report['clock_mhz']:g} MHz, and the self-test")
-    results = simulate_serial(
+    measured, selftest, failures = measure_link(
         model, spec, parallel, inputs, flow.cache_dir() / "sim", clock_hz=clock_hz,
         divisor=report["uart_divisor"], scores=report["response_scores"], arch=arch,
-        window=DEFAULT_WINDOW, selftest_count=SELFTEST_VECTORS, progress=progress,
-        tests=["answers_every_request", "describes_itself_and_runs_the_self_test"])
-    measured, selftest = results.get("answers_every_request"), results.get("selftest")
-    if results["_failures"] or measured is None or selftest is None:
+        window=DEFAULT_WINDOW, selftest_count=SELFTEST_VECTORS, progress=progress)
+    if failures:
         raise QnnhwError("the board design failed its serial-link simulation ("
-                         + "; ".join(results["_failures"] or ["no result"]) + ")")
+                         + "; ".join(failures) + ")")
     return {"uart_inferences_per_second": round(measured["inferences_per_second"], 1),
             "uart_link": {"vectors": vectors, "window": DEFAULT_WINDOW,
                           "vectors_per_frame": MAX_VECTORS,

@@ -330,7 +330,7 @@ def link_summary(report: dict[str, Any]) -> str:
 def _simulate_serial(args: argparse.Namespace) -> int:
     """``simulate --serial``: the board's whole serial path in Verilator at its clock."""
     from boards import get_board
-    from sim.runner import random_vectors, simulate_serial
+    from sim.runner import measure_link, random_vectors
 
     from . import flow
 
@@ -341,16 +341,10 @@ def _simulate_serial(args: argparse.Namespace) -> int:
     inputs = random_vectors(spec, args.vectors, args.seed)
     progress(f"{board.name} at {clock_hz / 1e6:g} MHz, {baud:,} baud ({divisor} cycles per "
              f"bit), {args.window} frames in flight")
-    results = simulate_serial(model, spec, parallel, inputs,
-                              args.work_dir or flow.cache_dir() / "sim", clock_hz=clock_hz,
-                              divisor=divisor, arch=args.arch, window=args.window,
-                              seed=args.seed, progress=progress,
-                              tests=["answers_every_request",
-                                     "describes_itself_and_runs_the_self_test"])
-    measured, selftest = results.get("answers_every_request"), results.get("selftest")
-    if measured is None or selftest is None:
-        raise QnnhwError("the serial simulation did not run: " + "; ".join(
-            results["_failures"] or ["no result"]))
+    measured, selftest, failures = measure_link(
+        model, spec, parallel, inputs, args.work_dir or flow.cache_dir() / "sim",
+        clock_hz=clock_hz, divisor=divisor, arch=args.arch, window=args.window,
+        seed=args.seed, progress=progress)
     summary = {"board": board.name, "clock_hz": clock_hz, "baud": baud, "divisor": divisor,
                "window": args.window, "vectors": measured["vectors"],
                "mismatches": measured["mismatches"],
@@ -358,7 +352,7 @@ def _simulate_serial(args: argparse.Namespace) -> int:
                "resent": measured["resent"], "selftest_vectors": selftest["vectors"],
                "selftest_cycles": selftest["cycles"],
                "selftest_cycles_per_vector": selftest["cycles"] / selftest["vectors"],
-               "failures": results["_failures"]}
+               "failures": failures}
     if args.json:
         print(json.dumps(summary))
     else:
@@ -367,8 +361,8 @@ def _simulate_serial(args: argparse.Namespace) -> int:
         print(f"simulated {summary['vectors']} vectors through {board.name}'s serial link: "
               f"{summary['inferences_per_second']:,.0f} inferences/s, {verdict}")
         print(f"  self-test: {summary['selftest_cycles_per_vector']:.4g} cycles per vector; "
-              + ("; ".join(results["_failures"]) or "signature equal to the reference's"))
-    return 0 if not results["_failures"] and not summary["mismatches"] else 1
+              + ("; ".join(failures) or "signature equal to the reference's"))
+    return 0 if not failures and not summary["mismatches"] else 1
 
 
 def format_build_summary(report: dict[str, Any], out_dir: Path) -> str:
@@ -580,19 +574,12 @@ def cmd_run(args: argparse.Namespace, start: float, flags: Mapping[str, str]) ->
 def _selftest(client: Any, hello: Any, model: Any, spec: Any, report: dict[str, Any],
               count: int) -> int:
     """``run --selftest``: the board's own run of its generator, against the reference."""
-    from hdl.folding import output_word_width, output_words
-
-    from . import flow, protocol
+    from . import flow
 
     cycles_per_vector = float(report.get("cycles_per_vector", 1))
     progress(f"self-test: {count} generated vectors through the datapath on the board")
     result = client.selftest(count, hello, cycles_per_vector)
-    scores = report["response_scores"]
-    reference = flow.reference(model, spec)
-    outputs = reference.outputs(protocol.selftest_vectors(count, spec.features,
-                                                          spec.input_bits))
-    expected = protocol.signature(output_words(spec, outputs, scores),
-                                  output_word_width(spec, scores))
+    expected = flow.selftest_signature(model, spec, report["response_scores"], count)
     measured = count * hello.clock_hz / max(result.cycles, 1)
     verdict = ("matches the reference's" if result.signature == expected else
                f"DIFFERS from the reference's {expected:08x}")

@@ -15,6 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from hdl.folding import output_word_width, output_words
+
+from . import protocol
 from .errors import QnnhwError
 from .families import Spec, architecture, family_of
 from .files import atomic_write
@@ -51,6 +54,15 @@ def fixed_point(model: Network, input_bits: int | None = None) -> Spec:
 def reference(model: Network, spec: Spec) -> Reference:
     """The integer reference of ``model`` under ``spec``: the oracle of its hardware."""
     return family_of(model).reference(model, spec)
+
+
+def selftest_signature(model: Network, spec: Spec, scores: bool, count: int) -> int:
+    """The signature a board's self-test of ``count`` vectors must answer: the reference's
+    outputs for the on-chip generator's vectors, folded as the gateware folds them."""
+    outputs = reference(model, spec).outputs(
+        protocol.selftest_vectors(count, spec.features, spec.input_bits))
+    return protocol.signature(output_words(spec, outputs, scores),
+                              output_word_width(spec, scores))
 
 
 def check_parallel(model: Network, spec: Spec, parallel: int, arch: str | None = None) -> int:

@@ -26,8 +26,8 @@ from qnnhw.model import Network
 
 from .toolchain import verilator_environment
 
-__all__ = ["SimulationResult", "decode_words", "output_words", "random_vectors", "run_cocotb",
-           "simulate_datapath", "simulate_serial"]
+__all__ = ["LINK_TESTS", "SimulationResult", "decode_words", "measure_link", "output_words",
+           "random_vectors", "run_cocotb", "simulate_datapath", "simulate_serial"]
 
 TOPLEVEL = "qnnhw_datapath"
 
@@ -216,7 +216,6 @@ def simulate_serial(model: Network, spec: Spec, parallel: int, inputs: np.ndarra
     no answer may be wrong, every vector must be answered. ``tests`` picks some of these
     (default: all). Returns the results the tests recorded.
     """
-    from hdl.folding import output_word_width
     from hdl.serial import SerialInference
 
     reference = flow.reference(model, spec)
@@ -231,7 +230,6 @@ def simulate_serial(model: Network, spec: Spec, parallel: int, inputs: np.ndarra
     top = SerialInference(datapath, divisor, round(clock_hz),
                           protocol.design_id(spec.to_json()))
     text = amaranth_verilog.convert(top, name="qnnhw_serial", emit_src=False)
-    generated = protocol.selftest_vectors(selftest_count, spec.features, spec.input_bits)
     bench = {"inputs": inputs.tolist(), "expected": expected, "features": spec.features,
              "input_bits": spec.input_bits, "output_bits": spec.output_width,
              "outputs": spec.outputs, "scores": scores, "divisor": divisor,
@@ -240,9 +238,27 @@ def simulate_serial(model: Network, spec: Spec, parallel: int, inputs: np.ndarra
              "faults": faults, "seed": seed, "hello": top.hello.encode().hex(),
              "initiation_interval": datapath.initiation_interval,
              "selftest_count": selftest_count,
-             "selftest_signature": protocol.signature(
-                 output_words(spec, reference.outputs(generated), scores),
-                 output_word_width(spec, scores))}
+             "selftest_signature": flow.selftest_signature(model, spec, scores,
+                                                           selftest_count)}
     results, _ = run_cocotb(text, "qnnhw_serial", "sim.bench_serial", bench, work_dir,
                             progress, testcase=tests)
     return results
+
+
+#: The bench's tests that measure a link: the pipelined client's rate, and the self-test.
+LINK_TESTS = ("answers_every_request", "describes_itself_and_runs_the_self_test")
+
+
+def measure_link(model: Network, spec: Spec, parallel: int, inputs: np.ndarray,
+                 work_dir: Path, **options: Any
+                 ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """:func:`simulate_serial`'s measuring tests alone (``options`` as there): the link's
+    figures (``vectors``, ``mismatches``, ``inferences_per_second``, ``resent``), the
+    self-test's (``vectors``, ``cycles``, ``signature``) and the tests' failures."""
+    results = simulate_serial(model, spec, parallel, inputs, work_dir, tests=LINK_TESTS,
+                              **options)
+    link, selftest = results.get("answers_every_request"), results.get("selftest")
+    if link is None or selftest is None:
+        raise QnnhwError("the serial-link simulation did not run: " + "; ".join(
+            results["_failures"] or ["no result"]))
+    return link, selftest, results["_failures"]

@@ -42,7 +42,7 @@ class EmulatedBoard:
         from qnnhw import flow, protocol
 
         self.reference = flow.reference(model, spec)
-        self.spec = spec
+        self.model, self.spec = model, spec
         self.scores = scores
         self.silent = silent
         self.faults = list(faults)
@@ -59,18 +59,15 @@ class EmulatedBoard:
         self._thread.start()
 
     def _answer(self, frame):
-        from hdl.folding import output_word_width, output_words
-        from qnnhw import protocol
+        from qnnhw import flow, protocol
 
         if frame.code == protocol.Command.HELLO:
             return protocol.response(protocol.Status.HELLO, frame.seq, self.hello.encode())
         if frame.code == protocol.Command.SELFTEST:
             count = int.from_bytes(frame.payload, "little")
-            outputs = self.reference.outputs(protocol.selftest_vectors(
-                count, self.spec.features, self.spec.input_bits))
-            result = protocol.SelfTestResult(protocol.signature(
-                output_words(self.spec, outputs, self.scores),
-                output_word_width(self.spec, self.scores)), 2 * count + 10)
+            result = protocol.SelfTestResult(
+                flow.selftest_signature(self.model, self.spec, self.scores, count),
+                2 * count + 10)
             return protocol.response(protocol.Status.SELFTEST, frame.seq, result.encode())
         self.requests += 1
         fault = self.faults.pop(0) if self.faults else None
